@@ -1,0 +1,264 @@
+"""The strategy contract shared by every aggregation strategy.
+
+scikit-learn's conventions: hyper-parameters stored as given in ``__init__``, nothing
+learnt there; ``fit(votes)`` validates once and returns ``self``; learnt state lives in
+attributes ending with ``_``: ``probas_`` (soft labels), ``labels_`` (hard labels) and
+model-specific ones (``weights_``, ``valid_``, ``confusions_``...).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy import sparse
+
+from ..errors import CrowdwiseError, InputError
+from ..votes import Votes
+
+__all__ = [
+    "Aggregator",
+    "NotFittedError",
+    "DENSE_PROBAS_LIMIT",
+    "check_random_state",
+    "argmax_ties",
+    "normalize_rows",
+    "as_probas",
+    "dense_probas",
+]
+
+#: Above this many entries (n_tasks x n_classes), soft labels are kept as a sparse CSR
+#: matrix instead of a dense array (2**25 float64 entries = 256 MiB).
+DENSE_PROBAS_LIMIT = 2**25
+
+
+class NotFittedError(CrowdwiseError, AttributeError):
+    """The strategy was used before ``fit``."""
+
+
+def check_random_state(seed: None | int | np.random.Generator) -> np.random.Generator:
+    """A numpy Generator from a seed; never touches the global RNG."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return np.random.default_rng(seed)
+    raise InputError(f"random_state must be None, an int or a numpy Generator, got {seed!r}")
+
+
+def normalize_rows(m: np.ndarray | sparse.sparray, empty: str = "uniform") -> np.ndarray | sparse.csr_array:
+    """Rows scaled to sum to 1; an all-zero row becomes uniform (``empty="uniform"``).
+
+    Works on dense arrays and CSR matrices; the sparse form stays sparse (an empty row of
+    a sparse matrix stays empty and is read as uniform by :func:`dense_probas`).
+    """
+    if sparse.issparse(m):
+        m = sparse.csr_array(m, dtype=float, copy=True)
+        s = np.asarray(m.sum(axis=1)).ravel()
+        nz = s > 0
+        scale = np.zeros_like(s)
+        scale[nz] = 1.0 / s[nz]
+        m.data *= np.repeat(scale, np.diff(m.indptr))
+        return m
+    m = np.asarray(m, dtype=float)
+    s = m.sum(axis=1, keepdims=True)
+    out = np.divide(m, s, out=np.zeros_like(m), where=s > 0)
+    if empty == "uniform" and m.shape[1]:
+        out[(s <= 0).ravel()] = 1.0 / m.shape[1]
+    return out
+
+
+def as_probas(scores: sparse.sparray | np.ndarray, *, dense: bool | None = None) -> np.ndarray | sparse.csr_array:
+    """Normalised soft labels in the form the size calls for.
+
+    Dense ``(n_tasks, K)`` array when ``n_tasks * K <= DENSE_PROBAS_LIMIT`` (or
+    ``dense=True``), CSR matrix otherwise (or ``dense=False``). In the sparse form an
+    empty row stands for the uniform distribution.
+    """
+    n, k = scores.shape
+    if dense is None:
+        dense = n * k <= DENSE_PROBAS_LIMIT
+    if dense:
+        arr = scores.toarray() if sparse.issparse(scores) else np.asarray(scores, dtype=float)
+        return normalize_rows(arr)
+    return normalize_rows(sparse.csr_array(scores))
+
+
+def dense_probas(probas: np.ndarray | sparse.sparray) -> np.ndarray:
+    """Dense copy of soft labels; empty sparse rows become uniform."""
+    if not sparse.issparse(probas):
+        return np.asarray(probas, dtype=float)
+    out = probas.toarray()
+    return normalize_rows(out)
+
+
+def argmax_ties(
+    scores: np.ndarray | sparse.sparray,
+    tie: str = "random",
+    random_state: None | int | np.random.Generator = None,
+    rtol: float = 1e-12,
+) -> np.ndarray:
+    """Row-wise argmax with an explicit tie rule, dense or CSR, fully vectorised.
+
+    Entries within ``rtol`` (relative) of the row maximum are tied. ``tie="smallest"``
+    takes the smallest class index among them, ``tie="random"`` draws one uniformly with
+    ``random_state``. A row with no vote (all zero; for a sparse matrix, no positive
+    entry) is tied over all classes. Sparse scores must be non-negative.
+
+    Examples
+    --------
+    >>> argmax_ties(np.array([[1., 3., 3.], [2., 0., 1.], [0., 0., 0.]]), tie="smallest").tolist()
+    [1, 0, 0]
+    """
+    if tie not in ("random", "smallest"):
+        raise InputError(f"tie={tie!r} is not a tie rule", fix="use 'random' or 'smallest'")
+    rng = check_random_state(random_state) if tie == "random" else None
+    n, k = scores.shape
+    if sparse.issparse(scores):
+        m = sparse.csr_array(scores)
+        m.sum_duplicates()
+        m.sort_indices()
+        lengths = np.diff(m.indptr)
+        row_of = np.repeat(np.arange(n), lengths)
+        data = m.data
+        starts = m.indptr[:-1]
+        has = lengths > 0
+        rowmax = np.full(n, -np.inf)
+        if data.size:
+            rowmax[has] = np.maximum.reduceat(data, starts[has])
+        ok = (data >= rowmax[row_of] - rtol * np.abs(rowmax[row_of])) & (data > 0)
+        if tie == "smallest":
+            key = np.where(ok, -m.indices.astype(float), -np.inf)
+        else:
+            key = np.where(ok, rng.random(data.size), -np.inf)
+        best = np.full(n, -np.inf)
+        if data.size:
+            best[has] = np.maximum.reduceat(key, starts[has])
+        pick = ok & (key == best[row_of])
+        labels = np.zeros(n, dtype=np.int64)
+        # first picked entry of each row (keys are distinct within a row almost surely)
+        rows_picked, first = np.unique(row_of[pick], return_index=True)
+        labels[rows_picked] = m.indices[np.flatnonzero(pick)[first]]
+        empty = np.ones(n, dtype=bool)
+        empty[rows_picked] = False
+    else:
+        s = np.asarray(scores, dtype=float)
+        rowmax = s.max(axis=1, initial=-np.inf) if k else np.full(n, -np.inf)
+        ok = s >= (rowmax - rtol * np.abs(rowmax))[:, None]
+        empty = ~np.any(s != 0, axis=1) if k else np.ones(n, dtype=bool)
+        if tie == "smallest":
+            labels = np.argmax(ok, axis=1).astype(np.int64)
+        else:
+            key = np.where(ok, rng.random(s.shape), -1.0)
+            labels = np.argmax(key, axis=1).astype(np.int64)
+    if empty.any():
+        if tie == "smallest" or k == 0:
+            labels[empty] = 0
+        else:
+            labels[empty] = rng.integers(0, k, size=int(empty.sum()))
+    return labels
+
+
+class Aggregator:
+    """Base class of aggregation strategies.
+
+    Subclasses implement :meth:`_fit` which sets ``probas_`` and ``labels_`` (and
+    model-specific attributes). Class attributes:
+
+    ``name``
+        registry name (``"MV"``), and ``description`` a one-line summary.
+    ``scales_to_many_classes``
+        True when memory is O(votes) whatever K (no K x K matrix per worker).
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    scales_to_many_classes: ClassVar[bool] = True
+    soft: ClassVar[bool] = True
+
+    # -------------------------------------------------------------- sklearn-like params
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyper-parameters as given to ``__init__``."""
+        return {p: getattr(self, p) for p in self._param_names()}
+
+    def set_params(self, **params: Any) -> "Aggregator":
+        """Set hyper-parameters (unknown names raise)."""
+        valid = set(self._param_names())
+        for k, v in params.items():
+            if k not in valid:
+                raise InputError(f"{type(self).__name__} has no parameter {k!r}",
+                                 fix=f"use one of {', '.join(sorted(valid)) or '(none)'}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        sig = inspect.signature(type(self).__init__)
+        parts = []
+        for p in self._param_names():
+            v = getattr(self, p, None)
+            default = sig.parameters[p].default
+            if default is inspect.Parameter.empty or not _same(v, default):
+                parts.append(f"{p}={v!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    # -------------------------------------------------------------- API
+    def fit(self, votes: Votes) -> "Aggregator":
+        """Learn from ``votes``; returns ``self``."""
+        votes = self._check_votes(votes)
+        self.n_tasks_, self.n_classes_ = votes.n_tasks, votes.n_classes
+        self.classes_ = votes.classes
+        self.task_ids_ = votes.task_ids
+        self._fit(votes)
+        return self
+
+    def fit_predict(self, votes: Votes) -> np.ndarray:
+        """``fit(votes).labels_``."""
+        return self.fit(votes).labels_
+
+    def fit_predict_proba(self, votes: Votes) -> np.ndarray | sparse.csr_array:
+        """``fit(votes).probas_``."""
+        return self.fit(votes).probas_
+
+    def predict_proba(self, votes: Votes) -> np.ndarray | sparse.csr_array:
+        """Soft labels of the tasks of ``votes`` using the fitted worker parameters.
+
+        Strategies without worker parameters simply aggregate ``votes``.
+        """
+        self._check_fitted()
+        votes = self._check_votes(votes)
+        return self._predict_proba(votes)
+
+    def predict(self, votes: Votes) -> np.ndarray:
+        """Hard labels of the tasks of ``votes`` (tie rule of the strategy)."""
+        return argmax_ties(self.predict_proba(votes), tie=getattr(self, "tie", "smallest"),
+                           random_state=getattr(self, "random_state", None))
+
+    # -------------------------------------------------------------- hooks
+    def _fit(self, votes: Votes) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _predict_proba(self, votes: Votes) -> np.ndarray | sparse.csr_array:
+        return type(self)(**self.get_params()).fit(votes).probas_
+
+    def _check_votes(self, votes: Votes) -> Votes:
+        if not isinstance(votes, Votes):
+            raise InputError(f"{type(self).__name__}.fit expects a crowdwise.Votes, got {type(votes).__name__}",
+                             fix="build one with crowdwise.Votes.from_records(...) or crowdwise.io.load_votes(path)")
+        return votes
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "labels_"):
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call fit(votes) first.")
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return a is b

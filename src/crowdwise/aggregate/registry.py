@@ -1,0 +1,157 @@
+"""Registry of strategy names, as used on the command line.
+
+A strategy specification is a registered name optionally followed by parameters in
+brackets: ``MV``, ``TwoThird``, ``PlantNet[theta_conf=2, theta_acc=0.7]``,
+``MV[tie=smallest]``. Values are read as Python literals when they are (numbers, True,
+None, quoted strings) and as plain strings otherwise. Names match case-insensitively.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+from ._base import Aggregator
+
+__all__ = ["register", "get_strategy", "make_strategy", "parse_spec", "available", "StrategyInfo"]
+
+
+@dataclass(frozen=True)
+class StrategyInfo:
+    name: str
+    cls: type[Aggregator]
+    defaults: dict[str, Any]
+    description: str
+
+
+_REGISTRY: dict[str, StrategyInfo] = {}
+
+
+def register(name: str | None = None, *, description: str | None = None, **defaults: Any):
+    """Class decorator adding a strategy under ``name`` (default: ``cls.name``).
+
+    ``defaults`` are parameters this name fixes (so one class can be registered under
+    several names, e.g. the Pl@ntNet AI variants).
+    """
+
+    def deco(cls: type[Aggregator]) -> type[Aggregator]:
+        nm = name or cls.name
+        if not nm:
+            raise ValueError(f"{cls.__name__} needs a registry name")
+        if nm.lower() in _REGISTRY and _REGISTRY[nm.lower()].cls is not cls:
+            raise ValueError(f"strategy name {nm!r} is already registered")
+        desc = description or cls.description or (cls.__doc__ or "").strip().splitlines()[0]
+        _REGISTRY[nm.lower()] = StrategyInfo(nm, cls, dict(defaults), desc)
+        return cls
+
+    return deco
+
+
+def available() -> list[StrategyInfo]:
+    """Every registered strategy, in registration order."""
+    _ensure_loaded()
+    return list(_REGISTRY.values())
+
+
+_SPEC = re.compile(r"^\s*([A-Za-z_][\w\-@.]*)\s*(?:\[(.*)\])?\s*$", re.S)
+
+
+def _literal(text: str) -> Any:
+    text = text.strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        low = text.lower()
+        if low in ("true", "false"):
+            return low == "true"
+        if low in ("none", "null"):
+            return None
+        return text
+
+
+def _split_args(body: str) -> list[str]:
+    parts, depth, cur = [], 0, []
+    for ch in body:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if "".join(cur).strip():
+        parts.append("".join(cur))
+    return parts
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split ``"Name[a=1, b=x]"`` into ``("Name", {"a": 1, "b": "x"})``.
+
+    Examples
+    --------
+    >>> parse_spec("PlantNet[theta_conf=2, ai=fixed]")
+    ('PlantNet', {'theta_conf': 2, 'ai': 'fixed'})
+    """
+    m = _SPEC.match(spec)
+    if not m:
+        raise InputError(f"cannot read strategy {spec!r}",
+                         fix="write NAME or NAME[param=value, ...], e.g. MV or PlantNet[theta_conf=2]")
+    name, body = m.group(1), m.group(2)
+    params: dict[str, Any] = {}
+    if body and body.strip():
+        for part in _split_args(body):
+            if "=" not in part:
+                raise InputError(f"parameter {part.strip()!r} of strategy {spec!r} has no value",
+                                 fix="write param=value")
+            k, v = part.split("=", 1)
+            params[k.strip()] = _literal(v)
+    return name, params
+
+
+def get_strategy(name: str) -> StrategyInfo:
+    """The registry entry of ``name`` (case-insensitive)."""
+    _ensure_loaded()
+    info = _REGISTRY.get(name.lower())
+    if info is None:
+        import difflib
+
+        close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=3)
+        hint = f" Did you mean {', '.join(_REGISTRY[c].name for c in close)}?" if close else ""
+        raise InputError(f"unknown strategy {name!r}.{hint}",
+                         fix="run `crowdwise agginfo` to list the strategies")
+    return info
+
+
+def make_strategy(spec: str | Aggregator, **overrides: Any) -> Aggregator:
+    """Build a strategy from a specification string such as ``"MV[tie=smallest]"``.
+
+    ``overrides`` (e.g. ``random_state``) apply only to parameters the strategy has.
+    """
+    if isinstance(spec, Aggregator):
+        return spec
+    name, params = parse_spec(spec)
+    info = get_strategy(name)
+    names = set(info.cls._param_names())
+    kwargs = dict(info.defaults)
+    for k, v in params.items():
+        if k not in names:
+            raise InputError(f"strategy {info.name} has no parameter {k!r}",
+                             fix=f"use one of {', '.join(sorted(names)) or '(none)'}")
+        kwargs[k] = v
+    for k, v in overrides.items():
+        if k in names and k not in params:
+            kwargs[k] = v
+    try:
+        return info.cls(**kwargs)
+    except TypeError as exc:  # pragma: no cover - defensive
+        raise InputError(f"bad parameters for {info.name}: {exc}") from None
+
+
+def _ensure_loaded() -> None:
+    # importing the package registers every built-in strategy
+    from .. import aggregate  # noqa: F401

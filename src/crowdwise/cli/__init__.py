@@ -1,0 +1,1 @@
+"""The ``crowdwise`` command line: one module per verb, thin over the library."""

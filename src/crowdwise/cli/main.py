@@ -1,0 +1,57 @@
+"""Entry point of the ``crowdwise`` command: registers one sub-command per verb module.
+
+Each verb lives in its own module ``crowdwise.cli.<verb>`` exposing ``command`` (a plain
+function with typer annotations). Modules import heavy dependencies inside ``command``
+so that ``crowdwise --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="crowdwise",
+    help="Learning from crowdsourced classification labels: aggregate votes, score workers "
+    "and tasks, simulate crowds. Data sets are peerannot folders (answers.json + "
+    "metadata.json) or vote tables (CSV, Parquet).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# (verb, module) in the order `crowdwise --help` lists them
+VERBS = [
+    ("quickstart", "quickstart"),
+    ("simulate", "simulate"),
+    ("aggregate", "aggregate"),
+    ("agginfo", "agginfo"),
+    ("evaluate", "evaluate"),
+]
+
+for verb, module in VERBS:
+    try:
+        mod = importlib.import_module(f"crowdwise.cli.{module}")
+    except ModuleNotFoundError as exc:  # a verb module not written yet
+        if exc.name != f"crowdwise.cli.{module}":
+            raise
+        continue
+    app.command(verb, help=mod.command.__doc__)(mod.command)
+
+
+def main() -> None:
+    """Run the CLI; crowdwise errors print as one clear line, exit code 2."""
+    from ..errors import CrowdwiseError
+
+    try:
+        app()
+    except CrowdwiseError as exc:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
