@@ -33,6 +33,11 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _show(x: Any) -> str:
+    """repr of a value without numpy's type wrapper (``'a'``, not ``np.str_('a')``)."""
+    return repr(x.item() if isinstance(x, np.generic) else x)
+
+
 def _natural_uniques(values: Any) -> np.ndarray | None:
     """Integer version of ``values`` when every value is an integer written plainly.
 
@@ -138,7 +143,7 @@ def _encode_labels(
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"label {s.iloc[row]!r} is not one of the {len(classes)} declared classes "
+            f"label {_show(s.iloc[row])} is not one of the {len(classes)} declared classes "
             f"({', '.join(map(str, classes[:10]))}{', ...' if len(classes) > 10 else ''})",
             source=source,
             position=f"row {row}",
@@ -406,7 +411,7 @@ def _encode_declared(values: Any, declared: Sequence[Any] | None, what: str,
         codes = np.where(codes < 0, codes2, codes)
     if (codes < 0).any():
         row = int(np.flatnonzero(codes < 0)[0])
-        raise InputError(f"{what} {pd.Series(values).iloc[row]!r} is not among the declared {what} ids",
+        raise InputError(f"{what} {_show(pd.Series(values).iloc[row])} is not among the declared {what} ids",
                          source=source, position=f"row {row}", fix=f"declare it, or leave {what}_ids unset")
     return codes.astype(np.int64), declared_arr
 
@@ -421,7 +426,7 @@ def _duplicate_mask(task: np.ndarray, worker: np.ndarray, n_workers: int, policy
         if dup.any():
             row = int(np.flatnonzero(dup)[0])
             raise InputError(
-                f"worker {worker_ids[worker[row]]!r} voted twice on task {task_ids[task[row]]!r} "
+                f"worker {_show(worker_ids[worker[row]])} voted twice on task {_show(task_ids[task[row]])} "
                 f"({int(dup.sum())} repeated pair(s) in all)",
                 source=source, position=f"row {row}",
                 fix="remove the repeats, or choose duplicates='keep', 'first' or 'last'")

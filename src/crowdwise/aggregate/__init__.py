@@ -7,6 +7,7 @@ One module per strategy family; every strategy registers its CLI name in
 from ._base import Aggregator, NotFittedError, argmax_ties, as_probas, dense_probas
 from .registry import available, get_strategy, make_strategy, parse_spec, register
 from .voting import MajorityVote, NaiveSoft, TwoThird
+from .wawa import WAWA
 
 __all__ = [
     "Aggregator",
@@ -22,4 +23,5 @@ __all__ = [
     "MajorityVote",
     "NaiveSoft",
     "TwoThird",
+    "WAWA",
 ]

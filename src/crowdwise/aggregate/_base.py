@@ -26,6 +26,7 @@ __all__ = [
     "normalize_rows",
     "as_probas",
     "dense_probas",
+    "worker_values_for",
 ]
 
 #: Above this many entries (n_tasks x n_classes), soft labels are kept as a sparse CSR
@@ -214,6 +215,7 @@ class Aggregator:
         self.n_tasks_, self.n_classes_ = votes.n_tasks, votes.n_classes
         self.classes_ = votes.classes
         self.task_ids_ = votes.task_ids
+        self.worker_ids_ = votes.worker_ids
         self._fit(votes)
         return self
 
@@ -262,3 +264,21 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:
         return a is b
+
+
+def worker_values_for(model: Aggregator, votes: Votes, values: np.ndarray, default: float) -> np.ndarray:
+    """Per-worker values learnt by a fitted ``model``, looked up by the worker ids of ``votes``.
+
+    Used by ``predict_proba(new_votes)`` to reuse fitted worker parameters; workers unseen
+    at fit time get ``default``. Returns an array of shape ``(votes.n_workers,)``.
+    """
+    import pandas as pd
+
+    out = np.full(votes.n_workers, default, dtype=float)
+    fitted_ids = getattr(model, "worker_ids_", None)
+    if fitted_ids is None or votes.n_workers == 0:
+        return out
+    idx = pd.Index(fitted_ids).get_indexer(votes.worker_ids)
+    known = idx >= 0
+    out[known] = np.asarray(values, dtype=float)[idx[known]]
+    return out

@@ -1,0 +1,183 @@
+"""Common checks run by every registered strategy (new strategies join automatically).
+
+- same result when tasks, workers and rows are renamed or reordered (worker renaming that
+  keeps, and that changes, their sort order);
+- deterministic with ``random_state``;
+- no NaN or inf with one vote per task, or 10,000 votes on a task;
+- classes declared but never voted for, and declared tasks without a vote;
+- scikit-learn conventions: fit returns self, get/set_params, repr, not-fitted error;
+- sparse and dense soft labels agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from crowdwise import Votes
+from crowdwise.aggregate import available, dense_probas, make_strategy
+from crowdwise.aggregate._base import NotFittedError
+
+from ._crowd import make_crowd
+
+STRATEGIES = [info.name for info in available()]
+
+
+def build(name: str, **params):
+    model = make_strategy(name)
+    names = set(model._param_names())
+    model.set_params(**{k: v for k, v in params.items() if k in names})
+    return model
+
+
+def fitted(name: str, votes: Votes, **params):
+    return build(name, random_state=0, tie="smallest", **params).fit(votes)
+
+
+def by_task(model, votes: Votes) -> dict:
+    """Results keyed by original task id: (label value, soft row keyed by class)."""
+    P = dense_probas(model.probas_)
+    lab = model.labels_
+    return {tid: (votes.classes[lab[i]], P[i]) for i, tid in enumerate(votes.task_ids)}
+
+
+def assert_same_results(m1, v1: Votes, m2, v2: Votes, task_map: dict) -> None:
+    r1, r2 = by_task(m1, v1), by_task(m2, v2)
+    assert len(r1) == len(r2)
+    for tid, (lab, row) in r1.items():
+        lab2, row2 = r2[task_map[tid]]
+        np.testing.assert_allclose(row, row2, atol=1e-6, err_msg=f"task {tid}")
+        assert lab == lab2, f"task {tid}: {lab} != {lab2}"
+    if hasattr(m1, "valid_"):
+        i1 = {tid: m1.valid_[i] for i, tid in enumerate(v1.task_ids)}
+        i2 = {tid: m2.valid_[i] for i, tid in enumerate(v2.task_ids)}
+        assert all(i1[t] == i2[task_map[t]] for t in i1)
+
+
+@pytest.fixture(scope="module")
+def crowd():
+    return make_crowd(n_tasks=80, n_workers=20, n_classes=4, per_task=5, seed=3)
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_registered_with_description(name):
+    info = [i for i in available() if i.name == name][0]
+    assert info.description and "\n" not in info.description
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("how", ["reorder_rows", "rename_tasks", "rename_workers_same_order",
+                                 "rename_workers_new_order"])
+def test_invariant_to_renaming_and_reordering(name, how, crowd):
+    votes, _ = crowd
+    df = votes.to_frame()
+    rng = np.random.default_rng(11)
+    task_map = {t: t for t in votes.task_ids}
+    if how == "reorder_rows":
+        df = df.iloc[rng.permutation(len(df))]
+    elif how == "rename_tasks":
+        # new names sort in a different order than the old ones
+        perm = rng.permutation(votes.n_tasks)
+        task_map = {t: f"q{perm[i]:04d}" for i, t in enumerate(votes.task_ids)}
+        df["task"] = df["task"].map(task_map)
+    elif how == "rename_workers_same_order":
+        df["worker"] = df["worker"].map({w: f"user_{i:05d}" for i, w in enumerate(votes.worker_ids)})
+    else:
+        perm = rng.permutation(votes.n_workers)
+        df["worker"] = df["worker"].map({w: f"u{perm[i]:05d}" for i, w in enumerate(votes.worker_ids)})
+    v2 = Votes.from_records(df["task"], df["worker"], df["label"], classes=votes.classes)
+    assert_same_results(fitted(name, votes), votes, fitted(name, v2), v2, task_map)
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_deterministic_with_random_state(name, crowd):
+    votes, _ = crowd
+    # default tie rule (random where the strategy has one) with a fixed seed
+    a = build(name, random_state=7).fit(votes)
+    b = build(name, random_state=7).fit(votes)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(dense_probas(a.probas_), dense_probas(b.probas_))
+
+
+def _check_probas(model, votes: Votes) -> np.ndarray:
+    P = dense_probas(model.probas_)
+    assert P.shape == (votes.n_tasks, votes.n_classes)
+    assert np.all(np.isfinite(P))
+    assert np.all(P >= -1e-12)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-8)
+    lab = model.labels_
+    assert lab.shape == (votes.n_tasks,) and lab.dtype.kind == "i"
+    assert lab.min() >= 0 and lab.max() < votes.n_classes
+    return P
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_single_vote_per_task(name):
+    votes = Votes.from_records(["a", "b", "c", "d"], ["w1", "w2", "w1", "w3"], [0, 1, 2, 1], n_classes=3)
+    m = fitted(name, votes)
+    _check_probas(m, votes)
+    # with one vote and nothing else to go on, the label is that vote
+    assert m.labels_.tolist() == [0, 1, 2, 1]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_ten_thousand_votes_on_a_task(name):
+    rng = np.random.default_rng(0)
+    n = 10_000
+    task = np.r_[np.zeros(n, int), np.ones(n, int), [2, 2]]
+    worker = np.r_[np.arange(n), np.arange(n), [0, 1]]
+    label = np.r_[(rng.random(n) < 0.7).astype(int), (rng.random(n) < 0.2).astype(int), [1, 1]]
+    votes = Votes.from_records(task, worker, label, n_classes=2)
+    m = fitted(name, votes)
+    _check_probas(m, votes)
+    assert m.labels_[0] == 1 and m.labels_[1] == 0
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_declared_class_never_voted_and_task_without_vote(name, crowd):
+    votes, _ = crowd
+    df = votes.to_frame()
+    classes = np.arange(votes.n_classes + 2)  # two classes nobody voted for
+    task_ids = list(votes.task_ids) + ["t_empty"]  # a task nobody voted on
+    v = Votes.from_records(df["task"], df["worker"], df["label"], classes=classes, task_ids=task_ids)
+    m = fitted(name, v)
+    P = _check_probas(m, v)
+    voted = slice(0, votes.n_tasks)
+    assert np.all(m.labels_[voted] < votes.n_classes)
+    assert np.all(P[voted, votes.n_classes:] < 1e-6)
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_sklearn_conventions(name, crowd):
+    votes, _ = crowd
+    model = make_strategy(name)
+    with pytest.raises(NotFittedError):
+        model.predict(votes)
+    params = model.get_params()
+    assert model.fit(votes) is model
+    assert model.get_params() == params, "fit must not change hyper-parameters"
+    assert not any(k.endswith("_") for k in vars(type(model)(**params)))
+    assert eval_repr_ok(model)
+
+
+def eval_repr_ok(model) -> bool:
+    text = repr(model)
+    return text.startswith(type(model).__name__ + "(") and text.endswith(")")
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_predict_proba_on_fitted_votes_matches_fit(name, crowd):
+    votes, _ = crowd
+    m = fitted(name, votes)
+    np.testing.assert_allclose(dense_probas(m.predict_proba(votes)), dense_probas(m.probas_), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", [n for n in STRATEGIES if "dense" in make_strategy(n)._param_names()])
+def test_sparse_and_dense_probas_agree(name, crowd):
+    votes, _ = crowd
+    d = fitted(name, votes, dense=True)
+    s = fitted(name, votes, dense=False)
+    assert isinstance(d.probas_, np.ndarray) and sparse.issparse(s.probas_)
+    np.testing.assert_allclose(dense_probas(s.probas_), d.probas_, atol=1e-12)
+    np.testing.assert_array_equal(d.labels_, s.labels_)

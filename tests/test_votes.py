@@ -1,0 +1,90 @@
+"""The Votes model: encoding, natural order, duplicates policy, immutability, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crowdwise import Votes
+from crowdwise.errors import InputError
+from crowdwise.votes import factorize_ids
+
+
+def test_natural_order_of_integer_ids_and_text_ids():
+    v = Votes.from_records(["10", "2", "2"], ["b", "a", "b"], ["1", "0", "1"])
+    assert v.task_ids.tolist() == [2, 10]
+    assert v.worker_ids.tolist() == ["a", "b"]
+    assert v.classes.tolist() == [0, 1]
+    assert v.task.tolist() == [1, 0, 0]
+
+
+def test_zero_padded_ids_stay_text():
+    codes, uniq = factorize_ids(["007", "7", "10"])
+    assert uniq.tolist() == ["007", "10", "7"]
+    assert codes.tolist() == [0, 2, 1]
+
+
+def test_declared_classes_and_n_classes():
+    v = Votes.from_records([0, 1], [0, 0], [0, 2], n_classes=5)
+    assert v.n_classes == 5 and v.counts().shape == (2, 5)
+    v = Votes.from_records([0], [0], ["b"], classes=["a", "b", "c"])
+    assert v.label.tolist() == [1]
+
+
+def test_label_outside_declared_classes_names_the_row():
+    with pytest.raises(InputError, match=r"row 2.*label 7 is not one of the 3 declared classes"):
+        Votes.from_records([0, 1, 2], [0, 0, 0], [0, 1, 7], n_classes=3, source="x.csv")
+    with pytest.raises(InputError, match=r"x\.csv, row 1"):
+        Votes.from_records([0, 1], [0, 0], ["a", "zz"], classes=["a", "b"], source="x.csv")
+
+
+def test_missing_ids_name_the_row():
+    with pytest.raises(InputError, match=r"task is missing.*row 1"):
+        Votes.from_records(["a", None], ["w", "w"], [0, 1])
+    with pytest.raises(InputError, match=r"worker is missing.*row 0"):
+        Votes.from_records(["a", "b"], [np.nan, "w"], [0, 1])
+
+
+@pytest.mark.parametrize("policy, expected", [
+    ("keep", [0, 1, 1]),
+    ("first", [0, 1]),
+    ("last", [1, 1]),
+])
+def test_duplicate_policies(policy, expected):
+    # worker w votes twice on task a: first 0 then 1
+    v = Votes.from_records(["a", "b", "a"], ["w", "w", "w"], [0, 1, 1], duplicates=policy)
+    df = v.to_frame().sort_values(["task"], kind="stable")
+    assert df["label"].tolist() == expected
+
+
+def test_duplicate_error_names_pair_and_row():
+    with pytest.raises(InputError, match=r"row 2.*'w' voted twice on task 'a'"):
+        Votes.from_records(["a", "b", "a"], ["w", "w", "w"], [0, 1, 1], duplicates="error")
+    with pytest.raises(InputError, match="not a policy"):
+        Votes.from_records(["a"], ["w"], [0], duplicates="drop")
+
+
+def test_immutable():
+    v = Votes.from_records([0, 1], [0, 1], [0, 1])
+    with pytest.raises(ValueError):
+        v.task[0] = 5
+    with pytest.raises(AttributeError):
+        v.task = np.array([1, 1])
+
+
+def test_index_checks_in_direct_constructor():
+    with pytest.raises(InputError, match="outside"):
+        Votes(task=np.array([0, 3]), worker=np.array([0, 0]), label=np.array([0, 0]),
+              task_ids=np.array(["a", "b"]), worker_ids=np.array(["w"]), classes=np.array([0, 1]))
+
+
+def test_counts_weights_take_and_frame():
+    v = Votes.from_records(["a", "a", "b"], ["x", "y", "x"], [0, 1, 1], extra={"author": [True, False, True]})
+    np.testing.assert_array_equal(v.counts().toarray(), [[1, 1], [0, 1]])
+    np.testing.assert_array_equal(v.counts(weights=[2.0, 0.5, 1.0]).toarray(), [[2, .5], [0, 1]])
+    assert v.votes_per_task().tolist() == [2, 1] and v.votes_per_worker().tolist() == [2, 1]
+    sub = v.take(v.extra["author"], compact=True)
+    assert sub.n_votes == 2 and sub.worker_ids.tolist() == ["x"] and sub.task_ids.tolist() == ["a", "b"]
+    assert v.to_frame().columns.tolist() == ["task", "worker", "label", "author"]
+    assert v.equals(Votes.from_records(["b", "a", "a"], ["x", "y", "x"], [1, 1, 0],
+                                       extra={"author": [True, False, True]}))
