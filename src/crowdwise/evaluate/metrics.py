@@ -1,0 +1,122 @@
+"""Metrics of aggregated labels against a (partial) ground truth.
+
+Conventions: labels and truth are class indices per task; ``-1`` in the truth means
+"unknown" (the task is not evaluated); ``-1`` in the labels, or ``valid=False``, means the
+strategy gave no valid label (the task counts in ``share_valid`` but not in accuracy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+__all__ = ["EvaluationResult", "evaluate_labels", "align_labels_by_id"]
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Scores of a labelling; every share is in [0, 1] (NaN when undefined).
+
+    Attributes
+    ----------
+    accuracy : float
+        Share of evaluated tasks (known truth, valid label) whose label is the truth.
+    macro_precision, macro_recall : float
+        Unweighted means over classes. Recall of class k = correct k / truth k, over the
+        classes present in the evaluated truth; precision of class k = correct k /
+        predicted k, over the classes predicted at least once.
+    classes_retrieved : float
+        Share of the classes present in the truth that are correctly given to at least
+        one task (the "classes retrieved" of the Pl@ntNet study).
+    share_valid : float
+        Share of tasks with known truth that received a valid label.
+    n_evaluated : int
+        Tasks with known truth and a valid label.
+    n_truth : int
+        Tasks with known truth.
+    """
+
+    accuracy: float
+    macro_precision: float
+    macro_recall: float
+    classes_retrieved: float
+    share_valid: float
+    n_evaluated: int
+    n_truth: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def evaluate_labels(labels: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None,
+                    n_classes: int | None = None) -> EvaluationResult:
+    """Score hard labels against the truth, both as class indices aligned by task.
+
+    Examples
+    --------
+    >>> r = evaluate_labels(np.array([0, 1, 1, -1]), np.array([0, 1, 0, 2]))
+    >>> r.accuracy, r.share_valid, r.classes_retrieved
+    (0.6666666666666666, 0.75, 0.6666666666666666)
+    """
+    labels = np.asarray(labels)
+    truth = np.asarray(truth)
+    if labels.shape != truth.shape or labels.ndim != 1:
+        raise InputError(f"labels (shape {labels.shape}) and truth (shape {truth.shape}) do not match",
+                         fix="give one label and one truth per task, in the same task order")
+    labels = labels.astype(np.int64)
+    truth = truth.astype(np.int64)
+    ok = np.ones(labels.shape, dtype=bool) if valid is None else np.asarray(valid, dtype=bool).copy()
+    ok &= labels >= 0
+    known = truth >= 0
+    ev = known & ok
+    n_truth, n_ev = int(known.sum()), int(ev.sum())
+    k = int(max(n_classes or 0, labels.max(initial=-1) + 1, truth.max(initial=-1) + 1, 1))
+    t, p = truth[ev], labels[ev]
+    correct = t == p
+    acc = float(correct.mean()) if n_ev else float("nan")
+    truth_k = np.bincount(t, minlength=k)
+    pred_k = np.bincount(p, minlength=k)
+    hit_k = np.bincount(t[correct], minlength=k)
+    present = np.bincount(truth[known], minlength=k) > 0
+    rec = hit_k[truth_k > 0] / truth_k[truth_k > 0]
+    prec = hit_k[pred_k > 0] / pred_k[pred_k > 0]
+    return EvaluationResult(
+        accuracy=acc,
+        macro_precision=float(prec.mean()) if prec.size else float("nan"),
+        macro_recall=float(rec.mean()) if rec.size else float("nan"),
+        classes_retrieved=float((hit_k[present] > 0).mean()) if present.any() else float("nan"),
+        share_valid=float(ok[known].mean()) if n_truth else float("nan"),
+        n_evaluated=n_ev,
+        n_truth=n_truth,
+    )
+
+
+def align_labels_by_id(pred: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Join predicted and true labels on the task id (both tables keyed by original ids).
+
+    ``pred`` has columns ``task``, ``label`` (and optionally ``valid``); ``truth`` has
+    ``task``, ``label``. Ids and labels are compared as text, so ``3`` matches ``"3"``.
+    Returns ``(labels, truth, valid, n_classes)`` as class indices over the union of the
+    label values, for :func:`evaluate_labels`. Tasks of the truth without a prediction
+    count as not valid.
+    """
+    for name, df in (("labels", pred), ("truth", truth)):
+        missing = {"task", "label"} - set(df.columns)
+        if missing:
+            raise InputError(f"the {name} table has no column {', '.join(sorted(missing))} "
+                             f"(columns: {', '.join(map(str, df.columns))})",
+                             fix="give a table with columns task,label")
+    p = pd.DataFrame({"task": pred["task"].astype(str), "label": pred["label"].astype(str)})
+    p["valid"] = pred["valid"].astype(bool).to_numpy() if "valid" in pred else True
+    t = pd.DataFrame({"task": truth["task"].astype(str), "truth": truth["label"].astype(str)})
+    m = t.merge(p.drop_duplicates("task"), on="task", how="left")
+    has = m["label"].notna().to_numpy()
+    values = pd.Index(pd.unique(pd.concat([m["truth"], m["label"].dropna()])))
+    lab = np.where(has, values.get_indexer(m["label"].fillna("")), -1)
+    tru = values.get_indexer(m["truth"])
+    valid = has & m["valid"].fillna(False).astype(bool).to_numpy()
+    return lab.astype(np.int64), tru.astype(np.int64), valid, len(values)

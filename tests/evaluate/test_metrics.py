@@ -1,0 +1,47 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crowdwise.errors import InputError
+from crowdwise.evaluate import align_labels_by_id, evaluate_labels
+
+
+def test_hand_computed_scores():
+    truth = np.array([0, 0, 1, 1, 2, -1])
+    labels = np.array([0, 1, 1, 1, -1, 0])
+    r = evaluate_labels(labels, truth, n_classes=4)
+    # evaluated: tasks 0..3 (task 4 has no valid label, task 5 no truth)
+    assert r.n_truth == 5 and r.n_evaluated == 4
+    assert r.accuracy == pytest.approx(3 / 4)
+    # recall: class0 1/2, class1 2/2 -> 0.75 ; precision: pred0 1/1, pred1 2/3 -> 0.8333
+    assert r.macro_recall == pytest.approx(0.75)
+    assert r.macro_precision == pytest.approx((1 + 2 / 3) / 2)
+    # classes in truth: 0,1,2 ; retrieved 0 and 1
+    assert r.classes_retrieved == pytest.approx(2 / 3)
+    assert r.share_valid == pytest.approx(4 / 5)
+
+
+def test_valid_mask_excludes_tasks():
+    r = evaluate_labels(np.array([0, 1]), np.array([0, 0]), valid=np.array([True, False]))
+    assert r.accuracy == 1.0 and r.share_valid == 0.5
+
+
+def test_nothing_to_evaluate_gives_nan_not_error():
+    r = evaluate_labels(np.array([0]), np.array([-1]))
+    assert math.isnan(r.accuracy) and r.n_truth == 0
+
+
+def test_shape_mismatch_is_clear():
+    with pytest.raises(InputError, match="do not match"):
+        evaluate_labels(np.array([0, 1]), np.array([0]))
+
+
+def test_align_by_id_text_matching():
+    pred = pd.DataFrame({"task": [1, 2, 3], "label": [5, 7, 5], "valid": [True, True, False]})
+    truth = pd.DataFrame({"task": ["2", "1", "3", "9"], "label": ["7", "7", "5", "5"]})
+    lab, tru, valid, k = align_labels_by_id(pred, truth)
+    r = evaluate_labels(lab, tru, valid, n_classes=k)
+    # task 2 right, task 1 wrong, task 3 invalid, task 9 not predicted
+    assert r.n_truth == 4 and r.n_evaluated == 2 and r.accuracy == 0.5 and r.share_valid == 0.5
