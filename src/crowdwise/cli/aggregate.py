@@ -1,0 +1,96 @@
+"""`crowdwise aggregate`: turn votes into labels with one strategy."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def output_stem(spec: str) -> str:
+    """File-name form of a strategy specification: ``PlantNet[theta_conf=2]`` -> ``plantnet-theta_conf=2``."""
+    s = spec.strip().lower().replace("[", "-").replace("]", "")
+    s = re.sub(r"[^\w.=+-]+", "_", s)
+    return s.strip("_-")
+
+
+def command(
+    dataset: Annotated[Path, typer.Argument(help="A peerannot folder (answers.json + metadata.json) or a votes "
+                                                 "file: CSV/TSV/Parquet (task,worker,label) or answers.json.")],
+    strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy name, with options in brackets: "
+                                          "MV, TwoThird, 'PlantNet[theta_conf=2]'. See `crowdwise agginfo`.")] = "MV",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Labels table keyed by the original "
+                                                   "task ids (.csv or .parquet). Default: labels/labels_<data>_<strategy>.csv "
+                                                   "beside the .npy.")] = None,
+    hard: Annotated[bool, typer.Option("--hard", help="Write hard labels in the .npy even for a soft strategy.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="random_state of the strategy (tie rule, initialisation).")] = 0,
+    duplicates: Annotated[str, typer.Option("--duplicates", help="Repeated (task, worker) votes: keep, first, last "
+                                            "or error.")] = "keep",
+    truth: Annotated[Optional[Path], typer.Option("--truth", help="Ground truth to report accuracy against "
+                                                  "(.npy or CSV task,label). Default: ground_truth.npy of the "
+                                                  "folder when present.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
+) -> None:
+    """Aggregate the votes of DATASET with a strategy and write the labels.
+
+    Writes labels/labels_<data>_<strategy>.npy like peerannot (soft labels (n_tasks, K)
+    for soft strategies, hard labels (n_tasks,) otherwise, -1 where a strategy with a
+    validity rule gives no valid label) and a CSV keyed by the original task ids.
+    """
+    import numpy as np
+    from scipy import sparse
+
+    from .. import io
+    from ..aggregate import make_strategy
+    from ._common import console, progress
+
+    model = make_strategy(strategy, random_state=seed)
+    with progress(f"reading {dataset}", quiet=quiet):
+        votes = io.load_votes(dataset, duplicates=duplicates)
+    t0 = time.perf_counter()
+    with progress(f"{strategy} on {votes.n_votes:,} votes", quiet=quiet):
+        model.fit(votes)
+    elapsed = time.perf_counter() - t0
+
+    folder = dataset if dataset.is_dir() else dataset.parent
+    name = votes.name or dataset.stem
+    out_dir = folder / "labels"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"labels_{name}_{output_stem(strategy)}"
+    npy = out_dir / f"{stem}.npy"
+    valid = getattr(model, "valid_", None)
+    hard_labels = model.labels_.copy()
+    if valid is not None:
+        hard_labels[~valid] = -1
+    probas = model.probas_
+    written = []
+    if model.soft and not hard and not sparse.issparse(probas):
+        io.save_npy(npy, np.asarray(probas))
+    else:
+        io.save_npy(npy, hard_labels)
+        if model.soft and not hard and sparse.issparse(probas):
+            npz = out_dir / f"{stem}_probas.npz"
+            io.save_sparse(npz, probas)
+            written.append(npz)
+    written.insert(0, npy)
+    table = output or out_dir / f"{stem}.csv"
+    io.write_labels_table(table, votes, model.labels_, probas=probas, valid=valid)
+    written.append(table)
+
+    if quiet:
+        return
+    console.print(f"[bold]{model!r}[/] on {votes!r}: {elapsed:.2f} s")
+    if valid is not None:
+        console.print(f"valid labels: {int(valid.sum()):,} of {votes.n_tasks:,} tasks ({valid.mean():.1%})")
+    truth_file = truth or (folder / "ground_truth.npy" if (folder / "ground_truth.npy").exists() else None)
+    if truth_file is not None:
+        from ..evaluate import evaluate_labels
+
+        t = io.load_truth(truth_file, votes)
+        r = evaluate_labels(hard_labels, t, n_classes=votes.n_classes)
+        console.print(f"accuracy against {truth_file.name}: {r.accuracy:.4f} on {r.n_evaluated:,} tasks")
+    for p in written:
+        console.print(f"wrote {p}")
