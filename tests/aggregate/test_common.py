@@ -117,8 +117,9 @@ def test_single_vote_per_task(name):
     votes = Votes.from_records(["a", "b", "c", "d"], ["w1", "w2", "w1", "w3"], [0, 1, 2, 1], n_classes=3)
     m = fitted(name, votes)
     _check_probas(m, votes)
-    # with one vote and nothing else to go on, the label is that vote
-    assert m.labels_.tolist() == [0, 1, 2, 1]
+    if type(m).single_vote_is_label:
+        # with one vote and nothing else to go on, the label is that vote
+        assert m.labels_.tolist() == [0, 1, 2, 1]
 
 
 @pytest.mark.parametrize("name", STRATEGIES)

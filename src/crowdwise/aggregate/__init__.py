@@ -8,6 +8,7 @@ from ._base import Aggregator, NotFittedError, argmax_ties, as_probas, dense_pro
 from .registry import available, get_strategy, make_strategy, parse_spec, register
 from .voting import MajorityVote, NaiveSoft, TwoThird
 from .wawa import WAWA
+from .dawid_skene import DawidSkene
 
 __all__ = [
     "Aggregator",
@@ -24,4 +25,5 @@ __all__ = [
     "NaiveSoft",
     "TwoThird",
     "WAWA",
+    "DawidSkene",
 ]

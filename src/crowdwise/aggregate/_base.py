@@ -176,6 +176,10 @@ class Aggregator:
     description: ClassVar[str] = ""
     scales_to_many_classes: ClassVar[bool] = True
     soft: ClassVar[bool] = True
+    #: False for latent-variable models whose estimate with a single vote per task is not
+    #: identifiable (e.g. Dawid-Skene may then relabel tasks): the common checks then only
+    #: require finite, normalised outputs.
+    single_vote_is_label: ClassVar[bool] = True
 
     # -------------------------------------------------------------- sklearn-like params
     @classmethod
