@@ -180,6 +180,8 @@ class Aggregator:
     #: identifiable (e.g. Dawid-Skene may then relabel tasks): the common checks then only
     #: require finite, normalised outputs.
     single_vote_is_label: ClassVar[bool] = True
+    #: True for methods defined for two classes only (the common checks then use K = 2).
+    binary_only: ClassVar[bool] = False
 
     # -------------------------------------------------------------- sklearn-like params
     @classmethod
