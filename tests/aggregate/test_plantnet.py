@@ -1,0 +1,607 @@
+"""Pl@ntNet aggregation: hand-computed iterations, AI variants, a loop reference, scale.
+
+Notation in the comments: g = gamma = log(2.1) = 0.74194, f(n) = sqrt(n) - n**0.2 + g, so
+f(0) = f(1) = g, f(2) = 1.00745, f(7) = 1.91192, f(8) = 2.05465, f(10) = 2.31932.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from crowdwise import Votes
+from crowdwise.aggregate import dense_probas, make_strategy
+from crowdwise.aggregate.plantnet import AI_MODES, PlantNet, plantnet_weight
+from crowdwise.aggregate.registry import get_strategy
+from crowdwise.errors import InputError
+
+G = float(np.log(2.1))
+F2 = float(np.sqrt(2) - 2**0.2 + G)
+
+
+def V(task, worker, label, **kw):
+    return Votes.from_records(task, worker, label, **kw)
+
+
+# --------------------------------------------------------------------------- weight function
+def test_weight_function():
+    assert plantnet_weight(0) == pytest.approx(G) and plantnet_weight(1) == pytest.approx(G)
+    assert plantnet_weight(2) == pytest.approx(1.00745255, abs=1e-8)
+    # self-validating (f(n) > theta_conf = 2) from 8 species on
+    assert plantnet_weight(7) < 2 < plantnet_weight(8)
+    assert np.all(np.diff(plantnet_weight(np.arange(200))) >= 0)
+
+
+# --------------------------------------------------------------------------- hand-computed
+# Four observations, four users A B C D, classes 0..3 (3 never voted), theta_conf = 1.4 so
+# that two newcomers (2g = 1.484) can validate. (author in capitals)
+#   o0: A*:1  B:1          o1: A*:2  C:2
+#   o2: D*:0  A:1          o3: C*:0  B:0  D:2
+HAND_T = ["o0", "o0", "o1", "o1", "o2", "o2", "o3", "o3", "o3"]
+HAND_W = ["A", "B", "A", "C", "D", "A", "C", "B", "D"]
+HAND_L = [1, 1, 2, 2, 0, 1, 0, 0, 2]
+HAND_AUTHOR = [True, False, True, False, True, False, True, False, False]
+
+
+def hand_votes(author=HAND_AUTHOR):
+    extra = None if author is None else {"author": author}
+    return V(HAND_T, HAND_W, HAND_L, n_classes=4, extra=extra)
+
+
+def test_hand_computed_iterations():
+    # start: w = g for all, labels = MV = [1, 2, 0 (tie 0/1 -> smallest), 0]
+    # round 1: conf = [2g, 2g, g, 2g], acc = [1, 1, 1/2, 2/3] -> valid [T, T, F, F]
+    #   A: authored valid o0 (species 1) and o1 (species 2) -> n_A = 2; its vote 1 on o2 is wrong
+    #   B: voter species {1 (o0), 0 (o3)} -> round(0.2) = 0 ; C: voter {2}, o3 authored but
+    #   invalid -> 0 ; D: o2 authored but invalid, o3 wrong -> 0
+    #   w = [f(2), g, g, g] -> o2: A (1.007) beats D (0.742): labels [1, 2, 1, 0]
+    # round 2: conf = [f2+g, f2+g, f2, 2g], acc = [1, 1, f2/(f2+g) = 0.576, 2/3] -> [T, T, F, F]
+    #   A's vote 1 on o2 is now right but species 1 is already counted as author: n unchanged
+    #   labels unchanged -> converged after 2 rounds
+    m = PlantNet(theta_conf=1.4).fit(hand_votes())
+    assert m.labels_.tolist() == [1, 2, 1, 0]
+    assert m.valid_.tolist() == [True, True, False, False]
+    assert m.n_correct_.tolist() == [2, 0, 0, 0]
+    np.testing.assert_allclose(m.weights_, [F2, G, G, G], rtol=1e-12)
+    np.testing.assert_allclose(m.confidence_, [F2 + G, F2 + G, F2, 2 * G], rtol=1e-12)
+    np.testing.assert_allclose(m.accuracy_, [1, 1, F2 / (F2 + G), 2 / 3], rtol=1e-12)
+    assert (m.n_iter_, m.converged_) == (2, True)
+    np.testing.assert_allclose(dense_probas(m.probas_), [
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [G / (F2 + G), F2 / (F2 + G), 0, 0],
+        [2 / 3, 0, 1 / 3, 0],
+    ], rtol=1e-12)
+    # one round only: the flip has happened, the loop has not checked it is stable
+    m1 = PlantNet(theta_conf=1.4, max_iter=1).fit(hand_votes())
+    assert m1.labels_.tolist() == [1, 2, 1, 0] and (m1.n_iter_, m1.converged_) == (1, False)
+    # default theta_conf = 2: no pair of newcomers validates, nobody gains weight, MV stays
+    m2 = PlantNet().fit(hand_votes())
+    assert m2.labels_.tolist() == [1, 2, 0, 0] and not m2.valid_.any() and m2.n_correct_.sum() == 0
+
+
+def test_authorship_flips_a_label():
+    # same votes, but o0 is authored by B and o1 by C: A only *voted* for species 1 and 2
+    # round 1: A -> round(0.1 * 2) = 0 ; B: authored valid o0 (1) + voter o3 (0) -> round(1.1) = 1
+    #          C: authored valid o1 (2) -> 1 ; D -> 0.  f(1) = f(0) = g: weights all g,
+    #          so o2 stays tied and goes to the smallest class, 0 (A's vote 1 loses)
+    author = [False, True, False, True, True, False, True, False, False]
+    m = PlantNet(theta_conf=1.4).fit(hand_votes(author))
+    assert m.labels_.tolist() == [1, 2, 0, 0]
+    assert m.n_correct_.tolist() == [0, 1, 1, 0]
+    np.testing.assert_allclose(m.weights_, G)
+
+
+def test_without_author_column_every_vote_is_authored():
+    # every vote authored: A -> species 1, 2 on valid o0, o1 -> 2 ; B -> 1 (o0) ; C -> 1 (o1) ;
+    # D -> 0 (o2, o3 invalid). Weights [f2, g, g, g]: o2 flips to A's 1 as in the main case
+    m = PlantNet(theta_conf=1.4).fit(hand_votes(author=None))
+    assert m.labels_.tolist() == [1, 2, 1, 0]
+    assert m.n_correct_.tolist() == [2, 1, 1, 0]
+    assert m.valid_.tolist() == [True, True, False, False]
+
+
+def _voter_crowd(n_vote_species: int, own_species: int | None):
+    """User V votes on n observations of species 0..n-1 authored by others (who agree);
+    optionally V authors one valid observation of ``own_species`` (two helpers agree)."""
+    t, w, lab, a = [], [], [], []
+    for k in range(n_vote_species):
+        t += [f"x{k}", f"x{k}"]
+        w += [f"author{k}", "V"]
+        lab += [k, k]
+        a += [True, False]
+    if own_species is not None:
+        t += ["own"] * 3
+        w += ["V", "h1", "h2"]
+        lab += [own_species] * 3
+        a += [True, False, False]
+    return V(t, w, lab, n_classes=max(n_vote_species, 1) + 1, extra={"author": a})
+
+
+@pytest.mark.parametrize("n_species, expected", [(4, 0), (5, 1), (14, 1), (15, 2), (25, 3)])
+def test_voted_species_count_a_tenth_and_halves_round_up(n_species, expected):
+    m = PlantNet().fit(_voter_crowd(n_species, None))
+    v = list(m.worker_ids_).index("V")
+    assert m.n_correct_[v] == expected  # round(n / 10), 0.5 -> 1, 1.5 -> 2, 2.5 -> 3
+
+
+def test_species_counted_once_as_author_first():
+    # V authors a valid observation of species 0 and votes species 0..14 on others':
+    # n_author = 1, n_vote = 14 (species 0 already counted) -> round(2.4) = 2, not round(2.5) = 3
+    m = PlantNet().fit(_voter_crowd(15, own_species=0))
+    v = list(m.worker_ids_).index("V")
+    assert m.n_correct_[v] == 2
+    assert m.weights_[v] == pytest.approx(F2)
+    # vote_factor is the value of a voted species: 1 -> 1 + 14
+    m = PlantNet(vote_factor=1.0).fit(_voter_crowd(15, own_species=0))
+    assert m.n_correct_[v] == 15
+
+
+def test_validity_thresholds_are_strict():
+    # alpha = beta, gamma = 1: every weight is exactly 1, confidences are vote counts
+    const = dict(alpha=1.0, beta=1.0, gamma=1.0)
+    t = ["two"] * 2 + ["three"] * 3 + ["seven"] * 10 + ["eight"] * 10
+    lab = [0] * 2 + [0] * 3 + [0] * 7 + [1] * 3 + [0] * 8 + [1] * 2
+    v = V(t, [f"u{i}" for i in range(len(t))], lab, n_classes=2)
+    m = PlantNet(**const).fit(v)
+    res = dict(zip(v.task_ids, zip(m.confidence_, m.accuracy_, m.valid_)))
+    assert res["two"] == (2.0, 1.0, False)     # conf = 2 is not > 2
+    assert res["three"] == (3.0, 1.0, True)
+    assert res["seven"] == (7.0, 0.7, False)   # acc = 7/10 = 0.7 is not > 0.7
+    assert res["eight"] == (8.0, 0.8, True)
+    m = PlantNet(theta_conf=1.999, theta_acc=0.699, **const).fit(v)
+    assert m.valid_.all()
+
+
+@pytest.mark.parametrize("k, solo_valid", [(7, False), (8, True)])
+def test_self_validating_from_eight_species(k, solo_valid):
+    # E authors k observations of distinct species, each confirmed by two helpers (3g > 2:
+    # valid), and one more, "solo", alone. Round 1: n_E = k. Round 2: conf(solo) = f(k):
+    # f(7) = 1.912 < 2 < f(8) = 2.055, so solo becomes valid with 8 species only (then n_E = 9).
+    t, w, lab, a = [], [], [], []
+    for s in range(k):
+        t += [f"o{s}"] * 3
+        w += ["E", f"h{s}a", f"h{s}b"]
+        lab += [s] * 3
+        a += [True, False, False]
+    t.append("solo")
+    w.append("E")
+    lab.append(k)
+    a.append(True)
+    v = V(t, w, lab, n_classes=k + 1, extra={"author": a})
+    m = PlantNet().fit(v)
+    solo = list(v.task_ids).index("solo")
+    e = list(v.worker_ids).index("E")
+    assert bool(m.valid_[solo]) is solo_valid
+    assert m.n_correct_[e] == (k + 1 if solo_valid else k)
+    assert m.converged_ and m.n_iter_ == (3 if solo_valid else 2)
+
+
+def test_a_cycling_loop_stops_when_a_state_comes_back():
+    # X and Z keep invalidating each other's observation (theta_conf 1.4, theta_acc 0.65):
+    #   O (X*:a  Y:a  Z:b) acc = (w_X + g) / (w_X + g + w_Z): valid iff Z is light (g)
+    #   R (Z*:c  W:c  X:d) the same with X and Z swapped; B1, B2 always valid (X, Z: 1 species)
+    # n: (0,0) -> both light, O and R valid -> (2,2) -> both heavy (f(2)), both invalid
+    #    -> (1,1) -> light again -> (2,2): a state already seen, round 3 stops the loop
+    rows = [("O", "X", "a", 1), ("O", "Y", "a", 0), ("O", "Z", "b", 0),
+            ("R", "Z", "c", 1), ("R", "W", "c", 0), ("R", "X", "d", 0),
+            ("B1", "X", "s", 1), ("B1", "h1", "s", 0), ("B2", "Z", "t", 1), ("B2", "h2", "t", 0)]
+    t, w, lab, a = zip(*rows)
+    v = V(t, w, lab, extra={"author": np.array(a, bool)})
+    m = PlantNet(theta_conf=1.4, theta_acc=0.65).fit(v)
+    assert (m.n_iter_, m.converged_) == (3, False)
+    got = dict(zip(v.worker_ids, m.n_correct_.tolist()))
+    assert (got["X"], got["Z"]) == (2, 2)
+    assert m.max_iter == 100
+    ref = loop_reference(v.with_extra(ai_score=np.zeros(len(t))), theta_conf=1.4, theta_acc=0.65)
+    assert (ref["n_iter"], ref["converged"]) == (3, False)
+
+
+# --------------------------------------------------------------------------- AI variants
+# Four observations with an AI vote and one without (author in capitals, AI score in []):
+#   p: H1*:0  AI:1 [0.9]                   q: H2*:0  H3:0  AI:0 [0.5]
+#   r: H4*:2  H5:2  H6:2  AI:3 [0.95]      s: H7*:1  H8:1  H9:1
+def ai_votes():
+    rows = [("p", "H1", 0, True, 0), ("p", "AI", 1, False, 0.9),
+            ("q", "H2", 0, True, 0), ("q", "H3", 0, False, 0), ("q", "AI", 0, False, 0.5),
+            ("r", "H4", 2, True, 0), ("r", "H5", 2, False, 0), ("r", "H6", 2, False, 0),
+            ("r", "AI", 3, False, 0.95),
+            ("s", "H7", 1, True, 0), ("s", "H8", 1, False, 0), ("s", "H9", 1, False, 0)]
+    t, w, lab, a, sc = map(list, zip(*rows))
+    return V(t, w, lab, n_classes=4, extra={"author": a, "ai_score": np.array(sc, float)})
+
+
+def results(m, v):
+    return {tid: (int(m.labels_[i]), bool(m.valid_[i])) for i, tid in enumerate(v.task_ids)}
+
+
+def test_ai_ignored_is_the_plain_strategy():
+    v = ai_votes()
+    m = PlantNet().fit(v)
+    # p: g alone; q: 2g = 1.48 < 2; r: 3g = 2.23 > 2, acc 1; s: same
+    assert results(m, v) == {"p": (0, False), "q": (0, False), "r": (2, True), "s": (1, True)}
+    ai = list(v.worker_ids).index("AI")
+    assert m.weights_[ai] == 0 and m.n_correct_[ai] == 0 and m.n_ai_votes_ == 3
+    humans = v.take(v.worker != ai)
+    m0 = PlantNet().fit(humans)
+    np.testing.assert_array_equal(m.labels_, m0.labels_)
+    np.testing.assert_array_equal(m.valid_, m0.valid_)
+
+
+def test_ai_fixed_weight():
+    v = ai_votes()
+    m = PlantNet(ai="fixed").fit(v)
+    # p: AI 1.7 beats g -> label 1, conf 1.7 < 2: an AI never validates alone
+    # q: conf 2g + 1.7 = 3.18, acc 1 -> valid ; r: acc 3g / (3g + 1.7) = 0.567 -> invalid
+    assert results(m, v) == {"p": (1, False), "q": (0, True), "r": (2, False), "s": (1, True)}
+    q = list(v.task_ids).index("q")
+    assert m.confidence_[q] == pytest.approx(2 * G + 1.7)
+    assert m.weights_[list(v.worker_ids).index("AI")] == 1.7
+    assert make_strategy("PlantNet-AIfixed").fit(v).labels_.tolist() == m.labels_.tolist()
+
+
+def test_ai_invalidating():
+    v = ai_votes()
+    m = PlantNet(ai="invalidating").fit(v)
+    plain = PlantNet().fit(v)
+    # labels are the human ones; r (valid without AI) is invalidated by the disagreeing AI:
+    # acc = 3g / (3g + 1.7) = 0.567 ; q: the agreeing AI adds nothing, conf 2g stays < 2
+    np.testing.assert_array_equal(m.labels_, plain.labels_)
+    assert results(m, v) == {"p": (0, False), "q": (0, False), "r": (2, False), "s": (1, True)}
+    r, q = list(v.task_ids).index("r"), list(v.task_ids).index("q")
+    assert m.accuracy_[r] == pytest.approx(3 * G / (3 * G + 1.7))
+    assert m.confidence_[q] == pytest.approx(2 * G) and m.accuracy_[q] == 1.0
+    # it can only invalidate: valid with the AI implies valid without it
+    assert not np.any(m.valid_ & ~plain.valid_)
+
+
+def test_ai_confident_threshold():
+    v = ai_votes()
+    # theta_score 0.7: the AI counts on p (0.9) and r (0.95), not on q (0.5)
+    m = PlantNet(ai="confident", theta_score=0.7).fit(v)
+    assert results(m, v) == {"p": (1, False), "q": (0, False), "r": (2, False), "s": (1, True)}
+    # theta_score 0: the AI always counts -> the fixed-weight strategy
+    f = PlantNet(ai="fixed").fit(v)
+    c0 = PlantNet(ai="confident", theta_score=0.0).fit(v)
+    assert results(c0, v) == results(f, v)
+
+
+def test_ai_confident_theta_one_is_the_plain_strategy():
+    votes = plantnet_crowd(seed=5, n_tasks=300, n_users=60, n_classes=5)
+    score = votes.extra["ai_score"].copy()
+    score[::7] = 1.0  # a score of exactly 1 must not count either
+    votes = votes.with_extra(ai_score=score)
+    plain = PlantNet().fit(votes)
+    conf = PlantNet(ai="confident", theta_score=1.0).fit(votes)
+    human = np.asarray(votes.worker_ids) != "AI"
+    np.testing.assert_array_equal(conf.labels_, plain.labels_)
+    np.testing.assert_array_equal(conf.valid_, plain.valid_)
+    np.testing.assert_array_equal(conf.n_correct_, plain.n_correct_)
+    np.testing.assert_array_equal(conf.weights_[human], plain.weights_[human])
+    np.testing.assert_array_equal(conf.confidence_, plain.confidence_)
+    np.testing.assert_array_equal(dense_probas(conf.probas_), dense_probas(plain.probas_))
+    assert plain.valid_.any() and (~plain.valid_).any()
+
+
+def test_ai_as_worker_gains_weight_and_outvotes_humans():
+    # no author column: every vote authored. The AI agrees with two fresh humans on ten
+    # observations of distinct species (3g > 2: valid) -> n_AI = 10, w_AI = f(10) = 2.319
+    # (each human has 1 species: g). On "c" two humans say 0, the AI says 1: 2.319 > 2g.
+    t, w, lab = [], [], []
+    for s in range(10):
+        t += [f"o{s}"] * 3
+        w += [f"h{s}a", f"h{s}b", "AI"]
+        lab += [s] * 3
+    t += ["c"] * 3
+    w += ["x", "y", "AI"]
+    lab += [0, 0, 1]
+    v = V(t, w, lab, n_classes=10)
+    c, ai = list(v.task_ids).index("c"), list(v.worker_ids).index("AI")
+    plain = PlantNet().fit(v)
+    worker = PlantNet(ai="worker").fit(v)
+    assert plain.labels_[c] == 0 and worker.labels_[c] == 1
+    assert worker.n_correct_[ai] == 10
+    assert worker.weights_[ai] == pytest.approx(np.sqrt(10) - 10**0.2 + G)
+    # c: conf 2.319 > 2 but acc 2.319 / (2.319 + 2g) = 0.61 < 0.7
+    assert not worker.valid_[c]
+    # without the AI the ten observations have 2g = 1.48 < 2: its agreement validated them
+    obs = np.array([list(v.task_ids).index(f"o{s}") for s in range(10)])
+    assert worker.valid_[obs].all() and not plain.valid_[obs].any()
+
+
+def test_variants_without_ai_votes_are_the_plain_strategy():
+    v = hand_votes()
+    plain = PlantNet(theta_conf=1.4).fit(v)
+    for ai in AI_MODES:
+        m = PlantNet(theta_conf=1.4, ai=ai).fit(v)
+        assert m.n_ai_votes_ == 0
+        np.testing.assert_array_equal(m.labels_, plain.labels_)
+        np.testing.assert_array_equal(m.valid_, plain.valid_)
+        np.testing.assert_array_equal(m.weights_, plain.weights_)
+
+
+def test_ai_worker_id_is_a_parameter():
+    v = ai_votes()
+    df = v.to_frame()
+    df["worker"] = df["worker"].replace({"AI": "model-v2"})
+    v2 = V(df["task"], df["worker"], df["label"], n_classes=4,
+           extra={"author": df["author"].to_numpy(), "ai_score": df["ai_score"].to_numpy()})
+    a = PlantNet(ai="fixed").fit(v)
+    b = PlantNet(ai="fixed", ai_worker="model-v2").fit(v2)
+    assert results(a, v) == results(b, v2) and b.n_ai_votes_ == 3
+    # under the default name, "model-v2" is just one more user
+    assert PlantNet(ai="fixed").fit(v2).n_ai_votes_ == 0
+
+
+# --------------------------------------------------------------------------- loop reference
+def plantnet_crowd(seed: int, n_tasks: int = 40, n_users: int = 12, n_classes: int = 4,
+                   ai_share: float = 0.7) -> Votes:
+    """Random Pl@ntNet-like crowd: an author per observation (its first vote), 0-4 other
+    voters, skilled and unskilled users, an AI vote with a score on some observations."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, n_classes, n_tasks)
+    skill = rng.uniform(0.3, 0.95, n_users)
+    t, w, lab, a, sc = [], [], [], [], []
+    for i in range(n_tasks):
+        voters = rng.choice(n_users, size=1 + rng.integers(0, 5), replace=False)
+        for j, u in enumerate(voters):
+            t.append(f"t{i}")
+            w.append(f"u{u}")
+            lab.append(truth[i] if rng.random() < skill[u] else rng.integers(0, n_classes))
+            a.append(j == 0)
+            sc.append(0.0)
+        if rng.random() < ai_share:
+            t.append(f"t{i}")
+            w.append("AI")
+            lab.append(truth[i] if rng.random() < 0.8 else rng.integers(0, n_classes))
+            a.append(False)
+            sc.append(float(rng.choice([0.3, 0.6, 0.7, 0.85, 1.0])))
+    return V(t, w, lab, n_classes=n_classes, extra={"author": np.array(a), "ai_score": np.array(sc)})
+
+
+def loop_reference(votes: Votes, theta_conf=2.0, theta_acc=0.7, vote_factor=0.1, ai="ignored",
+                   ai_weight=1.7, theta_score=0.7, max_iter=100):
+    """Plain-Python Pl@ntNet loop, vote by vote, written from the paper's Algorithm 1."""
+    f = lambda n: n**0.5 - n**0.2 + G  # noqa: E731
+    K, T, U = votes.n_classes, votes.n_tasks, votes.n_workers
+    ai_id = list(votes.worker_ids).index("AI") if "AI" in list(votes.worker_ids) else -1
+    author = votes.extra["author"]
+    score = votes.extra["ai_score"]
+    counted, aside = [], []  # counted: (task, worker, label, fixed weight or None, counts for n, authored)
+    for t, u, lab, au, s in zip(votes.task, votes.worker, votes.label, author, score):
+        if u != ai_id or ai == "worker":
+            counted.append((t, u, lab, None, True, au))
+        elif ai == "fixed" or (ai == "confident" and s > theta_score):
+            counted.append((t, u, lab, ai_weight, False, au))
+        elif ai == "invalidating":
+            aside.append((t, lab))
+    n = [0] * U
+
+    def weighted_vote():
+        sc = [[0.0] * K for _ in range(T)]
+        for t, u, lab, fixed, _, _ in counted:
+            sc[t][lab] += f(n[u]) if fixed is None else fixed
+        labels = []
+        for row in sc:
+            top = max(row)
+            labels.append(next(k for k in range(K) if row[k] > 0 and row[k] >= top * (1 - 1e-12)) if top > 0 else 0)
+        return sc, labels
+
+    def validity(sc, labels):
+        conf = [sc[i][labels[i]] for i in range(T)]
+        total = [sum(sc[i]) for i in range(T)]
+        for t, lab in aside:
+            if lab != labels[t]:
+                total[t] += ai_weight
+        acc = [conf[i] / total[i] if total[i] > 0 else 0.0 for i in range(T)]
+        return conf, acc, [conf[i] > theta_conf and acc[i] > theta_acc for i in range(T)]
+
+    sc, labels = weighted_vote()
+    converged, it, seen = False, 0, {(tuple(n), tuple(labels))}
+    for it in range(1, max_iter + 1):
+        _, _, valid = validity(sc, labels)
+        as_author = [set() for _ in range(U)]
+        as_voter = [set() for _ in range(U)]
+        for t, u, lab, _, for_n, au in counted:
+            if for_n and lab == labels[t]:
+                if au and valid[t]:
+                    as_author[u].add(lab)
+                elif not au:
+                    as_voter[u].add(lab)
+        new_n = [int(np.floor(len(as_author[u]) + vote_factor * len(as_voter[u] - as_author[u]) + 0.5 + 1e-9))
+                 for u in range(U)]
+        old = (list(n), list(labels))
+        n = new_n
+        sc, labels = weighted_vote()
+        converged = (n, labels) == old
+        if converged or (tuple(n), tuple(labels)) in seen:
+            break
+        seen.add((tuple(n), tuple(labels)))
+    conf, acc, valid = validity(sc, labels)
+    return dict(labels=labels, valid=valid, n=n, conf=conf, acc=acc, n_iter=it, converged=converged)
+
+
+@pytest.mark.parametrize("ai", AI_MODES)
+@pytest.mark.parametrize("seed, params", [
+    (0, {}), (1, dict(theta_conf=1.4)), (2, dict(vote_factor=1.0)), (3, dict(theta_conf=1.4, vote_factor=0.5)),
+])
+def test_matches_a_vote_by_vote_reference(ai, seed, params):
+    votes = plantnet_crowd(seed)
+    m = PlantNet(ai=ai, **params).fit(votes)
+    ref = loop_reference(votes, ai=ai, **params)
+    assert m.labels_.tolist() == ref["labels"]
+    assert m.valid_.tolist() == ref["valid"]
+    assert m.n_correct_.tolist() == ref["n"]
+    np.testing.assert_allclose(m.confidence_, ref["conf"], rtol=1e-12)
+    np.testing.assert_allclose(m.accuracy_, ref["acc"], rtol=1e-12)
+    assert (m.n_iter_, m.converged_) == (ref["n_iter"], ref["converged"])
+    assert m.valid_.any()
+
+
+# --------------------------------------------------------------------------- edge cases
+def test_unvoted_class_and_task_without_vote():
+    v = V(HAND_T, HAND_W, HAND_L, n_classes=5, task_ids=["o0", "o1", "o2", "o3", "empty"],
+          extra={"author": HAND_AUTHOR})
+    m = PlantNet(theta_conf=1.4).fit(v)
+    P = dense_probas(m.probas_)
+    assert m.labels_.tolist() == [1, 2, 1, 0, 0]  # the empty task: tie over all -> class 0
+    assert not m.valid_[4] and m.confidence_[4] == 0 and m.accuracy_[4] == 0
+    np.testing.assert_allclose(P[4], 0.2)
+    assert np.all(P[:4, 3:] == 0)
+
+
+def test_single_vote_per_task():
+    v = V(["a", "b", "c", "d"], ["w1", "w2", "w1", "w3"], [0, 1, 2, 1], n_classes=3)
+    m = PlantNet().fit(v)
+    assert m.labels_.tolist() == [0, 1, 2, 1]
+    np.testing.assert_allclose(dense_probas(m.probas_), np.eye(3)[[0, 1, 2, 1]])
+    # alone, a newcomer (g = 0.74) never validates; nothing to learn: one round
+    assert not m.valid_.any() and m.converged_ and m.n_iter_ == 1
+    np.testing.assert_allclose(m.accuracy_, 1.0)
+
+
+def test_ten_thousand_votes_on_one_task():
+    rng = np.random.default_rng(0)
+    n = 10_000
+    lab = rng.choice(5, size=n, p=[0.75, 0.1, 0.05, 0.05, 0.05])
+    v = V(np.zeros(n, int), np.arange(n), lab, n_classes=5)
+    m = PlantNet().fit(v)
+    P = dense_probas(m.probas_)
+    assert np.all(np.isfinite(P)) and P.sum() == pytest.approx(1.0)
+    assert np.isfinite(m.confidence_).all() and np.isfinite(m.accuracy_).all()
+    assert m.labels_[0] == 0 and m.valid_[0]
+    # everyone authored (no author column): voters of class 0 identified 1 species -> f(1) = g
+    np.testing.assert_allclose(m.weights_, G)
+    assert m.accuracy_[0] == pytest.approx(np.mean(lab == 0))
+
+
+def test_deterministic_and_seeded_random_ties():
+    votes = plantnet_crowd(7, n_tasks=200, n_users=30, n_classes=3)
+    a, b = PlantNet(ai="fixed").fit(votes), PlantNet(ai="fixed").fit(votes)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    r1 = PlantNet(tie="random", random_state=3).fit(votes)
+    r2 = PlantNet(tie="random", random_state=3).fit(votes)
+    np.testing.assert_array_equal(r1.labels_, r2.labels_)
+    np.testing.assert_array_equal(r1.valid_, r2.valid_)
+    # ties are drawn once per fit: the loop still settles
+    assert r1.converged_
+    # random ties pick among the tied classes only
+    tied = V([0, 0], ["a", "b"], [1, 2], n_classes=4)
+    picks = {int(PlantNet(tie="random", random_state=s).fit(tied).labels_[0]) for s in range(30)}
+    assert picks == {1, 2}
+
+
+@pytest.mark.parametrize("ai", ["ignored", "worker", "invalidating", "confident"])
+def test_invariant_to_renaming_and_reordering(ai):
+    votes = plantnet_crowd(11, n_tasks=150, n_users=25, n_classes=4)
+    df = votes.to_frame()
+    rng = np.random.default_rng(0)
+    df = df.iloc[rng.permutation(len(df))]
+    t_perm, w_perm = rng.permutation(votes.n_tasks), rng.permutation(votes.n_workers)
+    tmap = {t: f"obs-{t_perm[i]:04d}" for i, t in enumerate(votes.task_ids)}
+    wmap = {w: ("AI" if w == "AI" else f"user-{w_perm[i]:04d}") for i, w in enumerate(votes.worker_ids)}
+    v2 = V(df["task"].map(tmap), df["worker"].map(wmap), df["label"], classes=votes.classes,
+           extra={"author": df["author"].to_numpy(), "ai_score": df["ai_score"].to_numpy()})
+    m1, m2 = PlantNet(ai=ai).fit(votes), PlantNet(ai=ai).fit(v2)
+    t2 = {t: i for i, t in enumerate(v2.task_ids)}
+    w2 = {w: i for i, w in enumerate(v2.worker_ids)}
+    it = np.array([t2[tmap[t]] for t in votes.task_ids])
+    iw = np.array([w2[wmap[w]] for w in votes.worker_ids])
+    np.testing.assert_array_equal(m1.labels_, m2.labels_[it])
+    np.testing.assert_array_equal(m1.valid_, m2.valid_[it])
+    np.testing.assert_array_equal(m1.n_correct_, m2.n_correct_[iw])
+    np.testing.assert_allclose(m1.weights_, m2.weights_[iw], rtol=1e-12)
+    np.testing.assert_allclose(m1.confidence_, m2.confidence_[it], rtol=1e-12)
+    assert m1.n_iter_ == m2.n_iter_
+
+
+def test_sparse_and_dense_probas_agree():
+    votes = plantnet_crowd(4, n_tasks=120, n_users=20, n_classes=6)
+    d = PlantNet(ai="fixed", dense=True).fit(votes)
+    s = PlantNet(ai="fixed", dense=False).fit(votes)
+    assert isinstance(d.probas_, np.ndarray) and sparse.issparse(s.probas_)
+    np.testing.assert_allclose(dense_probas(s.probas_), d.probas_, atol=1e-15)
+    np.testing.assert_array_equal(d.labels_, s.labels_)
+
+
+def test_medium_random_crowd_sparse_and_fast():
+    rng = np.random.default_rng(1)
+    n_votes, n_tasks, n_users, K = 200_000, 120_000, 20_000, 1000
+    task = np.concatenate([np.arange(n_tasks), rng.integers(0, n_tasks, n_votes - n_tasks)])
+    worker = rng.integers(0, n_users, n_votes)
+    truth = rng.integers(0, K, n_tasks)
+    label = np.where(rng.random(n_votes) < 0.8, truth[task], rng.integers(0, K, n_votes))
+    author = np.r_[np.ones(n_tasks, bool), np.zeros(n_votes - n_tasks, bool)]
+    v = Votes(task=task, worker=worker, label=label, task_ids=np.arange(n_tasks), worker_ids=np.arange(n_users),
+              classes=np.arange(K), extra={"author": author})
+    t0 = time.perf_counter()
+    m = PlantNet(dense=False).fit(v)
+    elapsed = time.perf_counter() - t0
+    assert sparse.issparse(m.probas_) and m.probas_.nnz <= n_votes
+    np.testing.assert_allclose(np.asarray(m.probas_.sum(axis=1)).ravel(), 1.0, atol=1e-12)
+    assert m.converged_ and m.valid_.any() and m.weights_.max() > 2
+    assert np.mean(m.labels_[m.valid_] == truth[m.valid_]) > 0.9
+    assert elapsed < 10, f"{elapsed:.1f}s"
+
+
+# --------------------------------------------------------------------------- API
+def test_predict_proba_reuses_fitted_weights():
+    m = PlantNet(theta_conf=1.4).fit(hand_votes())  # w_A = f(2), others g
+    new = V(["n", "n", "n"], ["A", "B", "stranger"], [3, 0, 0], n_classes=4)
+    # class 3: f(2) ; class 0: g (B) + g (unknown user: f(0))
+    total = F2 + 2 * G
+    np.testing.assert_allclose(m.predict_proba(new), [[2 * G / total, 0, 0, F2 / total]], rtol=1e-12)
+    assert m.predict(new).tolist() == [0]
+    np.testing.assert_allclose(dense_probas(m.predict_proba(hand_votes())), dense_probas(m.probas_))
+    with pytest.raises(InputError, match="classes"):
+        m.predict_proba(V(["n"], ["A"], [0], n_classes=3))
+
+
+def test_predict_proba_applies_the_ai_mode():
+    v = ai_votes()
+    new = V(["n", "n"], ["H1", "AI"], [0, 1], n_classes=4)
+    np.testing.assert_allclose(PlantNet().fit(v).predict_proba(new), [[1, 0, 0, 0]])
+    np.testing.assert_allclose(PlantNet(ai="fixed").fit(v).predict_proba(new), [[G / (G + 1.7), 1.7 / (G + 1.7), 0, 0]])
+
+
+def test_registry_names_and_parameters():
+    m = make_strategy("PlantNet[theta_conf=2, theta_acc=0.7]")
+    assert isinstance(m, PlantNet) and (m.theta_conf, m.theta_acc, m.ai) == (2, 0.7, "ignored")
+    for name, ai in [("PlantNet-AIworker", "worker"), ("PlantNet-AIfixed", "fixed"),
+                     ("PlantNet-AIinvalidating", "invalidating"), ("PlantNet-AIconfident", "confident")]:
+        assert get_strategy(name).cls is PlantNet
+        assert make_strategy(name).ai == ai
+    m = make_strategy("plantnet-aiconfident[theta_score=0.9, ai_weight=1.5]")
+    assert (m.ai, m.theta_score, m.ai_weight) == ("confident", 0.9, 1.5)
+    assert "theta_conf=1.4" in repr(PlantNet(theta_conf=1.4)) and repr(PlantNet()) == "PlantNet()"
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(ai="always"), "ai="),
+    (dict(theta_conf="2"), "theta_conf"),
+    (dict(alpha=0.1, beta=0.2), "alpha"),
+    (dict(beta=0.0), "beta"),
+    (dict(gamma=0.0), "gamma"),
+    (dict(max_iter=0), "max_iter"),
+    (dict(tie="largest"), "tie rule"),
+    (dict(vote_factor=-1), "vote_factor"),
+])
+def test_bad_parameters_are_clear_errors(params, match):
+    with pytest.raises(InputError, match=match):
+        PlantNet(**params).fit(hand_votes())
+
+
+def test_bad_columns_are_clear_errors():
+    v = ai_votes()
+    with pytest.raises(InputError, match="ai_score"):
+        PlantNet(ai="confident").fit(V(v.to_frame()["task"], v.to_frame()["worker"], v.to_frame()["label"],
+                                       n_classes=4))
+    with pytest.raises(InputError, match="author"):
+        PlantNet().fit(hand_votes().with_extra(author=np.array(["yes"] * 9)))
+    # 0/1 integers are a fine author flag
+    a = PlantNet(theta_conf=1.4).fit(hand_votes().with_extra(author=np.array(HAND_AUTHOR, int)))
+    assert a.labels_.tolist() == [1, 2, 1, 0]
