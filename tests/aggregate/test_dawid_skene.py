@@ -71,3 +71,64 @@ def test_predict_proba_on_new_votes_uses_fitted_confusions():
     new = Votes.from_records(["new"], [votes.worker_ids[0]], [1], n_classes=3)
     expected = ds.priors_ * ds.confusions_[0][:, 1]
     np.testing.assert_allclose(ds.predict_proba(new)[0], expected / expected.sum())
+
+
+def split_votes(votes: Votes, frac: float, seed: int = 0) -> tuple[Votes, Votes]:
+    """Two parts of ``votes`` (``frac`` of the rows, the rest), each with its own ids."""
+    rng = np.random.default_rng(seed)
+    first = rng.random(votes.n_votes) < frac
+    return votes.take(first, compact=True), votes.take(~first, compact=True)
+
+
+def test_partial_fit_warm_start_reaches_the_cold_optimum_faster():
+    votes, truth, _ = ds_crowd(n_tasks=2000, seed=4)
+    old, new = split_votes(votes, 0.9)
+    # a tight tol: EM creeps near the optimum, and a loose stop leaves both runs ~1e-3 away
+    cold = DawidSkene(tol=1e-12, max_iter=500, tie="smallest").fit(votes)
+    warm = DawidSkene(tol=1e-12, max_iter=500, tie="smallest").fit(old).partial_fit(new)
+    assert warm.converged_ and cold.converged_
+    assert warm.n_iter_ < 0.7 * cold.n_iter_  # 28 vs 57 here
+    # the union has the same votes as the cold fit: same objective at the optimum
+    np.testing.assert_allclose(warm.log_likelihood_[-1], cold.log_likelihood_[-1], rtol=1e-9)
+    assert warm.votes_.n_votes == votes.n_votes
+    # results keyed by ids agree (the union lists old ids first)
+    pos = {t: i for i, t in enumerate(warm.task_ids_)}
+    order = np.array([pos[t] for t in cold.task_ids_])
+    np.testing.assert_allclose(warm.probas_[order], cold.probas_, atol=1e-3)
+    wpos = {w: i for i, w in enumerate(warm.worker_ids_)}
+    np.testing.assert_allclose(warm.confusions_[[wpos[w] for w in cold.worker_ids_]], cold.confusions_,
+                               atol=1e-3)
+
+
+def test_partial_fit_before_fit_is_fit_and_keeps_gold():
+    votes, truth, _ = ds_crowd(n_tasks=300, seed=5)
+    a = DawidSkene(tie="smallest").partial_fit(votes)
+    b = DawidSkene(tie="smallest").fit(votes)
+    np.testing.assert_array_equal(a.probas_, b.probas_)
+    old, new = split_votes(votes, 0.8, seed=1)
+    gold = {old.task_ids[0]: 2}
+    m = DawidSkene(tie="smallest").fit(old, gold=gold).partial_fit(new)
+    assert m.labels_[list(m.task_ids_).index(old.task_ids[0])] == 2
+    with pytest.raises(Exception, match="other classes"):
+        m.partial_fit(Votes.from_records(["x"], ["y"], [0], n_classes=4))
+
+
+def test_append_votes_keeps_old_indices_and_merges_ids():
+    from crowdwise.aggregate.dawid_skene import append_votes
+
+    a = Votes.from_records([1, 2], [10, 10], [0, 1], n_classes=3)
+    b = Votes.from_records(["2", "3"], ["11", "10"], [2, 2], n_classes=3)  # text ids of the same ints
+    m = append_votes(a, b)
+    assert m.task.tolist() == [0, 1, 1, 2] and m.worker.tolist() == [0, 0, 1, 0]
+    assert [str(t) for t in m.task_ids] == ["1", "2", "3"]
+    assert m.label.tolist() == [0, 1, 2, 2]
+
+
+def test_predict_proba_unknown_worker_uses_vote_weighted_mean_confusion():
+    votes, _, _ = ds_crowd(n_tasks=500, seed=6)
+    ds = DawidSkene().fit(votes)
+    new = Votes.from_records(["new"], ["stranger"], [0], n_classes=3)
+    n = votes.votes_per_worker()
+    mean = np.tensordot(n / n.sum(), ds.confusions_, axes=1)
+    expected = ds.priors_ * mean[:, 0]
+    np.testing.assert_allclose(ds.predict_proba(new)[0], expected / expected.sum())

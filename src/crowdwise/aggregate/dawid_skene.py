@@ -14,10 +14,17 @@ The objective is the observed-data log-likelihood ``sum_i log Z_i`` (plus
 
 Both steps are segment sums over the vote arrays (see :mod:`crowdwise.aggregate._em`):
 memory is O(votes + n_workers K^2 + n_tasks K); no tasks x workers array is built.
+
+The EM driver (:class:`EMStrategy`) is shared by every Dawid-Skene variant (one-coin,
+Fast-DS, WDS, DSWC): gold clamping, the convergence loop and its bookkeeping,
+``predict_proba`` on new votes and ``partial_fit`` (warm-started EM on the union of the
+old and the new votes) live here once; a variant only writes its initial state, its
+M-step, its E-step (which returns the objective) and the fitted attributes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,13 +36,182 @@ from ._base import Aggregator, argmax_ties
 from ._em import EMHistory, Segments, check_budget, log_normalize, safe_log, segment_sum_gather
 from .registry import register
 
-__all__ = ["DawidSkene"]
+__all__ = ["DawidSkene", "EMStrategy", "append_votes"]
 
-_ONE_COIN_ALTERNATIVES = "MV, NaiveSoft, WAWA, TwoThird, PlantNet (and the one-coin models when available)"
+_ONE_COIN_ALTERNATIVES = "MV, NaiveSoft, WAWA, TwoThird, PlantNet, OneCoinDS"
+
+
+# ---------------------------------------------------------------------- shared driver
+class EMStrategy(Aggregator):
+    """Shared EM driver of the Dawid-Skene family (not registered itself).
+
+    A subclass implements the hooks
+
+    - ``_validate(votes)``: parameter checks and the memory budget (once per fit);
+    - ``_context(votes)``: what the steps precompute from the votes (sort orders...);
+    - ``_init_state(votes, ctx)``: the initial posterior state;
+    - ``_m_step(votes, ctx, state) -> params``;
+    - ``_e_step(votes, ctx, params, state) -> (state, objective)``; ``state`` is None when
+      the E-step runs from fitted parameters only (``predict_proba``, warm start);
+    - ``_log_prior(params)``: the log-prior term of a MAP objective (0 for ML);
+    - ``_clamp(ctx, state)``: impose the gold labels (``ctx.gold_idx``, ``ctx.gold_lab``);
+    - ``_params_for(votes)``: fitted parameters looked up for the workers of ``votes``;
+    - ``_finish(votes, ctx, params, state)``: set the fitted attributes (``probas_``...);
+    - ``_probas_of(state)``: the soft labels of a state (for ``predict_proba``).
+
+    and may override ``_converged`` (default: relative change of the objective below
+    ``tol``). The loop is ``M, E, clamp, record``: the final state is the E-step of the
+    final parameters, so ``predict_proba(fitted votes)`` reproduces ``probas_``.
+    """
+
+    # ------------------------------------------------------------------ public API
+    def fit(self, votes: Votes, gold: Any = None) -> "EMStrategy":
+        """Fit on ``votes``; ``gold`` optionally clamps known tasks.
+
+        ``gold`` maps task ids to class values (dict or pandas Series); those tasks keep a
+        one-hot posterior at every iteration.
+        """
+        self._gold = gold
+        try:
+            return super().fit(votes)
+        finally:
+            del self._gold
+
+    def partial_fit(self, votes: Votes, gold: Any = None) -> "EMStrategy":
+        """Continue the fit with more votes: EM on ``previous votes + votes``, warm-started.
+
+        The fit continues on the union of the votes seen so far (kept in ``votes_``) and
+        the new ``votes`` (new tasks and workers are appended, votes on known tasks join
+        them), starting from the fitted parameters: the first E-step uses the fitted
+        worker models (a new worker starts from the vote-weighted mean of the fitted ones)
+        instead of the cold initialisation. It reaches the optimum of a cold ``fit`` on
+        the union (same objective, same fixed point when EM has a single one), usually in
+        far fewer iterations. ``n_iter_`` and ``log_likelihood_`` describe this run only.
+
+        ``gold`` applies to the union; None keeps the gold of the previous fit. Before any
+        fit, ``partial_fit`` is ``fit``. Classes must be the fitted ones.
+        """
+        if not hasattr(self, "labels_"):
+            return self.fit(votes, gold=gold)
+        votes = self._check_votes(votes)
+        merged = append_votes(self.votes_, votes)
+        self._gold = self.gold_ if gold is None else gold
+        try:
+            self._validate(merged)
+            ctx = self._context(merged)
+            state = self._warm_state(merged, ctx)
+            self.n_tasks_, self.n_classes_ = merged.n_tasks, merged.n_classes
+            self.classes_ = merged.classes
+            self.task_ids_ = merged.task_ids
+            self.worker_ids_ = merged.worker_ids
+            self._run_em(merged, ctx, state)
+        finally:
+            del self._gold
+        return self
+
+    # ------------------------------------------------------------------ driver
+    def _fit(self, votes: Votes) -> None:
+        self._validate(votes)
+        ctx = self._context(votes)
+        self._run_em(votes, ctx, self._init_state(votes, ctx))
+
+    def _check_em_params(self) -> None:
+        if int(self.max_iter) != self.max_iter or self.max_iter < 1:
+            raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        if not self.tol >= 0:
+            raise InputError(f"tol must be >= 0, got {self.tol!r}")
+        if not self.prior >= 0:
+            raise InputError(f"prior must be >= 0, got {self.prior!r}")
+        if self.tie not in ("random", "smallest"):
+            raise InputError(f"tie={self.tie!r} is not a tie rule", fix="use 'random' or 'smallest'")
+
+    def _run_em(self, votes: Votes, ctx: Any, state: Any) -> None:
+        self._begin(votes, ctx)
+        state = self._clamp(ctx, state)
+        hist = EMHistory(self.tol)
+        converged = False
+        params = None
+        it = 0
+        for it in range(1, int(self.max_iter) + 1):
+            params = self._m_step(votes, ctx, state)
+            new_state, objective = self._e_step(votes, ctx, params, state)
+            new_state = self._clamp(ctx, new_state)
+            objective += self._log_prior(params)
+            stop = self._converged(hist, objective, state, new_state)
+            state = new_state
+            if stop:
+                converged = True
+                break
+        self.n_iter_ = it
+        self.converged_ = converged
+        self.log_likelihood_ = hist.values
+        self._finish(votes, ctx, params, state)
+        self.votes_ = votes
+        self.gold_ = getattr(self, "_gold", None)
+
+    def _begin(self, votes: Votes, ctx: Any) -> None:
+        """Called before the first iteration (reset per-run bookkeeping)."""
+
+    def _converged(self, hist: EMHistory, objective: float, old: Any, new: Any) -> bool:
+        return hist.update(objective)
+
+    def _warm_state(self, votes: Votes, ctx: Any) -> Any:
+        """Initial state of ``partial_fit``: the E-step of the fitted parameters."""
+        return self._e_step(votes, ctx, self._params_for(votes), None)[0]
+
+    def _predict_proba(self, votes: Votes):
+        """Soft labels of the tasks of ``votes`` from the fitted worker models (one E-step).
+
+        Workers unseen at fit time use the vote-weighted mean of the fitted workers.
+        """
+        _check_same_classes(votes, self.classes_)
+        saved = getattr(self, "_gold", None)
+        self._gold = None
+        try:
+            ctx = self._context(votes)
+            state, _ = self._e_step(votes, ctx, self._params_for(votes), None)
+        finally:
+            if saved is None:
+                del self._gold
+            else:  # pragma: no cover - predict is never called inside fit
+                self._gold = saved
+        return self._probas_of(state)
+
+    def _fitted_worker_index(self, votes: Votes) -> np.ndarray:
+        """Index of each worker of ``votes`` among the fitted workers (-1 when unseen)."""
+        idx = pd.Index(self.worker_ids_).get_indexer(votes.worker_ids)
+        if (idx < 0).any() and votes.n_workers:
+            alt = pd.Index(np.asarray(self.worker_ids_).astype(str)).get_indexer(
+                np.asarray(votes.worker_ids).astype(str))
+            idx = np.where(idx < 0, alt, idx)
+        return idx
+
+    def _fitted_worker_votes(self) -> np.ndarray:
+        """Votes per fitted worker: weights of the 'unknown worker' average."""
+        return self.votes_.votes_per_worker().astype(float)
+
+    # ------------------------------------------------------------------ defaults
+    def _log_prior(self, params: Any) -> float:
+        return 0.0
+
+
+def _check_same_classes(votes: Votes, classes: np.ndarray) -> None:
+    if not np.array_equal(np.asarray(votes.classes), np.asarray(classes)):
+        raise InputError("new votes declare other classes than the fitted ones",
+                         fix="build them with classes=model.classes_")
+
+
+# ---------------------------------------------------------------------- Dawid-Skene
+@dataclass
+class _DSContext:
+    by_task: Segments
+    by_pair: Segments
+    gold_idx: np.ndarray
+    gold_lab: np.ndarray
 
 
 @register("DS")
-class DawidSkene(Aggregator):
+class DawidSkene(EMStrategy):
     """Dawid & Skene EM with full per-worker confusion matrices.
 
     Parameters
@@ -67,6 +243,10 @@ class DawidSkene(Aggregator):
         Objective after each E-step (non-decreasing).
     n_iter_ : int
     converged_ : bool
+    votes_ : Votes
+        The votes of the fit (a reference, not a copy), kept for :meth:`partial_fit`.
+    gold_ : mapping or None
+        The gold labels of the fit.
 
     References
     ----------
@@ -81,6 +261,12 @@ class DawidSkene(Aggregator):
     >>> ds = DawidSkene(tie="smallest").fit(v)
     >>> ds.labels_.tolist(), bool(ds.converged_)
     ([0, 1], True)
+
+    More votes later: the fit continues from the fitted confusions.
+
+    >>> more = Votes.from_records([2, 2, 2], ["a", "b", "c"], [1, 1, 1], classes=v.classes)
+    >>> ds.partial_fit(more).labels_.tolist()
+    [0, 1, 1]
     """
 
     description = "Dawid-Skene EM: a full confusion matrix per worker (log space, sparse, Dirichlet smoothing)."
@@ -97,109 +283,153 @@ class DawidSkene(Aggregator):
         self.random_state = random_state
         self.memory_budget = memory_budget
 
-    # ------------------------------------------------------------------ fit
-    def fit(self, votes: Votes, gold: Any = None) -> "DawidSkene":
-        """Fit on ``votes``; ``gold`` optionally clamps known tasks.
-
-        ``gold`` maps task ids to class values (dict or pandas Series); those tasks keep a
-        one-hot posterior at every iteration.
-        """
-        self._gold = gold
-        try:
-            return super().fit(votes)
-        finally:
-            del self._gold
+    # ------------------------------------------------------------------ hooks
+    _budget_name = "DS"
 
     def _validate(self, votes: Votes) -> None:
-        if self.prior < 0:
-            raise InputError(f"prior must be >= 0, got {self.prior}")
+        self._check_em_params()
         if self.init not in ("naivesoft", "mv"):
             raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'naivesoft' or 'mv'")
         k, w = votes.n_classes, votes.n_workers
-        check_budget("DS", 3 * 8.0 * w * k * k, self.memory_budget,
+        check_budget(self._budget_name, 3 * 8.0 * w * k * k, self.memory_budget,
                      what=f"{w:,} workers x {k:,}^2 confusion entries", alternatives=_ONE_COIN_ALTERNATIVES)
 
-    def _fit(self, votes: Votes) -> None:
-        self._validate(votes)
+    def _context(self, votes: Votes) -> _DSContext:
         k = votes.n_classes
-        self._prepare(votes)
-        counts = votes.counts().toarray()
-        if self.init == "mv":
-            lab = argmax_ties(counts, tie="smallest")
-            T = np.zeros_like(counts)
-            T[np.arange(votes.n_tasks), lab] = 1.0
-        else:
-            T = counts
-        T = _rows_to_simplex(T, k)
-        gold_idx, gold_lab = _gold_indices(self._gold, votes)
-        T[gold_idx] = np.eye(k)[gold_lab]
-        hist = EMHistory(self.tol)
-        self.converged_ = False
-        for it in range(1, self.max_iter + 1):
-            priors, log_pi = self._m_step(votes, T)
-            T, objective = self._e_step(votes, priors, log_pi)
-            T[gold_idx] = np.eye(k)[gold_lab]
-            if self.prior > 0:
-                objective += self.prior * float(log_pi.sum())
-            if hist.update(objective):
-                self.converged_ = True
-                break
-        self.n_iter_ = it
-        self.log_likelihood_ = hist.values
-        self.priors_ = priors
-        self.confusions_ = np.exp(log_pi)
-        self.probas_ = T
-        self.labels_ = argmax_ties(T, tie=self.tie, random_state=self.random_state)
-        del self._by_task, self._by_pair
+        gold_idx, gold_lab = _gold_indices(getattr(self, "_gold", None), votes)
+        return _DSContext(Segments.from_keys(votes.task), Segments.from_keys(votes.worker * k + votes.label),
+                          gold_idx, gold_lab)
 
-    def _prepare(self, votes: Votes) -> None:
-        k = votes.n_classes
-        self._by_task = Segments.from_keys(votes.task)
-        self._by_pair = Segments.from_keys(votes.worker * k + votes.label)
+    def _init_state(self, votes: Votes, ctx: _DSContext) -> np.ndarray:
+        return initial_posteriors(votes, self.init)
 
-    def _m_step(self, votes: Votes, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _clamp(self, ctx: _DSContext, T: np.ndarray) -> np.ndarray:
+        if ctx.gold_idx.size:
+            T[ctx.gold_idx] = 0.0
+            T[ctx.gold_idx, ctx.gold_lab] = 1.0
+        return T
+
+    def _m_step(self, votes: Votes, ctx: _DSContext, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k, w = votes.n_classes, votes.n_workers
-        sums = segment_sum_gather(self._by_pair, lambda idx: T[votes.task[idx]], k)  # (pairs, K_true)
+        sums = pair_sums(votes, ctx.by_pair, T)  # (pairs, K_true)
         counts = np.zeros((w, k, k))
-        pw, pl = np.divmod(self._by_pair.keys, k)
+        pw, pl = np.divmod(ctx.by_pair.keys, k)
         counts[pw, :, pl] = sums
         counts += self.prior
         tot = counts.sum(axis=2, keepdims=True)
         pi = np.divide(counts, tot, out=np.full_like(counts, 1.0 / k), where=tot > 0)
-        # tasks without a vote carry no information on the class shares
-        priors = T[self._by_task.keys].sum(axis=0)
-        priors = priors / priors.sum() if priors.sum() > 0 else np.full(k, 1.0 / k)
-        return priors, safe_log(pi)
+        return class_priors(T, ctx.by_task.keys), safe_log(pi)
 
-    def _e_step(self, votes: Votes, priors: np.ndarray, log_pi: np.ndarray) -> tuple[np.ndarray, float]:
-        k = votes.n_classes
+    def _log_scores(self, votes: Votes, ctx: _DSContext, params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """``log rho_k + sum_votes log pi_j[k, l]``, shape (n_tasks, K)."""
+        priors, log_pi = params
         L = np.tile(safe_log(priors), (votes.n_tasks, 1))
-        seg = self._by_task
-        L[seg.keys] += segment_sum_gather(seg, lambda idx: log_pi[votes.worker[idx], :, votes.label[idx]], k)
-        T, lognorm = log_normalize(L)
+        seg = ctx.by_task
+        L[seg.keys] += segment_sum_gather(seg, lambda idx: log_pi[votes.worker[idx], :, votes.label[idx]],
+                                          votes.n_classes)
+        return L
+
+    def _e_step(self, votes: Votes, ctx: _DSContext, params: tuple[np.ndarray, np.ndarray],
+                state: Any) -> tuple[np.ndarray, float]:
+        T, lognorm = log_normalize(self._log_scores(votes, ctx, params))
         return T, float(lognorm[np.isfinite(lognorm)].sum())
 
-    # ------------------------------------------------------------------ predict
-    def _predict_proba(self, votes: Votes) -> np.ndarray:
-        """Posterior of new tasks with the fitted confusions; unknown workers use the
-        vote-weighted mean confusion of the fitted workers."""
-        if not np.array_equal(np.asarray(votes.classes), np.asarray(self.classes_)):
-            raise InputError("new votes declare other classes than the fitted ones",
-                             fix="build them with classes=model.classes_")
-        idx = pd.Index(self.worker_ids_).get_indexer(votes.worker_ids)
-        mean_conf = self.confusions_.mean(axis=0)
+    def _log_prior(self, params: tuple[np.ndarray, np.ndarray]) -> float:
+        return self.prior * float(params[1].sum()) if self.prior > 0 else 0.0
+
+    def _finish(self, votes: Votes, ctx: _DSContext, params: tuple[np.ndarray, np.ndarray],
+                T: np.ndarray) -> None:
+        priors, log_pi = params
+        self.priors_ = priors
+        self.confusions_ = np.exp(log_pi)
+        self.probas_ = T
+        self.labels_ = argmax_ties(T, tie=self.tie, random_state=self.random_state)
+
+    def _probas_of(self, T: np.ndarray) -> np.ndarray:
+        return T
+
+    def _params_for(self, votes: Votes) -> tuple[np.ndarray, np.ndarray]:
+        """Fitted priors and log-confusions for the workers of ``votes``; an unseen
+        worker gets the vote-weighted mean confusion of the fitted workers."""
+        idx = self._fitted_worker_index(votes)
+        wts = self._fitted_worker_votes()
+        if wts.sum() > 0:
+            mean_conf = np.tensordot(wts / wts.sum(), self.confusions_, axes=1)
+        else:
+            mean_conf = self.confusions_.mean(axis=0)
         conf = np.where((idx >= 0)[:, None, None], self.confusions_[np.maximum(idx, 0)], mean_conf)
-        seg = Segments.from_keys(votes.task)
-        log_pi = safe_log(conf)
-        L = np.tile(safe_log(self.priors_), (votes.n_tasks, 1))
-        L[seg.keys] += segment_sum_gather(seg, lambda i: log_pi[votes.worker[i], :, votes.label[i]],
-                                          votes.n_classes)
-        return log_normalize(L)[0]
+        return self.priors_, safe_log(conf)
 
 
-def _rows_to_simplex(T: np.ndarray, k: int) -> np.ndarray:
+# ---------------------------------------------------------------------- shared pieces
+def initial_posteriors(votes: Votes, init: str) -> np.ndarray:
+    """Initial ``T`` (n_tasks, K): vote shares (``"naivesoft"``) or one-hot majority vote
+    (``"mv"``, ties to the smallest class); a task without vote is uniform."""
+    k = votes.n_classes
+    counts = votes.counts().toarray()
+    if init == "mv":
+        lab = argmax_ties(counts, tie="smallest")
+        T = np.zeros_like(counts)
+        T[np.arange(votes.n_tasks), lab] = 1.0
+        T[counts.sum(axis=1) == 0] = 0.0
+    else:
+        T = counts
     s = T.sum(axis=1, keepdims=True)
     return np.divide(T, s, out=np.full_like(T, 1.0 / k), where=s > 0)
+
+
+def pair_sums(votes: Votes, by_pair: Segments, T: np.ndarray) -> np.ndarray:
+    """``S[p] = sum over the votes of (worker, label) pair p of T[task]``: (pairs, K)."""
+    return segment_sum_gather(by_pair, lambda idx: T[votes.task[idx]], T.shape[1])
+
+
+def class_priors(T: np.ndarray, voted_tasks: np.ndarray) -> np.ndarray:
+    """``rho ∝ sum_i T_i`` over the tasks with a vote (a task without vote carries no
+    information on the class shares)."""
+    k = T.shape[1]
+    priors = T[voted_tasks].sum(axis=0)
+    tot = priors.sum()
+    return priors / tot if tot > 0 else np.full(k, 1.0 / k)
+
+
+def append_votes(old: Votes, new: Votes) -> Votes:
+    """The votes of ``old`` followed by those of ``new``, on the union of their ids.
+
+    Tasks and workers of ``old`` keep their indices; ids only ``new`` has are appended in
+    its order. Classes must be the same. Per-vote columns present in both are kept.
+
+    Examples
+    --------
+    >>> a = Votes.from_records(["t1", "t2"], ["w1", "w1"], [0, 1], n_classes=2)
+    >>> b = Votes.from_records(["t2", "t3"], ["w2", "w1"], [1, 1], n_classes=2)
+    >>> m = append_votes(a, b)
+    >>> m.task_ids.tolist(), m.task.tolist(), m.worker.tolist()
+    (['t1', 't2', 't3'], [0, 1, 1, 2], [0, 0, 1, 0])
+    """
+    _check_same_classes(new, old.classes)
+
+    def union(old_ids: np.ndarray, new_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        idx = pd.Index(old_ids).get_indexer(new_ids)
+        if (idx < 0).any() and len(new_ids):
+            alt = pd.Index(np.asarray(old_ids).astype(str)).get_indexer(np.asarray(new_ids).astype(str))
+            idx = np.where(idx < 0, alt, idx)
+        fresh = idx < 0
+        idx[fresh] = len(old_ids) + np.arange(int(fresh.sum()))
+        ids = np.asarray(old_ids)
+        add = np.asarray(new_ids)[fresh]
+        if add.size:
+            if ids.dtype.kind != add.dtype.kind:
+                ids, add = ids.astype(str), add.astype(str)
+            ids = np.concatenate([ids, add])
+        return idx.astype(np.int64), ids
+
+    t_map, t_ids = union(old.task_ids, new.task_ids)
+    w_map, w_ids = union(old.worker_ids, new.worker_ids)
+    extra = {k: np.concatenate([old.extra[k], new.extra[k]]) for k in old.extra if k in new.extra}
+    return Votes(task=np.concatenate([old.task, t_map[new.task]]),
+                 worker=np.concatenate([old.worker, w_map[new.worker]]),
+                 label=np.concatenate([old.label, new.label]),
+                 task_ids=t_ids, worker_ids=w_ids, classes=old.classes, extra=extra, name=old.name)
 
 
 def _gold_indices(gold: Any, votes: Votes) -> tuple[np.ndarray, np.ndarray]:
@@ -220,4 +450,3 @@ def _gold_indices(gold: Any, votes: Votes) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"gold entry {s.index[i]!r} -> {s.iloc[i]!r} names an unknown task or class",
                          position=f"gold entry {i}", fix="use task ids and class values of the votes")
     return t_idx.astype(np.int64), c_idx.astype(np.int64)
-
