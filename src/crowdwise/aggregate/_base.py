@@ -138,8 +138,11 @@ def argmax_ties(
         pick = ok & (key == best[row_of])
         labels = np.zeros(n, dtype=np.int64)
         # first picked entry of each row (keys are distinct within a row almost surely)
-        rows_picked, first = np.unique(row_of[pick], return_index=True)
-        labels[rows_picked] = m.indices[np.flatnonzero(pick)[first]]
+        picked = np.flatnonzero(pick)  # sorted by row, as CSR entries are
+        rp = row_of[picked]
+        first = np.r_[True, rp[1:] != rp[:-1]] if rp.size else np.zeros(0, bool)
+        rows_picked = rp[first]
+        labels[rows_picked] = m.indices[picked[first]]
         empty = np.ones(n, dtype=bool)
         empty[rows_picked] = False
     else:
