@@ -8,6 +8,7 @@ so that ``crowdwise --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -20,6 +21,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+def _reflow(doc: str | None) -> str | None:
+    """Docstring as help text: lines of a paragraph joined, paragraphs kept apart."""
+    if not doc:
+        return doc
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
 
 # (verb, module) in the order `crowdwise --help` lists them
 VERBS = [
@@ -37,7 +48,7 @@ for verb, module in VERBS:
         if exc.name != f"crowdwise.cli.{module}":
             raise
         continue
-    app.command(verb, help=mod.command.__doc__)(mod.command)
+    app.command(verb, help=_reflow(mod.command.__doc__))(mod.command)
 
 
 def main() -> None:
@@ -47,9 +58,8 @@ def main() -> None:
     try:
         app()
     except CrowdwiseError as exc:
-        from rich.console import Console
-
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        # one plain line on stderr, never wrapped, so that scripts can grep it
+        print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
