@@ -1,0 +1,200 @@
+"""Readers and writers: peerannot folders, answers.json, CSV / Parquet tables, DataFrames,
+dense matrices, ground truth and label files.
+
+Everything enters crowdwise as a :class:`~crowdwise.Votes` through :func:`load_votes`
+and leaves through :func:`save_votes` (or :func:`write_labels_table` / :func:`save_npy`
+for results). Every write is atomic: data go to a temporary file in the same folder,
+renamed into place only when complete.
+
+What :func:`load_votes` does with a path
+----------------------------------------
+=============================  ==============================================================
+folder with ``answers.json``   peerannot data set (:func:`read_peerannot`)
+folder with ``votes.csv``      (or ``votes.parquet``) a vote table (:func:`read_table`)
+``*.json``                     ``{task: {worker: label}}``; ``<stem>.metadata.json`` or
+                               ``metadata.json`` beside it is read when present
+                               (:func:`read_answers`)
+``*.csv``, ``*.tsv``           long table ``task, worker, label`` (+ extra columns)
+``*.parquet``                  long table (needs pyarrow: ``pip install 'crowdwise[parquet]'``)
+``*.txt``                      dense tasks x workers matrix (:func:`read_dense`) when the
+                               first non-blank line is only white-space separated integers;
+                               otherwise a long table, which must start with a header line
+=============================  ==============================================================
+
+``.gz`` tables are read and written transparently.
+
+Labels: in tables they are class *values* (``"cat"``, ``5``); in answers.json and dense
+matrices they are class *indices* ``0..K-1`` (the peerannot convention), named by
+metadata ``classes``.
+
+Error positions: text tables say ``line N`` as an editor shows it (header = line 1);
+Parquet files and DataFrames say ``row i``, the 0-based row position; JSON says
+``line L, column C`` for syntax and ``task '12', worker '3'`` for a bad vote.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from crowdwise import Votes
+>>> v = Votes.from_records(["t1", "t1", "t2"], ["a", "b", "a"], ["x", "y", "y"],
+...                        classes=["x", "y", "z"], name="demo")
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> for target in ["demo", "demo.parquet", "answers.json", "demo.csv"]:
+...     back = load_votes(save_votes(v, d / target))
+...     print(f"{target:13}", back.n_votes, back.classes.tolist(), back.equals(v))
+demo          3 ['x', 'y', 'z'] True
+demo.parquet  3 ['x', 'y', 'z'] True
+answers.json  3 ['x', 'y', 'z'] True
+demo.csv      3 ['x', 'y'] False
+
+(a CSV cannot declare class ``'z'``, which nobody voted for).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..votes import DuplicatePolicy, Votes
+from ._common import PathLike, atomic_write, check_exists, kind_of, save_npy, save_sparse, source_name
+from .dense import looks_dense, read_dense, write_dense
+from .labels import read_labels, write_labels_table
+from .peerannot import read_answers, read_metadata, read_peerannot, write_answers, write_peerannot
+from .tables import first_line, from_dataframe, read_table, read_table_frame, write_table
+from .truth import load_truth
+
+__all__ = [
+    "load_votes",
+    "save_votes",
+    "read_peerannot",
+    "write_peerannot",
+    "read_answers",
+    "write_answers",
+    "read_metadata",
+    "read_table",
+    "write_table",
+    "from_dataframe",
+    "read_dense",
+    "write_dense",
+    "load_truth",
+    "atomic_write",
+    "save_npy",
+    "save_sparse",
+    "read_table_frame",
+    "write_labels_table",
+    "read_labels",
+]
+
+_TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+
+
+def load_votes(
+    path: PathLike,
+    *,
+    duplicates: DuplicatePolicy = "keep",
+    classes: Any = None,
+    n_classes: int | None = None,
+    name: str | None = None,
+    format: str | None = None,
+) -> Votes:
+    """Read crowd votes from a folder or file, choosing the reader from the path.
+
+    Parameters
+    ----------
+    path : str or Path
+        See the table in the module documentation.
+    duplicates : {"keep", "first", "last", "error"}
+        Several votes of one worker on one task (tables only: answers.json and dense
+        matrices hold one label per pair).
+    classes : sequence, optional
+        Declared classes: class values in index order for tables; names of the class
+        indices for answers.json and dense matrices. Overrides metadata.
+    n_classes : int, optional
+        Declare classes ``0..n_classes-1``.
+    name : str, optional
+        Data-set name (used in output file names). Default: metadata ``name``, else the
+        folder name (for a folder, and for a file named ``answers.json``), else the file
+        stem.
+    format : {"peerannot", "json", "table", "dense"}, optional
+        Skip the guess.
+
+    Returns
+    -------
+    Votes
+    """
+    path = Path(path)
+    source = source_name(path)
+    check_exists(path, "file or folder")
+    fmt = format or _guess(path)
+    kw: dict[str, Any] = {"classes": classes, "n_classes": n_classes, "name": name}
+    if fmt == "peerannot":
+        if path.is_dir() and not (path / "answers.json").is_file():
+            for cand in ("votes.csv", "votes.parquet", "votes.tsv", "votes.csv.gz"):
+                if (path / cand).is_file():
+                    kw["name"] = name if name is not None else path.resolve().name
+                    return read_table(path / cand, duplicates=duplicates, **kw)
+        return read_peerannot(path, duplicates=duplicates, **kw)
+    if fmt == "json":
+        return read_answers(path, duplicates=duplicates, **kw)
+    if fmt == "table":
+        return read_table(path, duplicates=duplicates, **kw)
+    if fmt == "dense":
+        return read_dense(path, classes=classes, n_classes=n_classes, name=name)
+    raise InputError(f"unknown format {fmt!r}", source=source,
+                     fix="use format='peerannot', 'json', 'table' or 'dense' (or None to guess)")
+
+
+def _guess(path: Path) -> str:
+    if path.is_dir():
+        return "peerannot"
+    suffix = kind_of(path)[0]
+    if suffix == ".json":
+        return "json"
+    if suffix in _TABLE_SUFFIXES:
+        return "table"
+    if suffix == ".txt":
+        line, _ = first_line(path)
+        return "dense" if line and looks_dense(line) else "table"
+    raise InputError(f"cannot tell the format of a {''.join(path.suffixes) or 'suffix-less'} file",
+                     source=source_name(path),
+                     fix="use a peerannot folder, .json, .csv, .tsv, .txt or .parquet (or pass format=...)")
+
+
+def save_votes(votes: Votes, path: PathLike, *, format: str | None = None) -> Path:
+    """Write votes, choosing the writer from the path; returns the path written.
+
+    ``.csv`` / ``.tsv`` (``.gz``) and ``.parquet``: long table (:func:`write_table`);
+    ``.json``: answers plus their metadata beside them (``metadata.json`` for
+    ``answers.json``, else ``<stem>.metadata.json``; :func:`write_answers`);
+    ``.txt``: dense matrix of class indices (:func:`write_dense`);
+    an existing folder or a path without suffix: peerannot folder
+    (:func:`write_peerannot`).
+    """
+    if not isinstance(votes, Votes):
+        raise InputError(f"save_votes expects a crowdwise.Votes, got {type(votes).__name__}")
+    path = Path(path)
+    suffix = kind_of(path)[0]
+    fmt = format
+    if fmt is None:
+        if path.is_dir() or not path.suffix:
+            fmt = "peerannot"
+        elif suffix == ".json":
+            fmt = "json"
+        elif suffix in _TABLE_SUFFIXES:
+            fmt = "table"
+        elif suffix == ".txt":
+            fmt = "dense"
+        else:
+            raise InputError(f"cannot tell which format to write for {''.join(path.suffixes)!r}",
+                             source=source_name(path),
+                             fix="use a folder, .json, .csv, .tsv, .parquet or .txt (or pass format=...)")
+    if fmt == "peerannot":
+        return write_peerannot(votes, path)
+    if fmt == "json":
+        return write_answers(votes, path)
+    if fmt == "table":
+        return write_table(votes, path)
+    if fmt == "dense":
+        return write_dense(votes, path)
+    raise InputError(f"unknown format {fmt!r}", source=source_name(path),
+                     fix="use format='peerannot', 'json', 'table' or 'dense' (or None)")

@@ -1,0 +1,470 @@
+"""Turn raw id and label columns into the integer arrays of :class:`~crowdwise.Votes`.
+
+Every reader goes through here, so that ids get the same natural order as
+:func:`crowdwise.votes.factorize_ids` (integer-looking ids sort as integers, other ids
+as text) whatever the file format, and so that every bad value is reported at its place
+in the file. The work is done once per *distinct* value where possible: a column of
+9M votes is hashed once (Arrow's dictionary encoding, or ``pd.factorize``), and only
+its distinct values are sorted and checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..votes import Votes, factorize_ids
+from ._common import have_pyarrow
+
+#: ``locate(row)`` turns a 0-based data row into a position text ("line 12", "row 3"...)
+Locate = Callable[[int], str]
+
+_DUPLICATE_POLICIES = ("keep", "first", "last", "error")
+_INT_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_INT_LIMIT = 2**62  # as factorize_ids: larger integers stay text
+#: largest class index accepted when labels are indices (answers.json, dense matrices)
+MAX_CLASS_INDEX = 2**24
+
+
+def show(x: Any) -> str:
+    """``repr`` of a value with numpy scalars shown as plain Python values (``5``, ``'a'``)."""
+    return repr(x.item() if isinstance(x, np.generic) else x)
+
+
+def check_duplicates_policy(duplicates: str) -> None:
+    if duplicates not in _DUPLICATE_POLICIES:
+        raise InputError(f"duplicates={duplicates!r} is not a policy",
+                         fix=f"use one of {', '.join(_DUPLICATE_POLICIES)}")
+
+
+def _is_arrow(col: Any) -> bool:
+    return type(col).__module__.startswith("pyarrow")
+
+
+def _first_row(codes: np.ndarray, mask_of_codes: np.ndarray) -> int:
+    """First row whose code is flagged in ``mask_of_codes`` (codes may be -1)."""
+    hit = np.zeros(codes.size, dtype=bool)
+    ok = codes >= 0
+    hit[ok] = mask_of_codes[codes[ok]]
+    return int(np.argmax(hit))
+
+
+# --------------------------------------------------------------------------- raw codes
+class Uniques:
+    """Distinct values of a column, in order of first appearance.
+
+    ``values`` is a numpy array; ``arrow`` keeps the Arrow string array when the column
+    came from Arrow (faster to sort and to parse); ``kind`` is ``"int"`` (int64 values),
+    ``"str"`` (all text) or ``"obj"`` (anything else).
+    """
+
+    def __init__(self, values: np.ndarray | None, kind: str, arrow: Any = None,
+                 is_sorted: bool = False) -> None:
+        self._values = values
+        self.kind = kind
+        self.arrow = arrow
+        self.is_sorted = is_sorted
+
+    @property
+    def values(self) -> np.ndarray:
+        if self._values is None:
+            self._values = np.asarray(self.arrow.to_numpy(zero_copy_only=False), dtype=object)
+        return self._values
+
+    def __len__(self) -> int:
+        return len(self.arrow) if self._values is None else len(self._values)
+
+
+def _sorted_int_codes(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into the sorted distinct values of an int64 array.
+
+    Ids are usually dense integers: then a presence table over ``min..max`` does it in
+    O(n) without hashing or sorting; otherwise pandas' hash factorisation.
+    """
+    if vals.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lo, hi = int(vals.min()), int(vals.max())
+    span = hi - lo + 1
+    if span <= 4 * vals.size + 1024:
+        shifted = vals - lo
+        present = np.zeros(span, dtype=bool)
+        present[shifted] = True
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        return rank[shifted], np.flatnonzero(present).astype(np.int64) + lo
+    codes, uniq = pd.factorize(vals, sort=True)
+    return codes.astype(np.int64, copy=False), np.asarray(uniq, dtype=np.int64)
+
+
+def _factorize_ints(vals: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, Uniques]:
+    """Codes of an integer column; the distinct values come out sorted."""
+    vals = np.asarray(vals, dtype=np.int64)
+    if valid is None:
+        codes, uniq = _sorted_int_codes(vals)
+        return codes, Uniques(uniq, "int", is_sorted=True)
+    codes = np.full(vals.size, -1, dtype=np.int64)
+    c, uniq = _sorted_int_codes(vals[valid])
+    codes[valid] = c
+    return codes, Uniques(uniq, "int", is_sorted=True)
+
+
+def _drop_blank(codes: np.ndarray, blank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of blank distinct values become -1 (missing); others are renumbered."""
+    keep = ~blank
+    new = np.cumsum(keep, dtype=np.int64) - 1
+    new[blank] = -1
+    out = np.full(codes.size, -1, dtype=np.int64)
+    ok = codes >= 0
+    out[ok] = new[codes[ok]]
+    return out, keep
+
+
+def _arrow_text_as_ints(arr: Any) -> np.ndarray | None:
+    """int64 values when every entry of an Arrow text array is a plainly written integer."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(arr) == 0 or arr.null_count:
+        return None
+    try:
+        # a failing cast of a long column is slow: try a small slice first
+        if len(arr) > 4096:
+            pc.cast(arr.slice(0, 4096), pa.int64())
+        ints = pc.cast(arr, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    mm = pc.min_max(ints).as_py()
+    if max(abs(mm["min"]), abs(mm["max"])) > _INT_LIMIT:
+        return None
+    back = pc.cast(ints, arr.type)
+    if not pc.all(pc.equal(back, arr)).as_py():  # "007", "+5" are not plain integers
+        return None
+    if isinstance(ints, pa.ChunkedArray):
+        ints = ints.combine_chunks()
+    return np.asarray(ints.to_numpy(), dtype=np.int64)
+
+
+def _raw_arrow(col: Any) -> tuple[np.ndarray, Uniques]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    t = col.type
+    if pa.types.is_dictionary(t):
+        col = col.cast(t.value_type)
+        t = col.type
+    if pa.types.is_integer(t):
+        if col.null_count:
+            valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            vals = col.fill_null(0).to_numpy()
+            return _factorize_ints(vals, valid)
+        return _factorize_ints(col.to_numpy(), None)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        if pa.types.is_string_view(t):
+            col = col.cast(pa.large_string())
+        ints = _arrow_text_as_ints(col)
+        if ints is not None:
+            return _factorize_ints(ints, None)
+        enc = pc.dictionary_encode(col)
+        codes = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        dictionary = enc.dictionary
+        blank = np.asarray(pc.equal(pc.utf8_trim_whitespace(dictionary), "")
+                           .to_numpy(zero_copy_only=False), dtype=bool)
+        if blank.any():
+            codes, keep = _drop_blank(codes, blank)
+            dictionary = dictionary.filter(pa.array(keep))
+        return codes, Uniques(None, "str", arrow=dictionary)
+    return _raw_pandas(col.to_pandas())
+
+
+def _raw_pandas(s: pd.Series, locate: Locate | None = None, what: str = "value",
+                source: str | None = None) -> tuple[np.ndarray, Uniques]:
+    if s.dtype.kind in "iu":
+        return _factorize_ints(s.to_numpy(), None)
+    if have_pyarrow() and (isinstance(s.dtype, pd.StringDtype) or str(s.dtype) in ("str", "string")):
+        import pyarrow as pa
+        try:
+            return _raw_arrow(pa.array(s))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            pass
+    try:
+        codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    except TypeError:
+        row = next(i for i, v in enumerate(s) if not _hashable(v))
+        raise InputError(f"{what} {show(s.iloc[row])} is not a single value", source=source,
+                         position=locate(row) if locate else f"row {row}",
+                         fix=f"give one {what} per vote (a number or a text)") from None
+    codes = np.asarray(codes, dtype=np.int64)
+    if isinstance(uniq, pd.Index):
+        values = uniq.to_numpy(dtype=object) if uniq.dtype.kind not in "iub" else uniq.to_numpy()
+    else:
+        values = np.asarray(uniq, dtype=object)
+    if values.dtype.kind in "iu":
+        return codes, Uniques(values.astype(np.int64), "int")  # not sorted
+    blank = np.fromiter((isinstance(v, str) and not v.strip() for v in values), dtype=bool,
+                        count=len(values))
+    if blank.any():
+        codes, keep = _drop_blank(codes, blank)
+        values = values[keep]
+    kind = "str" if all(isinstance(v, str) for v in values) else "obj"
+    return codes, Uniques(values, kind)
+
+
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
+
+
+def raw_factorize(col: Any, *, what: str = "value", source: str | None = None,
+                  locate: Locate | None = None) -> tuple[np.ndarray, Uniques]:
+    """Codes in order of first appearance (-1 = missing: null, NaN, empty or blank text)."""
+    if _is_arrow(col):
+        return _raw_arrow(col)
+    if not isinstance(col, pd.Series):
+        arr = np.asarray(col) if not isinstance(col, list) else np.asarray(col, dtype=object)
+        if arr.dtype.kind in "iu":
+            return _factorize_ints(arr, None)
+        col = pd.Series(arr, copy=False)
+    return _raw_pandas(col, locate, what, source)
+
+
+# --------------------------------------------------------------------------- natural order
+def natural_order(uniq: Uniques) -> tuple[np.ndarray, np.ndarray]:
+    """``(rank, ids)``: ``ids`` the distinct values in natural order, ``rank[j]`` the
+    position of distinct value ``j`` in ``ids``. Same order as ``factorize_ids``."""
+    n = len(uniq)
+    if uniq.kind == "str" and uniq.arrow is not None:
+        import pyarrow.compute as pc
+
+        ints = _arrow_text_as_ints(uniq.arrow)
+        if ints is None:
+            order = np.asarray(pc.sort_indices(uniq.arrow).to_numpy(), dtype=np.int64)
+            ids = np.asarray(uniq.arrow.take(order).to_numpy(zero_copy_only=False), dtype=object).astype(str)
+            rank = np.empty(n, dtype=np.int64)
+            rank[order] = np.arange(n, dtype=np.int64)
+            return rank, ids
+        uniq = Uniques(ints, "int")
+    if uniq.kind == "int":
+        if uniq.is_sorted:
+            return np.arange(n, dtype=np.int64), np.asarray(uniq.values, dtype=np.int64)
+        order = np.argsort(uniq.values)  # distinct values: stability is moot
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n, dtype=np.int64)
+        return rank, np.asarray(uniq.values[order], dtype=np.int64)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=str)
+    return factorize_ids(uniq.values)
+
+
+def encode_ids(col: Any, *, what: str, source: str | None, locate: Locate) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (natural order) and the sorted ids of a task or worker column."""
+    codes, uniq = raw_factorize(col, what=what, source=source, locate=locate)
+    missing = codes < 0
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise InputError(f"{what} is missing (empty) in {int(missing.sum())} row(s), the first here",
+                         source=source, position=locate(row),
+                         fix=f"give every vote a {what}, or drop those rows")
+    if uniq.kind == "int" and uniq.is_sorted:
+        return codes, np.asarray(uniq.values, dtype=np.int64)
+    rank, ids = natural_order(uniq)
+    return rank[codes] if codes.size else codes, ids
+
+
+def extend_ids(codes: np.ndarray, ids: np.ndarray, declared: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Add declared ids (that may have no vote); the result keeps the natural order."""
+    declared = np.asarray(declared)
+    if declared.size == 0:
+        return codes, ids
+    if ids.dtype.kind in "iu" and declared.dtype.kind in "iu":
+        c, allids = pd.factorize(np.concatenate([ids.astype(np.int64), declared.astype(np.int64)]), sort=True)
+        allids = np.asarray(allids, dtype=np.int64)
+    else:
+        c, allids = factorize_ids(np.concatenate([ids.astype(object), declared.astype(object)]))
+    return np.asarray(c[: len(ids)], dtype=np.int64)[codes], allids
+
+
+# --------------------------------------------------------------------------- labels
+def int_like(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ints, ok)``: integer value of each entry, and whether it is a plain integer.
+
+    Integers, integral floats and integer text written plainly ("3", not "03" or "3.0").
+    """
+    values = np.asarray(values)
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64), np.ones(values.size, dtype=bool)
+    if values.dtype.kind == "f":
+        ok = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) <= _INT_LIMIT)
+        return np.where(ok, values, 0).astype(np.int64), ok
+    ints = np.zeros(values.size, dtype=np.int64)
+    ok = np.zeros(values.size, dtype=bool)
+    for i, v in enumerate(values.tolist()):
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int):
+            iv = v
+        elif isinstance(v, float) and np.isfinite(v) and v == round(v):
+            iv = int(v)
+        elif isinstance(v, str) and _INT_TEXT.fullmatch(v):
+            iv = int(v)
+        else:
+            continue
+        if abs(iv) <= _INT_LIMIT:
+            ints[i], ok[i] = iv, True
+    return ints, ok
+
+
+def match_classes(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Index of each value in ``classes`` (-1 when absent). ``"3"`` matches class 3."""
+    values = np.asarray(values)
+    lookup = pd.Index(classes)
+    try:
+        idx = np.asarray(lookup.get_indexer(values), dtype=np.int64)
+    except (TypeError, ValueError):
+        idx = np.full(values.size, -1, dtype=np.int64)
+    miss = idx < 0
+    if miss.any():
+        if classes.dtype.kind in "iu":
+            ints, ok = int_like(values[miss])
+            alt = np.where(ok, lookup.get_indexer(ints), -1)
+        else:
+            text = np.array([str(v) for v in values[miss].tolist()], dtype=object)
+            alt = pd.Index(classes.astype(str)).get_indexer(text)
+        idx[miss] = alt
+    return idx
+
+
+def resolve_classes(classes: Sequence[Any] | np.ndarray | None, n_classes: Any, *,
+                    source: str | None = None, where: str = "argument") -> np.ndarray | None:
+    """The declared classes as an array (None when nothing is declared)."""
+    pos_n = f"key 'n_classes'" if where == "metadata" else None
+    pos_c = f"key 'classes'" if where == "metadata" else None
+    if n_classes is not None:
+        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+            raise InputError(f"n_classes must be a positive integer, got {n_classes!r}", source=source,
+                             position=pos_n, fix="declare the number of classes as a whole number >= 1")
+        n_classes = int(n_classes)
+    if classes is None:
+        return None if n_classes is None else np.arange(n_classes, dtype=np.int64)
+    arr = np.asarray(list(classes) if not isinstance(classes, np.ndarray) else classes)
+    if arr.ndim != 1 or arr.size == 0:
+        raise InputError(f"classes must be a non-empty flat list, got {len(arr)} item(s) of shape {arr.shape}",
+                         source=source, position=pos_c, fix="list the class names in index order")
+    if arr.dtype.kind == "O":
+        vals = arr.tolist()
+        if all(isinstance(v, str) for v in vals):
+            arr = arr.astype(str)
+        elif all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
+            arr = arr.astype(np.int64)
+    elif arr.dtype.kind in "iu":
+        arr = arr.astype(np.int64)
+    if not pd.Index(arr).is_unique:
+        dup = pd.Index(arr)[pd.Index(arr).duplicated()][0]
+        raise InputError(f"class {show(dup)} is declared twice", source=source, position=pos_c,
+                         fix="list each class once")
+    if n_classes is not None and arr.size != n_classes:
+        raise InputError(f"{arr.size} class names given but n_classes={n_classes}", source=source,
+                         position=pos_c, fix="make the two agree")
+    return arr
+
+
+def _class_list(classes: np.ndarray) -> str:
+    shown = ", ".join(map(str, classes[:10].tolist()))
+    return shown + (", ..." if classes.size > 10 else "")
+
+
+def encode_labels(col: Any, *, classes: np.ndarray | None, as_indices: bool, source: str | None,
+                  locate: Locate, what: str = "label",
+                  declared_by: str = "classes=... or n_classes=...") -> tuple[np.ndarray, np.ndarray]:
+    """Label codes and classes.
+
+    With ``as_indices`` (answers.json, dense matrices) integer labels are class indices
+    and ``classes`` names them; otherwise labels are class values found in ``classes``
+    (or, when nothing is declared, the classes are the labels seen in natural order).
+    """
+    codes, uniq = raw_factorize(col, what=what, source=source, locate=locate)
+    missing = codes < 0
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise InputError(f"{what} is missing (empty) in {int(missing.sum())} row(s), the first here",
+                         source=source, position=locate(row), fix=f"give every vote a {what}, or drop those rows")
+    values = uniq.values
+    if as_indices:
+        ints, ok = int_like(values)
+        negative = ok & (ints < 0)
+        if negative.any():
+            row = _first_row(codes, negative)
+            raise InputError(f"label {show(values[int(np.argmax(negative))])} is negative: labels here are "
+                             "class indices 0..K-1", source=source, position=locate(row),
+                             fix="leave out the vote (a worker who gave no label has no entry)")
+        if classes is None and ok.all():
+            top = int(ints.max()) if ints.size else -1
+            if top >= MAX_CLASS_INDEX:
+                row = _first_row(codes, ints == top)
+                raise InputError(f"label {top} is too large to be a class index", source=source,
+                                 position=locate(row),
+                                 fix=f"labels here are class indices 0..K-1; declare the classes ({declared_by})")
+            return ints[codes] if codes.size else codes, np.arange(top + 1, dtype=np.int64)
+        if classes is not None:
+            idx = np.where(ok & (ints >= 0) & (ints < classes.size), ints, -1)
+            names = ~ok
+            if names.any():  # text labels: look them up among the class names
+                idx[names] = match_classes(values[names], classes)
+            bad = idx < 0
+            if bad.any():
+                j = int(np.argmax(bad))
+                row = _first_row(codes, bad)
+                if ok[j]:
+                    problem = (f"label {show(values[j])} is outside the {classes.size} declared classes "
+                               f"(indices 0..{classes.size - 1})")
+                else:
+                    problem = (f"label {show(values[j])} is neither a class index nor one of the "
+                               f"{classes.size} declared classes ({_class_list(classes)})")
+                raise InputError(problem, source=source, position=locate(row),
+                                 fix=f"correct the label, or declare more classes ({declared_by})")
+            return idx[codes], classes
+        # text labels and nothing declared: fall through to natural classes
+    if classes is None:
+        rank, ids = natural_order(uniq)
+        return rank[codes] if codes.size else codes, ids
+    idx = match_classes(values, classes)
+    bad = idx < 0
+    if bad.any():
+        j = int(np.argmax(bad))
+        row = _first_row(codes, bad)
+        raise InputError(f"label {show(values[j])} is not one of the {classes.size} declared classes "
+                         f"({_class_list(classes)})", source=source, position=locate(row),
+                         fix=f"correct the label, or declare the class ({declared_by})")
+    return idx[codes], classes
+
+
+# --------------------------------------------------------------------------- assembly
+def build_votes(task: np.ndarray, task_ids: np.ndarray, worker: np.ndarray, worker_ids: np.ndarray,
+                label: np.ndarray, classes: np.ndarray, *, extra: Mapping[str, np.ndarray] | None = None,
+                duplicates: str = "keep", name: str | None = None, source: str | None = None,
+                locate: Locate = lambda r: f"row {r}") -> Votes:
+    """The Votes, with the duplicate policy applied (rows reported through ``locate``)."""
+    votes = Votes(task=task, worker=worker, label=label, task_ids=task_ids, worker_ids=worker_ids,
+                  classes=classes, extra=dict(extra or {}), name=name)
+    if duplicates == "keep" or votes.n_votes == 0:
+        return votes
+    key = pd.Series(votes.task * max(votes.n_workers, 1) + votes.worker)
+    dup = key.duplicated(keep="last" if duplicates == "last" else "first").to_numpy()
+    if not dup.any():
+        return votes
+    if duplicates == "error":
+        row = int(np.argmax(dup))
+        raise InputError(
+            f"worker {show(votes.worker_ids[votes.worker[row]])} voted twice on task "
+            f"{show(votes.task_ids[votes.task[row]])} ({int(dup.sum())} repeated pair(s) in all)",
+            source=source, position=locate(row),
+            fix="remove the repeats, or choose duplicates='keep', 'first' or 'last'")
+    return votes.take(~dup)
