@@ -57,7 +57,7 @@ class EMStrategy(Aggregator):
     - ``_clamp(ctx, state)``: impose the gold labels (``ctx.gold_idx``, ``ctx.gold_lab``);
     - ``_params_for(votes)``: fitted parameters looked up for the workers of ``votes``;
     - ``_finish(votes, ctx, params, state)``: set the fitted attributes (``probas_``...);
-    - ``_probas_of(state)``: the soft labels of a state (for ``predict_proba``).
+    - ``_probas_of(state, ctx)``: the soft labels of a state (for ``predict_proba``).
 
     and may override ``_converged`` (default: relative change of the objective below
     ``tol``). The loop is ``M, E, clamp, record``: the final state is the E-step of the
@@ -175,7 +175,7 @@ class EMStrategy(Aggregator):
                 del self._gold
             else:  # pragma: no cover - predict is never called inside fit
                 self._gold = saved
-        return self._probas_of(state)
+        return self._probas_of(state, ctx)
 
     def _fitted_worker_index(self, votes: Votes) -> np.ndarray:
         """Index of each worker of ``votes`` among the fitted workers (-1 when unseen)."""
@@ -345,7 +345,7 @@ class DawidSkene(EMStrategy):
         self.probas_ = T
         self.labels_ = argmax_ties(T, tie=self.tie, random_state=self.random_state)
 
-    def _probas_of(self, T: np.ndarray) -> np.ndarray:
+    def _probas_of(self, T: np.ndarray, ctx: Any = None) -> np.ndarray:
         return T
 
     def _params_for(self, votes: Votes) -> tuple[np.ndarray, np.ndarray]:
