@@ -1,0 +1,133 @@
+"""The command line as a user runs it: simulate -> aggregate -> evaluate, agginfo, quickstart."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import crowdwise.io as cio
+from crowdwise.aggregate import make_strategy
+from crowdwise.cli.main import app
+from crowdwise.evaluate import evaluate_labels
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    res = runner.invoke(app, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("sim") / "crowd"
+    run("simulate", "-s", "independent-confusion", "--n-task", "300", "--n-worker", "20", "--n-classes", "4",
+        "--feedback", "5", "--spammers", "0.2", "--seed", "3", "-o", str(folder), "--quiet")
+    return folder
+
+
+def test_help_lists_the_verbs():
+    out = run("--help").output
+    for verb in ("quickstart", "simulate", "aggregate", "agginfo", "evaluate"):
+        assert verb in out
+
+
+def test_agginfo_lists_every_strategy_with_a_line():
+    lines = run("agginfo", "--plain").output.strip().splitlines()
+    names = [ln.split("\t")[0] for ln in lines]
+    for n in ("MV", "NaiveSoft", "WAWA", "TwoThird", "PlantNet"):
+        assert n in names
+    assert all(len(ln.split("\t")[1]) > 10 for ln in lines)
+
+
+@pytest.mark.parametrize("spec, soft", [("MV", False), ("NaiveSoft", True), ("WAWA", True), ("TwoThird", False)])
+def test_aggregate_folder_writes_peerannot_npy_and_csv(simulated, spec, soft):
+    run("aggregate", str(simulated), "-s", spec, "--quiet")
+    stem = f"labels_crowd_{spec.lower()}"
+    npy = np.load(simulated / "labels" / f"{stem}.npy")
+    votes = cio.load_votes(simulated)
+    model = make_strategy(spec, random_state=0).fit(votes)
+    if soft:
+        assert npy.shape == (votes.n_tasks, votes.n_classes)
+        np.testing.assert_allclose(npy, model.probas_)
+    else:
+        expected = model.labels_.copy()
+        if hasattr(model, "valid_"):
+            expected[~model.valid_] = -1
+        np.testing.assert_array_equal(npy, expected)
+    table = pd.read_csv(simulated / "labels" / f"{stem}.csv")
+    assert table["task"].tolist() == votes.task_ids.tolist()
+    assert table["label"].tolist() == votes.classes[model.labels_].tolist()
+
+
+def test_aggregate_strategy_options_and_output_path(simulated, tmp_path):
+    out = tmp_path / "twothird.csv"
+    run("aggregate", str(simulated), "-s", "TwoThird[threshold=0.8]", "-o", str(out), "--quiet")
+    votes = cio.load_votes(simulated)
+    model = make_strategy("TwoThird[threshold=0.8]", random_state=0).fit(votes)
+    table = pd.read_csv(out)
+    np.testing.assert_array_equal(table["valid"].to_numpy(), model.valid_)
+    assert (simulated / "labels" / "labels_crowd_twothird-threshold=0.8.npy").exists()
+
+
+def test_evaluate_prints_accuracy_of_the_labels(simulated):
+    run("aggregate", str(simulated), "-s", "MV", "--quiet")
+    npy = simulated / "labels" / "labels_crowd_mv.npy"
+    res = run("evaluate", str(npy), "--truth", str(simulated / "ground_truth.npy"), "--json")
+    scores = json.loads(res.output)
+    truth = np.load(simulated / "ground_truth.npy")
+    expected = evaluate_labels(np.load(npy), truth).accuracy
+    assert scores["accuracy"] == pytest.approx(expected)
+    assert 0.5 < scores["accuracy"] <= 1.0
+
+
+def test_evaluate_csv_against_truth_csv(simulated, tmp_path):
+    run("aggregate", str(simulated), "-s", "MV", "--quiet")
+    votes = cio.load_votes(simulated)
+    truth = np.load(simulated / "ground_truth.npy")
+    tfile = tmp_path / "truth.csv"
+    pd.DataFrame({"task": votes.task_ids, "label": votes.classes[truth]}).to_csv(tfile, index=False)
+    res = run("evaluate", str(simulated / "labels" / "labels_crowd_mv.csv"), "--truth", str(tfile), "--json")
+    lab = make_strategy("MV", random_state=0).fit(votes).labels_
+    assert json.loads(res.output)["accuracy"] == pytest.approx(np.mean(lab == truth))
+
+
+def test_aggregate_a_csv_votes_file(tmp_path):
+    f = tmp_path / "votes.csv"
+    f.write_text("task,worker,label\nq1,ann,cat\nq1,bob,cat\nq1,cy,dog\nq2,ann,dog\n")
+    run("aggregate", str(f), "-s", "MV", "--quiet")
+    table = pd.read_csv(tmp_path / "labels" / "labels_votes_mv.csv")
+    assert dict(zip(table["task"], table["label"])) == {"q1": "cat", "q2": "dog"}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "crowdwise.cli.main", *args], capture_output=True, text=True)
+
+
+def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path):
+    f = tmp_path / "votes.csv"
+    f.write_text("task,worker,label\nq1,ann,cat\n")
+    res = _cli("aggregate", str(f), "-s", "NoSuchMethod", "--quiet")
+    assert res.returncode == 2
+    assert "unknown strategy 'NoSuchMethod'" in res.stderr and "Traceback" not in res.stderr
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    res = _cli("aggregate", str(empty), "-s", "MV", "--quiet")
+    assert res.returncode == 2 and "empty.csv" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "labels" / "labels_empty_mv.npy").exists()
+
+
+def test_quickstart_prints_accuracies_that_beat_chance():
+    res = run("quickstart", "--n-task", "400", "--n-worker", "20", "--strategies", "MV,WAWA,TwoThird")
+    rows = [ln for ln in res.output.splitlines() if ln.strip().startswith(("│ MV", "│ WAWA", "│ TwoThird"))]
+    assert len(rows) == 3
+    accs = [float(r.split("│")[2]) for r in rows]
+    assert all(0.4 < a <= 1 for a in accs)  # 5 classes: chance is 0.2
