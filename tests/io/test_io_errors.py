@@ -315,3 +315,16 @@ def test_labels_errors(tmp_path):
 def test_negative_label_in_answers(tmp_path):
     msg = error_of(load_votes, folder(tmp_path, {"0": {"a": 1}, "1": {"b": -1}}))
     assert "answers.json" in msg and "task '1', worker 'b'" in msg and "negative" in msg
+
+
+def test_nullable_and_mixed_columns(tmp_path):
+    df = pd.DataFrame({"task": pd.array([3, None, 1], dtype="Int64"), "worker": ["a", "b", "c"],
+                       "label": [1, 2, 3]})
+    msg = error_of(from_dataframe, df)
+    assert "row 1" in msg and "task is missing" in msg
+    v = Votes.from_records([1, 2], ["a", "b"], [0, 1], extra={"note": np.array([1, "x"], dtype=object)})
+    pytest.importorskip("pyarrow")
+    msg = error_of(save_votes, v, tmp_path / "v.parquet")
+    assert "v.parquet" in msg and "'note'" in msg
+    assert not (tmp_path / "v.parquet").exists()
+    assert load_votes(save_votes(v, tmp_path / "v.csv")).extra["note"].tolist() == ["1", "x"]

@@ -261,3 +261,29 @@ def test_no_pyarrow_fallback(str_votes, tmp_path, monkeypatch):
     assert without.extra["author"].tolist() == with_arrow.extra["author"].tolist()
     write_table(str_votes, tmp_path / "w.csv")
     assert_same(load_votes(tmp_path / "w.csv"), with_arrow)
+
+
+@pytest.mark.slow
+def test_million_votes_roundtrip(tmp_path):
+    """Scale check (``pytest -m slow``): 1M votes through every O(votes) format."""
+    import time
+
+    rng = np.random.default_rng(0)
+    n = 1_000_000
+    t, w = rng.integers(0, 600_000, n), rng.integers(0, 80_000, n)
+    keep = np.unique(t * 80_000 + w, return_index=True)[1]
+    df = pd.DataFrame({"task": t[keep], "worker": np.char.add("u", w[keep].astype(str)),
+                       "label": rng.integers(0, 5000, keep.size)})
+    df.to_csv(tmp_path / "big.csv", index=False)
+    t0 = time.perf_counter()
+    v = load_votes(tmp_path / "big.csv")
+    print(f"load csv: {time.perf_counter() - t0:.2f} s")
+    for target in ["big.parquet", "big_folder", "big2.csv"]:
+        t0 = time.perf_counter()
+        back = load_votes(save_votes(v, tmp_path / target))
+        print(f"{target}: {time.perf_counter() - t0:.2f} s")
+        order_a = np.lexsort((v.worker, v.task))
+        order_b = np.lexsort((back.worker, back.task))
+        assert back.task_ids.tolist() == v.task_ids.tolist()
+        assert back.worker_ids.tolist() == v.worker_ids.tolist()
+        assert np.array_equal(v.label[order_a], back.label[order_b])

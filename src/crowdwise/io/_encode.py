@@ -56,7 +56,8 @@ def _first_row(codes: np.ndarray, mask_of_codes: np.ndarray) -> int:
 
 # --------------------------------------------------------------------------- raw codes
 class Uniques:
-    """Distinct values of a column, in order of first appearance.
+    """Distinct values of a column, in order of first appearance (sorted, and
+    ``is_sorted`` set, for integer columns).
 
     ``values`` is a numpy array; ``arrow`` keeps the Arrow string array when the column
     came from Arrow (faster to sort and to parse); ``kind`` is ``"int"`` (int64 values),
@@ -184,7 +185,7 @@ def _raw_arrow(col: Any) -> tuple[np.ndarray, Uniques]:
 
 def _raw_pandas(s: pd.Series, locate: Locate | None = None, what: str = "value",
                 source: str | None = None) -> tuple[np.ndarray, Uniques]:
-    if s.dtype.kind in "iu":
+    if s.dtype.kind in "iu" and not s.hasnans:  # (nullable Int64 with NA: general path)
         return _factorize_ints(s.to_numpy(), None)
     if have_pyarrow() and (isinstance(s.dtype, pd.StringDtype) or str(s.dtype) in ("str", "string")):
         import pyarrow as pa

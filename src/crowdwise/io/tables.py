@@ -504,7 +504,16 @@ def write_table(votes: Votes, path: PathLike) -> Path:
         pa = require_pyarrow(source_name(path))
         import pyarrow.parquet as pq
 
-        table = pa.table({k: pa.array(v) for k, v in cols.items()})
+        arrays = {}
+        for k, v in cols.items():
+            try:
+                arrays[k] = pa.array(v)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+                raise InputError(f"column {k!r} cannot be stored in Parquet ({str(exc).splitlines()[0]})",
+                                 source=source_name(path),
+                                 fix="give the per-vote column one type, e.g. votes.with_extra(col=values.astype(str))"
+                                 ) from None
+        table = pa.table(arrays)
         t_has = np.bincount(votes.task, minlength=votes.n_tasks) > 0
         w_has = np.bincount(votes.worker, minlength=votes.n_workers) > 0
         meta = {"name": votes.name, "classes": _id_list(votes.classes),
