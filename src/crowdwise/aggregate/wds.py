@@ -1,0 +1,97 @@
+"""WDS: a vote weighted by the Dawid-Skene diagonal.
+
+The rule of peerannot's ``WDS`` strategy (Lefort et al.): fit Dawid-Skene, then weight
+each vote by the fitted probability that its worker answers the voted class when it is
+the true one, ``pi_j[l, l]``, and normalise per task:
+
+``p_ik ∝ sum_{votes (i, j, l = k)} pi_j[k, k]``.
+
+A weighted majority vote with DS-learnt, class-specific worker weights: the support of
+the soft label is the set of voted classes (unlike the DS posterior, which can move a
+task to a class nobody voted for).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..votes import Votes
+from ._base import argmax_ties, normalize_rows
+from .dawid_skene import DawidSkene
+from .registry import register
+
+__all__ = ["WDS"]
+
+
+@register("WDS")
+class WDS(DawidSkene):
+    """Weighted vote with the Dawid-Skene diagonal (peerannot's WDS).
+
+    1. fit :class:`~crowdwise.aggregate.DawidSkene` (same parameters);
+    2. ``s_ik = sum_{votes (i, j, k)} pi_j[k, k]``;
+    3. ``probas_[i] = s_i / sum_k s_ik``; a task whose voters all have weight 0 falls back
+       to its vote shares (peerannot leaves that row at 0); a task without vote is uniform.
+
+    Parameters
+    ----------
+    max_iter, tol, prior, init, tie, random_state, memory_budget
+        As in :class:`~crowdwise.aggregate.DawidSkene` (``tie`` and ``random_state``
+        break the ties of the weighted vote).
+
+    Attributes
+    ----------
+    probas_ : ndarray (n_tasks, n_classes)
+        The weighted vote shares.
+    labels_ : ndarray (n_tasks,)
+        Their argmax.
+    ds_probas_ : ndarray (n_tasks, n_classes)
+        The Dawid-Skene posterior behind the weights.
+    confusions_, priors_, log_likelihood_, n_iter_, converged_, votes_
+        Of the Dawid-Skene fit; :meth:`partial_fit` continues it and re-weights.
+
+    References
+    ----------
+    T. Lefort, B. Charlier, A. Joly and J. Salmon, "Peerannot: classification for
+    crowdsourced image datasets with Python", Computo, 2024 (strategy ``WDS``).
+    A. P. Dawid and A. M. Skene, JRSS C 28(1), 1979.
+
+    Examples
+    --------
+    >>> from crowdwise import Votes
+    >>> import numpy as np
+    >>> v = Votes.from_records(np.repeat(np.arange(5), 3), ["a", "b", "c"] * 5,
+    ...                        [0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 1, 1], n_classes=2)
+    >>> m = WDS(prior=0.5, tie="smallest").fit(v)
+    >>> np.einsum("wkk->wk", m.confusions_).round(2).tolist()  # the weights
+    [[0.77, 0.63], [0.63, 0.77], [0.43, 0.57]]
+    >>> m.probas_[0].round(3).tolist()  # a (0.77) and b (0.63) vote 0, c (0.57) votes 1
+    [0.711, 0.289]
+    >>> m.labels_.tolist()
+    [0, 1, 0, 1, 1]
+    """
+
+    description = "Weighted vote: each vote weighted by its worker's Dawid-Skene confusion diagonal (peerannot)."
+
+    def _finish(self, votes: Votes, ctx, params, T: np.ndarray) -> None:
+        super()._finish(votes, ctx, params, T)
+        self.ds_probas_ = self.probas_
+        self.probas_ = self._weighted_vote(votes, np.einsum("wkk->wk", self.confusions_))
+        self.labels_ = argmax_ties(self.probas_, tie=self.tie, random_state=self.random_state)
+
+    @staticmethod
+    def _weighted_vote(votes: Votes, diag: np.ndarray) -> np.ndarray:
+        """Weighted shares ``∝ sum diag[worker, label]``; zero-weight rows use vote shares."""
+        scores = votes.counts(weights=diag[votes.worker, votes.label]).toarray()
+        dead = scores.sum(axis=1) <= 0
+        if dead.any():
+            scores[dead] = votes.counts().toarray()[dead]
+        return normalize_rows(scores)
+
+    def _predict_proba(self, votes: Votes) -> np.ndarray:
+        """Weighted vote of new votes with the fitted confusions (an unseen worker: the
+        vote-weighted mean confusion of the fitted workers)."""
+        from .dawid_skene import _check_same_classes
+
+        _check_same_classes(votes, self.classes_)
+        log_pi = self._params_for(votes)[1]
+        return self._weighted_vote(votes, np.exp(np.einsum("wkk->wk", log_pi)))
