@@ -1,6 +1,6 @@
 """GLAD: the E-step against a brute-force computation, analytic derivatives against finite
 differences, a non-decreasing objective, recovery of abilities and difficulties on data
-drawn from the model, extreme tasks, predict on new votes, real data."""
+drawn from the model, extreme tasks, predict on new votes, gold, partial_fit, real data."""
 
 from __future__ import annotations
 
@@ -218,10 +218,11 @@ def test_many_classes_memory_is_per_vote():
 def test_predict_proba_on_new_votes():
     votes, _, _, _ = glad_crowd(n_tasks=500, n_workers=10, k=3, seed=14)
     g = GLAD().fit(votes)
-    # a new task answered by worker 0 (known, beta = 1) and by an unknown worker (mean ability)
+    # a new task (beta = 1) answered by worker 0 and by an unknown worker, who gets the
+    # vote-weighted mean ability
     new = Votes.from_records(["new", "new"], [votes.worker_ids[0], "stranger"], [2, 1], n_classes=3)
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
-    p0, p1 = sig(g.abilities_[0]), sig(g.abilities_.mean())
+    p0, p1 = sig(g.abilities_[0]), sig(np.average(g.abilities_, weights=votes.votes_per_worker()))
     like = np.array([(1 - p0) / 2 * (1 - p1) / 2, (1 - p0) / 2 * p1, p0 * (1 - p1) / 2])
     expected = g.priors_ * like
     np.testing.assert_allclose(g.predict_proba(new)[0], expected / expected.sum())
@@ -233,6 +234,31 @@ def test_predict_proba_on_new_votes():
     np.testing.assert_allclose(g.predict_proba(again)[0], expected / expected.sum())
     with pytest.raises(InputError, match="other classes"):
         g.predict_proba(Votes.from_records(["x"], ["y"], [0], n_classes=4))
+
+
+def test_gold_labels_are_clamped_even_on_an_unvoted_class():
+    votes, truth, _, _ = glad_crowd(n_tasks=300, n_workers=12, k=4, seed=17)
+    voted0 = set(votes.label[votes.task == 0].tolist())
+    t0 = next(c for c in range(4) if c not in voted0)  # a class nobody voted for on task 0
+    gold = {int(votes.task_ids[0]): t0, int(votes.task_ids[1]): int(truth[1])}
+    g = GLAD(tie="smallest", max_iter=200, tol=1e-12).fit(votes, gold=gold)
+    assert g.labels_[:2].tolist() == [t0, truth[1]]
+    np.testing.assert_allclose(g.probas_[:2].max(axis=1), 1.0)
+    np.testing.assert_allclose(g.probas_.sum(axis=1), 1.0)
+    assert np.all(np.diff(g.log_likelihood_) >= -1e-10 * np.abs(np.array(g.log_likelihood_[1:])))
+
+
+def test_partial_fit_reaches_the_fit_on_all_votes():
+    votes, _, _, _ = glad_crowd(n_tasks=800, n_workers=20, k=3, seed=18)
+    first = np.isin(votes.task, np.arange(500))
+    old, new = votes.take(first, compact=True), votes.take(~first, compact=True)
+    cold = GLAD(tol=1e-12, max_iter=1000, tie="smallest").fit(votes)
+    warm = GLAD(tol=1e-12, max_iter=1000, tie="smallest").fit(old).partial_fit(new)
+    assert warm.votes_.n_votes == votes.n_votes
+    # same optimum (same objective), tasks matched by id
+    assert warm.log_likelihood_[-1] == pytest.approx(cold.log_likelihood_[-1], rel=1e-6)
+    order = pd.Index(warm.task_ids_).get_indexer(cold.task_ids_)
+    np.testing.assert_allclose(warm.probas_[order], cold.probas_, atol=1e-4)
 
 
 # ---------------------------------------------------------------------- parameters

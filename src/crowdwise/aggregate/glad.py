@@ -46,8 +46,9 @@ import pandas as pd
 
 from ..errors import InputError, TooLargeError
 from ..votes import Votes
-from ._base import Aggregator, argmax_ties
+from ._base import argmax_ties
 from ._em import DEFAULT_MEMORY_BUDGET, EMHistory, Segments, safe_log
+from .dawid_skene import EMStrategy, _gold_indices
 from .registry import register
 
 __all__ = ["GLAD"]
@@ -62,7 +63,7 @@ _HALVINGS = 20
 
 
 @register("GLAD")
-class GLAD(Aggregator):
+class GLAD(EMStrategy):
     """GLAD (Generative model of Labels, Abilities and Difficulties), multi-class.
 
     ``P(worker j answers the true class of task i) = sigma(alpha_j beta_i)``, wrong
@@ -70,6 +71,8 @@ class GLAD(Aggregator):
     worker j (negative: adversarial), ``beta_i = exp(b_i) > 0`` the inverse difficulty of
     task i (small beta: even good workers answer at random). Fitted by a generalised EM
     in log space whose objective never decreases; see the module docstring for the steps.
+    ``fit(votes, gold=...)`` clamps known tasks and ``partial_fit`` continues a fit with
+    more votes, as for the other EM strategies (:class:`~crowdwise.aggregate.dawid_skene.EMStrategy`).
 
     Parameters
     ----------
@@ -121,16 +124,22 @@ class GLAD(Aggregator):
     priors_ : ndarray (n_classes,)
         Class shares ``rho`` (fixed or learnt, see ``class_priors``).
     log_likelihood_ : list of float
-        Objective after each E-step: log marginal likelihood plus log priors of alpha
-        and b (up to a constant); non-decreasing.
+        Objective after each E-step: log marginal likelihood (of the votes, and of the
+        gold labels when given) plus log priors of alpha and b (up to a constant);
+        non-decreasing.
     n_iter_ : int
     converged_ : bool
+    votes_ : Votes
+        The votes of the fit (a reference, not a copy), kept for :meth:`partial_fit`.
+    gold_ : mapping or None
+        The gold labels of the fit.
 
     Notes
     -----
-    ``predict_proba(new_votes)`` uses the fitted abilities (a worker unseen at fit time
-    gets the mean fitted ability), the fitted difficulty of a task seen at fit time and
-    the prior mean ``beta = 1`` for a new task, and ``priors_``; it does not refit.
+    ``predict_proba(new_votes)`` runs one E-step with the fitted abilities (a worker
+    unseen at fit time gets the vote-weighted mean ability), the fitted difficulty of a
+    task seen at fit time and the prior mean ``beta = 1`` (``b = 0``) for a new task, and
+    ``priors_``; it does not refit. ``partial_fit`` starts from the same values.
 
     With two classes the model is symmetric under ``alpha -> -alpha`` with the labels
     swapped; starting from ``alpha = 1`` and the vote shares selects the solution in
@@ -178,7 +187,7 @@ class GLAD(Aggregator):
         self.verbose = verbose
         self.memory_budget = memory_budget
 
-    # ------------------------------------------------------------------ fit
+    # ------------------------------------------------------------------ hooks
     def _validate(self, votes: Votes) -> None:
         for nm in ("alpha_prior", "beta_prior"):
             v = getattr(self, nm)
@@ -186,10 +195,15 @@ class GLAD(Aggregator):
                 raise InputError(f"{nm} must be a finite number >= 0, got {v!r}")
         if int(self.max_iter) != self.max_iter or self.max_iter < 1:
             raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        if not self.tol >= 0:
+            raise InputError(f"tol must be >= 0, got {self.tol!r}")
         if int(self.m_step_iter) != self.m_step_iter or self.m_step_iter < 1:
             raise InputError(f"m_step_iter must be a positive integer, got {self.m_step_iter!r}")
         if self.init not in ("naivesoft", "mv"):
             raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'naivesoft' or 'mv'")
+        if self.tie not in ("random", "smallest"):
+            raise InputError(f"tie={self.tie!r} is not a tie rule", fix="use 'random' or 'smallest'")
+        self._fixed_priors(votes)
         _check_dense_budget(votes.n_tasks, votes.n_classes, self.memory_budget)
 
     def _fixed_priors(self, votes: Votes) -> np.ndarray | None:
@@ -210,80 +224,98 @@ class GLAD(Aggregator):
                              f"positive sum, got {cp!r}")
         return p / p.sum()
 
-    def _fit(self, votes: Votes) -> None:
-        self._validate(votes)
-        fixed = self._fixed_priors(votes)
-        n, k, w = votes.n_tasks, votes.n_classes, votes.n_workers
-        task, worker = votes.task, votes.worker
-        cells = _Cells.from_votes(votes)
-        lam_a, lam_b = float(self.alpha_prior), float(self.beta_prior)
+    def _context(self, votes: Votes) -> _Cells:
+        gold_idx, gold_lab = _gold_indices(getattr(self, "_gold", None), votes)
+        return _Cells.from_votes(votes, gold_idx, gold_lab)
 
-        # initial posteriors, held as the posterior of each (task, voted label) cell
-        n_task = np.bincount(task, minlength=n).astype(float)
+    def _init_state(self, votes: Votes, c: _Cells) -> _GladState:
+        n, k = votes.n_tasks, votes.n_classes
         if self.init == "mv":
             mv = argmax_ties(votes.counts(), tie="smallest")
-            post = (cells.label == mv[cells.task]).astype(float)
+            post = (c.label == mv[c.task]).astype(float) * (c.count > 0)
         else:
-            post = cells.count / n_task[cells.task]
-        q = post[cells.of_vote]
-        priors = fixed
-        if priors is None:  # the initial posteriors give no mass to classes nobody voted on a task
-            colsum = np.bincount(cells.label, weights=post, minlength=k)
+            post = c.count.copy()
+        tot = np.bincount(c.task, weights=post, minlength=n)
+        post = np.divide(post, tot[c.task], out=np.zeros_like(post), where=tot[c.task] > 0)
+        # the initial posteriors give no mass to the classes without a vote on a task
+        log_z = np.where(tot > 0, np.inf, 0.0)
+        priors = self._fixed_priors(votes)
+        if priors is None:
+            colsum = np.bincount(c.label, weights=post, minlength=k)
             priors = colsum / colsum.sum() if colsum.sum() > 0 else np.full(k, 1.0 / k)
+        alpha, b = np.full(votes.n_workers, ALPHA_MEAN), np.zeros(n)
+        return _GladState(post, log_z, priors, alpha, b, _vote_state(alpha[votes.worker] * np.exp(b)[votes.task]))
 
-        alpha = np.full(w, ALPHA_MEAN)
-        b = np.zeros(n)
-        beta_v = np.ones(task.size)
-        state = _vote_state(alpha[worker] * beta_v)
-        hist = EMHistory(self.tol)
-        self.converged_ = False
-        start = time.perf_counter()
-        for it in range(1, int(self.max_iter) + 1):
-            # M-step: blockwise Newton on alpha (given beta), then on b (given alpha)
-            for _ in range(int(self.m_step_iter)):
-                alpha, state = _newton_block(alpha, worker, beta_v, q, lam_a, ALPHA_MEAN, state,
-                                             log_scale=False, max_step=_MAX_STEP_ALPHA)
-                b, state = _newton_block(b, task, alpha[worker], q, lam_b, 0.0, state,
-                                         log_scale=True, max_step=_MAX_STEP_B)
-                beta_v = np.exp(b)[task]
-            # E-step: posteriors of the voted cells, objective
-            post, log_z, loglik = cells.e_step(state, priors)
-            q = post[cells.of_vote]
-            objective = loglik + _log_prior(alpha, b, lam_a, lam_b)
-            if self.verbose:
-                print(f"GLAD iteration {it}: objective {objective:.6f} "
-                      f"({time.perf_counter() - start:.2f} s)", file=sys.stderr)
-            if hist.update(objective):
-                self.converged_ = True
-                break
-            if fixed is None:  # class shares: the closed-form part of the next M-step
-                priors = cells.class_totals(post, log_z, priors)
-                priors = priors / priors.sum()
-        self.n_iter_ = it
-        self.log_likelihood_ = hist.values
-        self.priors_ = priors
-        self.abilities_ = alpha
-        self.difficulties_ = np.exp(b)
-        self.probas_ = cells.dense(post, log_z, priors)
+    def _clamp(self, c: _Cells, s: _GladState) -> _GladState:
+        if c.gold_idx.size:
+            is_gold = np.zeros(s.log_z.size, bool)
+            is_gold[c.gold_idx] = True
+            s.post[is_gold[c.task]] = 0.0
+            s.post[c.gold_cell] = 1.0
+            s.log_z[c.gold_idx] = np.inf  # the classes without a cell get exp(-inf) = 0
+        return s
+
+    def _m_step(self, votes: Votes, c: _Cells, s: _GladState) -> _GladParams:
+        """Class shares (closed form, when learnt), then blockwise Newton on alpha and b."""
+        priors = self._fixed_priors(votes)
+        if priors is None:
+            priors = c.class_totals(s.post, s.log_z, s.priors)
+            priors = priors / priors.sum()
+        task, worker = votes.task, votes.worker
+        q = s.post[c.of_vote]
+        alpha, b, state = s.alpha, s.b, s.votes
+        lam_a, lam_b = float(self.alpha_prior), float(self.beta_prior)
+        for _ in range(int(self.m_step_iter)):
+            alpha, state = _newton_block(alpha, worker, np.exp(b)[task], q, lam_a, ALPHA_MEAN, state,
+                                         log_scale=False, max_step=_MAX_STEP_ALPHA)
+            b, state = _newton_block(b, task, alpha[worker], q, lam_b, 0.0, state,
+                                     log_scale=True, max_step=_MAX_STEP_B)
+        return _GladParams(priors, alpha, b, state)
+
+    def _e_step(self, votes: Votes, c: _Cells, params: _GladParams, state: Any) -> tuple[_GladState, float]:
+        vs = params.votes
+        if vs is None:  # from fitted parameters (predict_proba, warm start)
+            vs = _vote_state(params.alpha[votes.worker] * np.exp(params.b)[votes.task])
+        post, log_z, loglik = c.e_step(vs, params.priors)
+        return _GladState(post, log_z, params.priors, params.alpha, params.b, vs), loglik
+
+    def _log_prior(self, params: _GladParams) -> float:
+        """Gaussian log priors of alpha and b, without their constants."""
+        return float(-0.5 * self.alpha_prior * np.sum((params.alpha - ALPHA_MEAN) ** 2)
+                     - 0.5 * self.beta_prior * np.sum(params.b ** 2))
+
+    def _begin(self, votes: Votes, c: _Cells) -> None:
+        self._start = time.perf_counter()
+        self._it = 0
+
+    def _converged(self, hist: EMHistory, objective: float, old: Any, new: Any) -> bool:
+        if self.verbose:
+            self._it += 1
+            print(f"GLAD iteration {self._it}: objective {objective:.6f} "
+                  f"({time.perf_counter() - self._start:.2f} s)", file=sys.stderr)
+        return hist.update(objective)
+
+    def _finish(self, votes: Votes, c: _Cells, params: _GladParams, s: _GladState) -> None:
+        del self._start, self._it
+        self.priors_ = s.priors
+        self.abilities_ = s.alpha
+        self.difficulties_ = np.exp(s.b)
+        self.probas_ = self._probas_of(s, c)
         self.labels_ = argmax_ties(self.probas_, tie=self.tie, random_state=self.random_state)
 
-    # ------------------------------------------------------------------ predict
-    def _predict_proba(self, votes: Votes) -> np.ndarray:
-        """Posterior of the tasks of ``votes`` with the fitted abilities and class shares.
+    def _probas_of(self, s: _GladState, c: _Cells) -> np.ndarray:
+        _check_dense_budget(c.n_tasks, c.n_classes, self.memory_budget)
+        return c.dense(s.post, s.log_z, s.priors)
 
-        Unknown workers get the mean fitted ability; tasks seen at fit time keep their
-        fitted difficulty, new tasks get the prior mean ``beta = 1``.
-        """
-        if not np.array_equal(np.asarray(votes.classes), np.asarray(self.classes_)):
-            raise InputError("new votes declare other classes than the fitted ones",
-                             fix="build them with classes=model.classes_")
-        _check_dense_budget(votes.n_tasks, votes.n_classes, self.memory_budget)
-        mean_ability = float(self.abilities_.mean()) if self.abilities_.size else ALPHA_MEAN
-        alpha = _lookup(self.worker_ids_, votes.worker_ids, self.abilities_, mean_ability)
-        beta = _lookup(self.task_ids_, votes.task_ids, self.difficulties_, 1.0)
-        cells = _Cells.from_votes(votes)
-        post, log_z, _ = cells.e_step(_vote_state(alpha[votes.worker] * beta[votes.task]), self.priors_)
-        return cells.dense(post, log_z, self.priors_)
+    def _params_for(self, votes: Votes) -> _GladParams:
+        """Fitted abilities of the workers of ``votes`` (unseen: the vote-weighted mean),
+        fitted ``b`` of its tasks (unseen: 0, i.e. ``beta = 1``), fitted class shares."""
+        idx = self._fitted_worker_index(votes)
+        wts = self._fitted_worker_votes()
+        default = float(np.sum(self.abilities_ * wts) / wts.sum()) if wts.sum() > 0 else ALPHA_MEAN
+        alpha = np.where(idx >= 0, self.abilities_[np.maximum(idx, 0)], default)
+        b = _lookup(self.task_ids_, votes.task_ids, np.log(self.difficulties_), 0.0)
+        return _GladParams(self.priors_, alpha, b, None)
 
 
 # ---------------------------------------------------------------------- kernels
@@ -311,12 +343,36 @@ def _sigmoids(state: _State) -> tuple[np.ndarray, np.ndarray]:
     return 0.5 + np.copysign(0.5 * (1.0 - e) * inv, s), e * inv * inv
 
 
+@dataclass
+class _GladParams:
+    """Parameters of an M-step, and the vote state at them (None: compute it)."""
+
+    priors: np.ndarray  # (K,) rho
+    alpha: np.ndarray  # (n_workers,)
+    b: np.ndarray  # (n_tasks,) log beta
+    votes: _State | None
+
+
+@dataclass
+class _GladState:
+    """Posterior (``post`` on the cells, ``rho_k exp(-log_z_i)`` on the other classes) and
+    the parameters it comes from, where the next M-step starts its Newton steps."""
+
+    post: np.ndarray
+    log_z: np.ndarray
+    priors: np.ndarray
+    alpha: np.ndarray
+    b: np.ndarray
+    votes: _State
+
+
 @dataclass(frozen=True)
 class _Cells:
-    """The distinct (task, label) pairs of the votes ("cells"), sorted by task.
+    """The distinct (task, label) pairs of the votes and of the gold labels ("cells"),
+    sorted by task.
 
     In a one-coin model all the classes nobody voted for on task i share one likelihood,
-    so the posterior of task i is its value on each voted cell plus one number per task
+    so the posterior of task i is its value on each cell plus one number per task
     (``log Z'_i``): the E-step is O(votes) whatever K, and only the output is dense.
     """
 
@@ -324,22 +380,32 @@ class _Cells:
     n_classes: int
     task: np.ndarray  # (n_cells,) task of each cell, sorted
     label: np.ndarray  # (n_cells,)
-    count: np.ndarray  # (n_cells,) votes in each cell
+    count: np.ndarray  # (n_cells,) votes in each cell (0 for a gold-only cell)
     of_vote: np.ndarray  # (n_votes,) cell of each vote
     task_of_vote: np.ndarray  # (n_votes,)
-    by_task: Segments  # the cells of each task with a vote
+    by_task: Segments  # the cells of each task with a cell
+    gold_idx: np.ndarray  # tasks with a gold label, their label and its cell
+    gold_lab: np.ndarray
+    gold_cell: np.ndarray
 
     @classmethod
-    def from_votes(cls, votes: Votes) -> "_Cells":
-        k = votes.n_classes
-        keys, of_vote, count = np.unique(votes.task * k + votes.label, return_inverse=True,
-                                         return_counts=True)
+    def from_votes(cls, votes: Votes, gold_idx: np.ndarray | None = None,
+                   gold_lab: np.ndarray | None = None) -> "_Cells":
+        k, nv = votes.n_classes, votes.n_votes
+        gold_idx = np.zeros(0, np.int64) if gold_idx is None else gold_idx
+        gold_lab = np.zeros(0, np.int64) if gold_lab is None else gold_lab
+        keys, inverse = np.unique(np.concatenate([votes.task * k + votes.label, gold_idx * k + gold_lab]),
+                                  return_inverse=True)
+        inverse = inverse.ravel()
+        of_vote = inverse[:nv]
         task, label = np.divmod(keys, k)
-        return cls(votes.n_tasks, k, task, label, count.astype(float), of_vote.ravel(), votes.task,
-                   Segments.from_keys(task))
+        count = np.bincount(of_vote, minlength=keys.size).astype(float)
+        return cls(votes.n_tasks, k, task, label, count, of_vote, votes.task, Segments.from_keys(task),
+                   gold_idx, gold_lab, inverse[nv:])
 
     def e_step(self, state: _State, priors: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """Posterior of each cell, ``log Z'_i`` per task, and the log marginal likelihood.
+        """Posterior of each cell, ``log Z'_i`` per task, and the log marginal likelihood
+        (of the votes and of the gold labels, when there are some).
 
         A vote of task i adds ``log sigma(-s_v) - log(K-1)`` to every class of task i and
         ``log sigma(s_v) - log sigma(-s_v) + log(K-1) = s_v + log(K-1)`` more to its own
@@ -365,7 +431,10 @@ class _Cells:
         tot = np.bincount(self.task, weights=np.exp(r - m[self.task]), minlength=n) + np.exp(log_u - m)
         log_z = m + np.log(tot)  # tot >= 1: one of its terms is exp(0)
         post = np.exp(r - log_z[self.task])
-        return post, log_z, float(np.sum(c + log_z))
+        # a gold task is observed with its label: its term is log P(votes_i, y_i = gold)
+        log_p = log_z.copy()
+        log_p[self.gold_idx] = r[self.gold_cell]
+        return post, log_z, float(np.sum(c + log_p))
 
     def class_totals(self, post: np.ndarray, log_z: np.ndarray, priors: np.ndarray) -> np.ndarray:
         """``sum_i T_ik`` over the tasks with a vote (the M-step of ``rho``), in O(cells + K).
@@ -386,11 +455,6 @@ class _Cells:
         T = np.exp(safe_log(priors)[None, :] - log_z[:, None])
         T[self.task, self.label] = post
         return T
-
-
-def _log_prior(alpha: np.ndarray, b: np.ndarray, lam_a: float, lam_b: float) -> float:
-    """Gaussian log priors of alpha and b, without their constants."""
-    return float(-0.5 * lam_a * np.sum((alpha - ALPHA_MEAN) ** 2) - 0.5 * lam_b * np.sum(b * b))
 
 
 def _block_terms(theta: np.ndarray, idx: np.ndarray, coef: np.ndarray, q: np.ndarray, lam: float,
