@@ -103,13 +103,14 @@ def factorize_ids(values: Any, *, what: str = "id", source: str | None = None) -
             position=f"row {row}",
             fix=f"give every vote a {what}, or drop those rows",
         )
-    ints = _natural_uniques(s)
-    if ints is not None:
-        codes, uniques = pd.factorize(ints, sort=True)
-        return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=np.int64)
-    strs = s.astype(str).to_numpy(dtype=object)
-    codes, uniques = pd.factorize(strs, sort=True)
-    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object).astype(str)
+    # hash once, then order only the distinct values (fast on millions of votes)
+    codes, uniq = pd.factorize(s, sort=False)
+    uniq = np.asarray(uniq)
+    ints = _natural_uniques(uniq)
+    key = ints if ints is not None else np.asarray(uniq, dtype=object).astype(str)
+    # np.unique also merges values that differ in type but not in text (1 and "1")
+    ids, rank = np.unique(key, return_inverse=True)
+    return rank.astype(np.int64, copy=False)[codes], ids
 
 
 def _encode_labels(
