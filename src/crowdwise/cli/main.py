@@ -39,6 +39,7 @@ VERBS = [
     ("aggregate", "aggregate"),
     ("agginfo", "agginfo"),
     ("evaluate", "evaluate"),
+    ("benchmark", "benchmark"),
 ]
 
 for verb, module in VERBS:

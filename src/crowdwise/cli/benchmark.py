@@ -1,0 +1,66 @@
+"""`crowdwise benchmark`: strategies compared on data sets with known truth."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def command(
+    datasets: Annotated[list[Path], typer.Argument(help="Data-set folders holding votes (answers.json or "
+                                                        "votes.csv) and truth (truth.csv or ground_truth.npy).")],
+    strategies: Annotated[str, typer.Option("--strategies", "-s", help="Comma-separated strategies "
+                                            "(default: every registered one).")] = "",
+    seeds: Annotated[int, typer.Option("--seeds", help="Repeat each run with seeds 0..N-1.")] = 1,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the Markdown table here "
+                                                   "(and the raw runs as CSV beside it).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run strategies over data-set folders with known truth, repeating with seeds, and print
+    (and optionally write) accuracy mean ± sd, time, peak memory and iterations per data set,
+    with the overall mean."""
+    from ..aggregate import available
+    from ..evaluate.benchmark import load_benchmark_data, run_benchmark, summary_table, to_markdown
+    from ..io import atomic_write
+    from ._common import console, progress
+
+    specs = [s.strip() for s in strategies.split(",") if s.strip()] or [i.name for i in available()]
+    data = []
+    with progress("loading data sets", quiet=quiet, total=len(datasets)) as advance:
+        for d in datasets:
+            data.append(load_benchmark_data(d))
+            advance()
+    total = len(data) * len(specs) * seeds
+    with progress("benchmark", quiet=quiet, total=total) as advance:
+        runs = run_benchmark(data, specs, seeds=range(seeds), callback=lambda row: advance())
+    summ = summary_table(runs)
+    from rich.table import Table
+
+    table = Table(title="accuracy (mean ± sd over seeds), time (s), peak memory (MB)")
+    for c in ("data set", "strategy", "accuracy", "time", "peak MB", "iter"):
+        table.add_column(c, justify="left" if c in ("data set", "strategy") else "right")
+    for _, r in summ.iterrows():
+        if isinstance(r["error"], str):
+            table.add_row(r["dataset"], r["strategy"], "n/a", "", "", "")
+            continue
+        table.add_row(r["dataset"], r["strategy"], f"{r['accuracy']:.4f} ± {r['accuracy_sd']:.3f}",
+                      f"{r['time_s']:.3f}", f"{r['peak_mb']:.1f}",
+                      "" if r["n_iter"] != r["n_iter"] else f"{r['n_iter']:.0f}")
+    console.print(table)
+    for _, r in summ[summ["error"].notna()].iterrows():
+        console.print(f"n/a: {r['strategy']} on {r['dataset']}: {r['error']}")
+    means = summ[summ["error"].isna()].groupby("strategy", sort=False)["accuracy"].mean()
+    console.print("mean accuracy over data sets: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
+    if output is not None:
+        cmd = "crowdwise benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else \
+            "crowdwise benchmark"
+        text = "# Accuracy of the strategies on the real data sets\n\n" + to_markdown(runs, cmd)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(output, "w") as f:
+            f.write(text)
+        runs.to_csv(output.with_suffix(".runs.csv"), index=False)
+        console.print(f"wrote {output}")
