@@ -33,13 +33,14 @@ def test_runner_matches_direct_computation_and_seeds(tmp_path):
     assert s.loc["MV", "accuracy_sd"] > 0
 
 
-def test_binary_only_strategy_is_reported_not_crashed(tmp_path):
+def test_strategy_that_cannot_run_is_reported_not_crashed(tmp_path):
     folder, _ = _folder(tmp_path, k=4)
-    runs = run_benchmark([load_benchmark_data(folder)], ["KOS", "MV"])
-    kos = runs[runs.strategy == "KOS"].iloc[0]
-    assert "binary" in kos["error"] and np.isnan(kos["accuracy"])
+    runs = run_benchmark([load_benchmark_data(folder)], ["DS[memory_budget=1]", "MV"])
+    bad = runs[runs.strategy == "DS[memory_budget=1]"].iloc[0]
+    assert "memory budget" in bad["error"] and np.isnan(bad["accuracy"])
     md = to_markdown(runs, "crowdwise benchmark x")
-    assert "| sim | n/a |" in md and "KOS on sim" in md and md.startswith("Produced by `crowdwise benchmark x`")
+    assert "| sim | n/a |" in md and "DS[memory_budget=1] on sim" in md
+    assert md.startswith("Produced by `crowdwise benchmark x`")
 
 
 def test_cli_writes_markdown_and_runs(tmp_path):
