@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-DEFAULT_STRATEGIES = "MV,NaiveSoft,WAWA,TwoThird,PlantNet"
+DEFAULT_STRATEGIES = "MV,WAWA,TwoThird,PlantNet,DS,OneCoinDS,GLAD"
 
 
 def command(
@@ -17,6 +17,8 @@ def command(
     n_classes: Annotated[int, typer.Option("--n-classes", help="Classes.")] = 5,
     feedback: Annotated[int, typer.Option("--feedback", help="Votes per task.")] = 5,
     spammers: Annotated[float, typer.Option("--spammers", help="Share of workers answering at random.")] = 0.3,
+    concentration: Annotated[float, typer.Option("--concentration", help="Dirichlet concentration of the "
+                                                 "workers' confusion rows: smaller means sharper workers.")] = 0.3,
     strategies: Annotated[str, typer.Option("--strategies", "-s", help="Comma-separated strategies.")] = DEFAULT_STRATEGIES,
     folder: Annotated[Optional[Path], typer.Option("--folder", "-o", help="Also write the simulated data set "
                                                    "(peerannot folder) and its labels here.")] = None,
@@ -32,7 +34,8 @@ def command(
     from ._common import console
 
     sim = simulate.independent_confusion(n_tasks=n_task, n_workers=n_worker, n_classes=n_classes,
-                                         feedback=feedback, spammer_fraction=spammers, seed=seed)
+                                         feedback=feedback, spammer_fraction=spammers,
+                                         concentration=concentration, seed=seed)
     votes, truth = sim.votes, sim.truth
     console.print(f"Simulated {votes!r}: {feedback} votes per task, {spammers:.0%} spammers (seed {seed}).")
     if folder is not None:
