@@ -131,3 +131,14 @@ def test_quickstart_prints_accuracies_that_beat_chance():
     assert len(rows) == 3
     accs = [float(r.split("│")[2]) for r in rows]
     assert all(0.4 < a <= 1 for a in accs)  # 5 classes: chance is 0.2
+
+
+def test_aggregate_out_dir_and_truth_csv_detected(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "votes.csv").write_text("task,worker,label\nq1,ann,cat\nq1,bob,cat\nq1,cy,dog\nq2,ann,dog\nq2,cy,dog\n")
+    (data / "truth.csv").write_text("task,label\nq1,cat\nq2,cat\n")
+    out = tmp_path / "out"
+    res = run("aggregate", str(data), "-s", "MV", "--out-dir", str(out))
+    assert (out / "labels_data_mv.npy").exists() and not (data / "labels").exists()
+    assert "accuracy against truth.csv: 0.5000 on 2 tasks" in res.output.replace("\n", " ")

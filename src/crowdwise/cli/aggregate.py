@@ -25,13 +25,15 @@ def command(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Labels table keyed by the original "
                                                    "task ids (.csv or .parquet). Default: labels/labels_<data>_<strategy>.csv "
                                                    "beside the .npy.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder of the labels files. Default: "
+                                                    "labels/ inside the data-set folder (peerannot's place).")] = None,
     hard: Annotated[bool, typer.Option("--hard", help="Write hard labels in the .npy even for a soft strategy.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the strategy (tie rule, initialisation).")] = 0,
     duplicates: Annotated[str, typer.Option("--duplicates", help="Repeated (task, worker) votes: keep, first, last "
                                             "or error.")] = "keep",
     truth: Annotated[Optional[Path], typer.Option("--truth", help="Ground truth to report accuracy against "
-                                                  "(.npy or CSV task,label). Default: ground_truth.npy of the "
-                                                  "folder when present.")] = None,
+                                                  "(.npy or CSV task,label). Default: ground_truth.npy or "
+                                                  "truth.csv of the folder when present.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
 ) -> None:
     """Aggregate the votes of DATASET with a strategy and write the labels.
@@ -57,7 +59,7 @@ def command(
 
     folder = dataset if dataset.is_dir() else dataset.parent
     name = votes.name or dataset.stem
-    out_dir = folder / "labels"
+    out_dir = out_dir or folder / "labels"
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"labels_{name}_{output_stem(strategy)}"
     npy = out_dir / f"{stem}.npy"
@@ -85,7 +87,7 @@ def command(
     console.print(f"[bold]{model!r}[/] on {votes!r}: {elapsed:.2f} s")
     if valid is not None:
         console.print(f"valid labels: {int(valid.sum()):,} of {votes.n_tasks:,} tasks ({valid.mean():.1%})")
-    truth_file = truth or (folder / "ground_truth.npy" if (folder / "ground_truth.npy").exists() else None)
+    truth_file = truth or next((folder / f for f in ("ground_truth.npy", "truth.csv") if (folder / f).exists()), None)
     if truth_file is not None:
         from ..evaluate import evaluate_labels
 
