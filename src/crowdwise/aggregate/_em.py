@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import TooLargeError
 
 __all__ = ["Segments", "segment_sum_gather", "log_normalize", "EMHistory", "check_budget",
-           "DEFAULT_MEMORY_BUDGET"]
+           "DEFAULT_MEMORY_BUDGET", "vote_profile_fingerprints", "hashed_uniforms"]
 
 #: Default memory budget (bytes) for the largest arrays of a strategy: 4 GiB.
 DEFAULT_MEMORY_BUDGET = 4 * 2**30
@@ -140,3 +140,62 @@ def safe_log(x: np.ndarray) -> np.ndarray:
 
 def n_chunks(n: int, k: int) -> int:  # pragma: no cover - small utility
     return max(1, math.ceil(n * k / _CHUNK_CELLS))
+
+
+# ---------------------------------------------------------------------- invariant random draws
+# A strategy with a random start must give the same result when tasks and workers are
+# renamed or the votes reordered. Drawing one number per worker (or task, or vote) from a
+# Generator ties the draw to a position; these helpers tie it instead to the seed and to
+# the *vote profile* of the worker or task (its number of votes for each class), which no
+# renaming or reordering changes. Owners with the same profile get the same draw.
+
+_MIX1, _MIX2, _MIX3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: uint64 -> well mixed uint64 (arithmetic modulo 2**64)."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(x, dtype=np.uint64) + _MIX1
+        z = (z ^ (z >> np.uint64(30))) * _MIX2
+        z = (z ^ (z >> np.uint64(27))) * _MIX3
+        return z ^ (z >> np.uint64(31))
+
+
+def vote_profile_fingerprints(owner: np.ndarray, label: np.ndarray, n_owners: int, n_classes: int) -> np.ndarray:
+    """A 64-bit fingerprint per owner (worker or task) of its vote profile.
+
+    The profile of owner o is its number of votes for each class; the fingerprint is a
+    hash of it, so it does not depend on ids or vote order. Owners without vote get 0.
+
+    Examples
+    --------
+    >>> fp = vote_profile_fingerprints(np.array([0, 0, 1, 1, 2]), np.array([1, 0, 0, 1, 1]), 4, 2)
+    >>> bool(fp[0] == fp[1]), bool(fp[0] == fp[2]), int(fp[3])
+    (True, False, 0)
+    """
+    owner = np.asarray(owner, dtype=np.int64)
+    keys, counts = np.unique(owner * max(n_classes, 1) + np.asarray(label, dtype=np.int64), return_counts=True)
+    fp = np.zeros(n_owners, dtype=np.uint64)
+    if keys.size == 0:
+        return fp
+    own, lab = np.divmod(keys, max(n_classes, 1))
+    codes = _splitmix64(np.arange(1, n_classes + 1, dtype=np.uint64))
+    with np.errstate(over="ignore"):
+        terms = _splitmix64(counts.astype(np.uint64) ^ codes[lab])
+        starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
+        fp[own[starts]] = np.add.reduceat(terms, starts)  # sum modulo 2**64: order-free
+    return fp
+
+
+def hashed_uniforms(keys: np.ndarray, salt: int | np.uint64) -> np.ndarray:
+    """Uniform draws in ``[0, 1)``, one per key, as a function of ``(key, salt)`` only.
+
+    Draw ``salt`` from the strategy's seeded Generator and use keys from
+    :func:`vote_profile_fingerprints` (XOR-ed with further salts for several draws per
+    owner) to get random numbers that are seeded yet invariant to renaming and
+    reordering. Owners with the same profile get the same draw, so use them for small
+    perturbations (restarts), not where independent draws matter.
+    """
+    with np.errstate(over="ignore"):
+        z = _splitmix64(np.asarray(keys, dtype=np.uint64) ^ np.uint64(salt))
+    return (z >> np.uint64(11)).astype(float) * 2.0**-53

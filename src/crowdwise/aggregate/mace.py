@@ -1,0 +1,495 @@
+"""MACE: Multi-Annotator Competence Estimation, by EM or variational Bayes, in log space.
+
+Model (Hovy, Berg-Kirkpatrick, Vaswani & Hovy 2013): the true class of task i is
+``T_i ~ Uniform(K)``; on each vote worker j either knows the answer (probability
+``theta_j``, its *competence*) and gives ``T_i``, or spams (probability ``1 - theta_j``) and
+draws a class from its own *spamming distribution* ``xi_j``. So
+
+    ``P(worker j answers l | T_i = k) = theta_j [l = k] + (1 - theta_j) xi_jl``.
+
+Every vote ``(i, j, l)`` contributes ``c = (1 - theta_j) xi_jl`` to every class and
+``theta_j`` more to class ``l``, so with ``g = log(theta_j + c) - log c >= 0``
+
+    ``log P(T_i = k | votes) = const_i + sum_{votes (i, j, k)} g_jk``:
+
+a per-(task, class) sum over the *(task, class) pairs that received a vote*, the other
+classes of the task sharing one value. The E-step is therefore a sparse product over the
+votes and the M-step a count per (worker, class) pair: O(votes) work and memory per
+iteration, whatever K, and no loop over votes, tasks or workers.
+
+EM (``method="em"``) adds ``smoothing`` to the expected counts (MAP with Beta/Dirichlet
+priors of shape ``1 + smoothing``) and maximises ``sum_i log P(votes_i) + smoothing *
+(sum log theta + sum log(1 - theta) + sum log xi)``. Variational Bayes (``method="vb"``,
+the default of the MACE tool) puts ``1 - theta_j ~ Beta(alpha, beta)`` and ``xi_j ~
+Dirichlet(dirichlet)`` and maximises the evidence lower bound
+``ELBO = sum_i log Z~_i - sum_j KL(q(theta_j) || p) - sum_j KL(q(xi_j) || p)``, where
+``Z~_i`` is the normaliser of task i computed with ``exp E_q[log theta]``, ``exp E_q[log(1 -
+theta)]`` and ``exp E_q[log xi]`` (mean-field coordinate ascent: never decreases).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.special import digamma, gammaln
+
+from ..errors import InputError
+from ..votes import Votes
+from ._base import Aggregator, argmax_ties, check_random_state
+from ._em import EMHistory, check_budget, hashed_uniforms, vote_profile_fingerprints
+from .registry import register
+
+__all__ = ["MACE"]
+
+_LOG_TINY = float(np.log(np.finfo(float).tiny))  # floor of log c: keeps g finite when c -> 0
+_ALTERNATIVES = "MV, NaiveSoft, WAWA, TwoThird, PlantNet (O(votes) whatever K)"
+
+
+@register("MACE")
+class MACE(Aggregator):
+    """MACE: a competence and a spamming distribution per worker (EM or variational Bayes).
+
+    Each worker j knows the answer with probability ``theta_j`` (``competences_``) and
+    otherwise answers from its spamming distribution ``xi_j`` (``spam_distributions_``);
+    the true labels have a uniform prior over the classes that received a vote (the label
+    set of the MACE tool: a class nobody voted for gets probability 0).
+
+    Parameters
+    ----------
+    method : {"vb", "em"}, default="vb"
+        Variational Bayes with Beta / Dirichlet priors (the default of the MACE tool since
+        version 0.3), or EM with ``smoothing``.
+    n_restarts : int, default=10
+        Random restarts (MACE's default); restart r starts from ``1 - theta_j, theta_j ∝
+        1 + init_noise * u`` and ``xi_jl ∝ 1 + init_noise * u`` with uniforms ``u`` drawn from
+        its own seed ``np.random.SeedSequence(random_state).spawn(n_restarts)[r]``. The
+        restart with the highest final objective is kept (the first one among equals).
+    max_iter : int, default=50
+        Iterations per restart (MACE runs 50).
+    tol : float, default=1e-6
+        Stop a restart when the relative change of its objective is below ``tol``
+        (``tol=0`` runs ``max_iter`` iterations, as MACE does).
+    smoothing : float or None, default=None
+        EM only: added to every expected count; None means ``0.01 / K`` (MACE's default,
+        with ``K`` the number of classes that received a vote).
+    alpha, beta : float, default=0.5
+        VB only: ``1 - theta_j ~ Beta(alpha, beta)``, i.e. ``theta_j ~ Beta(beta, alpha)``
+        (MACE's convention: ``alpha > beta`` expects most workers to spam; 0.5 and 0.5
+        favour the extremes: a worker either tries or does not).
+    dirichlet : float, default=10.0
+        VB only: symmetric Dirichlet prior of each ``xi_j`` (the MACE tool's value).
+    init_noise : float, default=0.5
+        Amplitude of the random initialisation (MACE's default).
+    tie : {"random", "smallest"}, default="random"
+        Tie rule of ``labels_``.
+    random_state : int, Generator or None
+    memory_budget : float or None
+        Bytes allowed for the dense outputs ``probas_`` and ``spam_distributions_``
+        (default 4 GiB); above, ``fit`` refuses with a message naming methods that can run.
+
+    Attributes
+    ----------
+    probas_ : ndarray (n_tasks, n_classes)
+        Posterior of the true labels (``q(T)`` for VB).
+    labels_ : ndarray (n_tasks,)
+    competences_ : ndarray (n_workers,)
+        ``theta_j`` (VB: posterior mean ``E_q[theta_j]``). A worker without vote gets the
+        prior value.
+    spam_distributions_ : ndarray (n_workers, n_classes)
+        ``xi_j`` (VB: posterior mean); 0 for classes outside the label set.
+    log_likelihood_ : list of float
+        Objective of the kept restart after each E-step: the (smoothed) log-likelihood for
+        EM, starting at the initial parameters; the ELBO for VB, from the first iteration.
+        Never decreases.
+    restart_log_likelihoods_ : list of list of float
+        The objective history of every restart.
+    best_restart_ : int
+        Index of the kept restart.
+    n_iter_ : int
+        Iterations of the kept restart.
+    converged_ : bool
+        Whether the kept restart met ``tol`` before ``max_iter``.
+
+    Notes
+    -----
+    Invariance: the random draws of a worker are a function of the restart's seed and of
+    the worker's vote profile (its number of votes for each class), never of its id or of
+    its position, so the result does not depend on how tasks and workers are named or
+    ordered. Workers with the same profile start from the same values.
+
+    References
+    ----------
+    D. Hovy, T. Berg-Kirkpatrick, A. Vaswani and E. Hovy, "Learning whom to trust with
+    MACE", NAACL-HLT 2013, pp. 1120-1130.
+
+    Examples
+    --------
+    >>> from crowdwise import Votes
+    >>> v = Votes.from_records([0, 0, 0, 1, 1, 1, 2, 2, 2], ["a", "b", "c"] * 3,
+    ...                        [0, 0, 1, 1, 1, 1, 0, 0, 0])
+    >>> m = MACE(random_state=0, tie="smallest").fit(v)
+    >>> m.labels_.tolist()
+    [0, 1, 0]
+    >>> bool(m.competences_[2] < m.competences_[0])
+    True
+    """
+
+    description = "MACE: per-worker competence and spamming distribution (Hovy et al. 2013), VB or EM, restarts."
+    scales_to_many_classes = False  # the kernels are O(votes), but the outputs are dense (n, K)
+
+    def __init__(self, method: str = "vb", n_restarts: int = 10, max_iter: int = 50, tol: float = 1e-6,
+                 smoothing: float | None = None, alpha: float = 0.5, beta: float = 0.5,
+                 dirichlet: float = 10.0, init_noise: float = 0.5, tie: str = "random",
+                 random_state: int | None = None, memory_budget: float | None = None):
+        self.method = method
+        self.n_restarts = n_restarts
+        self.max_iter = max_iter
+        self.tol = tol
+        self.smoothing = smoothing
+        self.alpha = alpha
+        self.beta = beta
+        self.dirichlet = dirichlet
+        self.init_noise = init_noise
+        self.tie = tie
+        self.random_state = random_state
+        self.memory_budget = memory_budget
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, votes: Votes) -> None:
+        if self.method not in ("vb", "em"):
+            raise InputError(f"method={self.method!r} is not a MACE training method", fix="use 'vb' or 'em'")
+        for nm in ("n_restarts", "max_iter"):
+            v = getattr(self, nm)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise InputError(f"{nm} must be a positive integer, got {v!r}")
+        if self.tol < 0:
+            raise InputError(f"tol must be >= 0, got {self.tol}")
+        if self.smoothing is not None and self.smoothing < 0:
+            raise InputError(f"smoothing must be >= 0, got {self.smoothing}")
+        for nm in ("alpha", "beta", "dirichlet"):
+            if not getattr(self, nm) > 0:
+                raise InputError(f"{nm} must be > 0, got {getattr(self, nm)}")
+        if self.init_noise < 0:
+            raise InputError(f"init_noise must be >= 0, got {self.init_noise}")
+        k, n, w = votes.n_classes, votes.n_tasks, votes.n_workers
+        check_budget("MACE", 8.0 * k * (2 * n + 2 * w), self.memory_budget,
+                     what=f"dense ({n:,} tasks + {w:,} workers) x {k:,} classes outputs",
+                     alternatives=_ALTERNATIVES)
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, votes: Votes) -> None:
+        self._validate(votes)
+        g = _Graph.build(votes)
+        seeds = _restart_seeds(self.random_state, self.n_restarts)
+        fp = vote_profile_fingerprints(votes.worker, votes.label, votes.n_workers, votes.n_classes)
+        best, best_obj, histories = None, -np.inf, []
+        for r, seed in enumerate(seeds):
+            state = self._run(g, fp, np.random.default_rng(seed))
+            histories.append(state["history"])
+            final = state["history"][-1]
+            # strictly better beyond rounding: equal restarts keep the first one
+            if best is None or final > best_obj + 1e-9 * max(1.0, abs(best_obj)):
+                best, best_obj, self.best_restart_ = state, final, r
+        self.restart_log_likelihoods_ = histories
+        self.log_likelihood_ = best["history"]
+        self.n_iter_ = best["n_iter"]
+        self.converged_ = best["converged"]
+        self._set_outputs(votes, g, best)
+
+    def _run(self, g: "_Graph", fp: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+        """One restart: random start, then alternate M-step and E-step."""
+        params = _random_start(g, fp, rng, self.init_noise)
+        vb = self.method == "vb"
+        s = (0.01 / max(g.k_eff, 1)) if self.smoothing is None else float(self.smoothing)
+        hist = EMHistory(self.tol)
+        post = g.e_step(*params)
+        if not vb:
+            hist.update(post.log_z + self._log_prior(g, params, s))
+        converged, it, means = False, 0, None
+        for it in range(1, self.max_iter + 1):
+            if vb:
+                params, means, kl = self._vb_m_step(g, post.know_wl)
+                post = g.e_step(*params)
+                objective = post.log_z - kl
+            else:
+                params = self._em_m_step(g, post.know_wl, s)
+                post = g.e_step(*params)
+                objective = post.log_z + self._log_prior(g, params, s)
+            if hist.update(objective):
+                converged = True
+                break
+        if means is None:  # EM: the parameters themselves
+            means = tuple(np.exp(p) for p in (params[0], params[2], params[3]))
+        return {"params": params, "means": means, "post": post, "history": hist.values, "n_iter": it,
+                "converged": converged}
+
+    # ------------------------------------------------------------------ M-steps
+    @staticmethod
+    def _em_m_step(g: "_Graph", know_wl: np.ndarray, s: float) -> tuple[np.ndarray, ...]:
+        know = np.bincount(g.wl_worker, know_wl, minlength=g.n_workers)
+        spam = g.votes_per_worker - know
+        theta = _ratio(know + s, g.votes_per_worker + 2 * s, 0.5)
+        spam_wl = g.wl_count - know_wl
+        denom = spam + g.k_eff * s
+        xi_wl = _ratio(spam_wl + s, denom[g.wl_worker], 1.0 / max(g.k_eff, 1))
+        xi_rest = _ratio(np.full(g.n_workers, s), denom, 1.0 / max(g.k_eff, 1))
+        with np.errstate(divide="ignore"):
+            return np.log(theta), np.log1p(-theta), np.log(xi_wl), np.log(xi_rest)
+
+    @staticmethod
+    def _log_prior(g: "_Graph", params: tuple[np.ndarray, ...], s: float) -> float:
+        """``s * (sum log theta + sum log(1 - theta) + sum_jl log xi_jl)``: the MAP term of
+        the smoothed EM objective (0 when ``s = 0``)."""
+        if s == 0:
+            return 0.0
+        log_know, log_spam, log_xi_wl, log_xi_rest = params
+        rest = (g.k_eff - g.pairs_per_worker) * log_xi_rest
+        return s * float(log_know.sum() + log_spam.sum() + log_xi_wl.sum() + rest.sum())
+
+    def _vb_m_step(self, g: "_Graph", know_wl: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], float]:
+        """q(theta), q(xi) from the expected counts: the ``E_q log`` weights, the posterior
+        means ``(E theta, E xi per pair, E xi elsewhere)`` and the KL terms of the ELBO."""
+        a0, b0, d0 = float(self.beta), float(self.alpha), float(self.dirichlet)
+        know = np.bincount(g.wl_worker, know_wl, minlength=g.n_workers)
+        a = know + a0                           # q(theta_j) = Beta(a, b)
+        b = (g.votes_per_worker - know) + b0
+        psi_ab = digamma(a + b)
+        log_know, log_spam = digamma(a) - psi_ab, digamma(b) - psi_ab
+        c_wl = (g.wl_count - know_wl) + d0      # q(xi_j) = Dirichlet(c), c = d0 off the pairs
+        c_tot = (g.votes_per_worker - know) + g.k_eff * d0
+        psi_tot = digamma(c_tot)
+        psi_wl = digamma(c_wl)
+        log_xi_wl = psi_wl - psi_tot[g.wl_worker]
+        log_xi_rest = digamma(d0) - psi_tot
+        kl_beta = (_log_beta(a0, b0) - _log_beta(a, b) + (a - a0) * digamma(a) + (b - b0) * digamma(b)
+                   - (a + b - a0 - b0) * psi_ab).sum()
+        kl_dir = ((gammaln(c_tot) - gammaln(g.k_eff * d0)).sum()
+                  - (gammaln(c_wl) - gammaln(d0)).sum()
+                  + ((c_wl - d0) * log_xi_wl).sum())
+        means = (a / (a + b), c_wl / c_tot[g.wl_worker], d0 / c_tot)
+        return (log_know, log_spam, log_xi_wl, log_xi_rest), means, float(kl_beta + kl_dir)
+
+    # ------------------------------------------------------------------ outputs
+    def _set_outputs(self, votes: Votes, g: "_Graph", best: dict[str, Any]) -> None:
+        log_know, log_spam, log_xi_wl, log_xi_rest = best["params"]
+        k, w = votes.n_classes, votes.n_workers
+        # the parameters (VB: posterior means of the q) of the final E-step, so that
+        # competences, spamming distributions and probas_ belong together
+        self.competences_, xi_wl, xi_rest = best["means"]
+        xi = np.zeros((w, k))
+        xi[:, g.space] = xi_rest[:, None]
+        xi[g.wl_worker, g.wl_label] = xi_wl
+        self.spam_distributions_ = xi
+        self.probas_ = g.dense_probas(best["post"], k)
+        self.labels_ = argmax_ties(self.probas_, tie=self.tie, random_state=self.random_state)
+        # the exp E[log] weights the final E-step used, for predict_proba
+        voted = g.votes_per_worker > 0
+        unknown = (np.log(np.mean(np.exp(log_know[voted]))), np.log(np.mean(np.exp(log_spam[voted])))) \
+            if voted.any() else (np.log(0.5), np.log(0.5))
+        self._weights = (log_know, log_spam, g.wl_keys, log_xi_wl, log_xi_rest, g.space, unknown)
+
+    # ------------------------------------------------------------------ predict
+    def _predict_proba(self, votes: Votes) -> np.ndarray:
+        """Posterior of the tasks of ``votes`` with the fitted worker parameters.
+
+        Unknown workers get the mean competence of the fitted workers and a uniform
+        spamming distribution; votes for a class outside the fitted label set carry no
+        information (that class gets probability 0).
+        """
+        if not np.array_equal(np.asarray(votes.classes), np.asarray(self.classes_)):
+            raise InputError("new votes declare other classes than the fitted ones",
+                             fix="build them with classes=model.classes_")
+        log_know, log_spam, wl_keys, log_xi_wl, log_xi_rest, space, unknown = self._weights
+        k, k_eff = votes.n_classes, int(space.sum())
+        keep = space[votes.label]
+        task, worker, label = votes.task[keep], votes.worker[keep], votes.label[keep]
+        idx = _lookup(self.worker_ids_, votes.worker_ids)[worker]
+        known = idx >= 0
+        fi = np.maximum(idx, 0)
+        lk, ls = np.full(idx.size, unknown[0]), np.full(idx.size, unknown[1])
+        lx = np.full(idx.size, -np.log(max(k_eff, 1)))
+        lk[known], ls[known], lx[known] = log_know[fi[known]], log_spam[fi[known]], log_xi_rest[fi[known]]
+        if wl_keys.size:  # (worker, class) pairs seen at fit time
+            key = fi * k + label
+            pos = np.minimum(np.searchsorted(wl_keys, key), wl_keys.size - 1)
+            found = known & (wl_keys[pos] == key)
+            lx = np.where(found, log_xi_wl[pos], lx)
+        tl = _Pairs.build(task, label, votes.n_tasks, k)
+        logc = np.maximum(ls + lx, _LOG_TINY)
+        gain = np.logaddexp(lk, logc) - logc
+        post = _task_posterior(tl, np.bincount(tl.inverse, gain, minlength=tl.size), k_eff, votes.n_tasks)
+        return _dense(tl, post, space, votes.n_tasks, k)
+
+
+# ---------------------------------------------------------------------- kernels
+def _lookup(fitted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Position of each id among the fitted ids (-1 if absent); ``"7"`` matches ``7``."""
+    idx = pd.Index(fitted_ids).get_indexer(ids)
+    if (idx < 0).any() and len(fitted_ids):
+        alt = pd.Index(np.asarray(fitted_ids).astype(str)).get_indexer(np.asarray(ids).astype(str))
+        idx = np.where(idx < 0, alt, idx)
+    return idx
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, default: float) -> np.ndarray:
+    num = np.asarray(num, dtype=float)
+    return np.divide(num, den, out=np.full(np.broadcast(num, den).shape, default), where=den > 0)
+
+
+def _log_beta(a: Any, b: Any) -> Any:
+    return gammaln(a) + gammaln(b) - gammaln(a + b)
+
+
+class _Pairs:
+    """Distinct (task, class) pairs that received a vote, sorted by task then class."""
+
+    __slots__ = ("task", "label", "inverse", "size", "starts", "task_of_start", "per_task")
+
+    @classmethod
+    def build(cls, task: np.ndarray, label: np.ndarray, n_tasks: int, k: int) -> "_Pairs":
+        p = cls()
+        keys, p.inverse = np.unique(task * k + label, return_inverse=True)
+        p.inverse = p.inverse.ravel()
+        p.task, p.label = np.divmod(keys, k)
+        p.size = keys.size
+        p.starts = np.flatnonzero(np.r_[True, p.task[1:] != p.task[:-1]]) if keys.size else np.zeros(0, np.int64)
+        p.task_of_start = p.task[p.starts]
+        p.per_task = np.bincount(p.task, minlength=n_tasks)
+        return p
+
+
+class _Posterior:
+    """Result of an E-step: ``post_tl`` per voted (task, class) pair, ``post_rest`` for each
+    other class of the label set, per task; ``log_z`` the objective's data term."""
+
+    __slots__ = ("post_tl", "post_rest", "log_z", "know_wl")
+
+
+def _task_posterior(tl: _Pairs, gain_tl: np.ndarray, k_eff: int, n_tasks: int,
+                    gain_bound: float = np.inf) -> _Posterior:
+    """Normalise ``log P(T_i = k) = const + gain_tl`` (0 for unvoted classes) per task.
+
+    Returns the posterior and ``sum_i (m_i + log s_i)``: the log-normaliser of the tasks
+    relative to their constant. ``gain >= 0``, so the largest term of a task is >= 1 and a
+    shift is only needed against overflow: when ``gain_bound`` (an upper bound of the
+    per-task gains, e.g. the largest gain of a vote times the largest number of votes of
+    a task) or else the exact per-task totals stay below 700, nothing is shifted;
+    otherwise every task is shifted by its largest gain.
+    """
+    big = gain_bound > 700.0 and tl.size and np.bincount(tl.task, gain_tl, minlength=n_tasks).max() > 700.0
+    if big:
+        m = np.zeros(n_tasks)
+        m[tl.task_of_start] = np.maximum.reduceat(gain_tl, tl.starts)
+        e = np.exp(gain_tl - m[tl.task])
+        rest = np.exp(-m)
+    else:
+        m, e, rest = None, np.exp(gain_tl), np.ones(n_tasks)
+    s = np.bincount(tl.task, e, minlength=n_tasks) + (k_eff - tl.per_task) * rest
+    if k_eff == 0:  # no vote at all
+        s[:] = 1.0
+    inv = 1.0 / s
+    out = _Posterior()
+    out.post_tl = e * inv[tl.task]
+    out.post_rest = rest * inv
+    voted = tl.per_task > 0
+    out.log_z = float(np.log(s[voted]).sum() + (m[voted].sum() if m is not None else 0.0))
+    return out
+
+
+def _dense(tl: _Pairs, post: _Posterior, space: np.ndarray, n_tasks: int, k: int) -> np.ndarray:
+    P = np.zeros((n_tasks, k))
+    if space.any():
+        P[:, space] = post.post_rest[:, None]
+        P[tl.task, tl.label] = post.post_tl
+    else:
+        P[:] = 1.0 / max(k, 1)
+    return P
+
+
+def _csr32(m: sparse.csr_array) -> sparse.csr_array:
+    """Summed duplicates and 32-bit indices when they fit (a faster product)."""
+    m.sum_duplicates()
+    if m.nnz < 2**31 - 1 and max(m.shape) < 2**31 - 1:
+        m = sparse.csr_array((m.data, m.indices.astype(np.int32), m.indptr.astype(np.int32)), shape=m.shape)
+    return m
+
+
+class _Graph:
+    """The votes as (task, class) pairs and (worker, class) pairs, built once per fit."""
+
+    @classmethod
+    def build(cls, votes: Votes) -> "_Graph":
+        g = cls()
+        k = votes.n_classes
+        g.n_tasks, g.n_workers = votes.n_tasks, votes.n_workers
+        g.space = np.bincount(votes.label, minlength=k) > 0  # the label set: classes voted for
+        g.k_eff = int(g.space.sum())
+        g.tl = _Pairs.build(votes.task, votes.label, votes.n_tasks, k)
+        wl_keys, wl_inv = np.unique(votes.worker * k + votes.label, return_inverse=True)
+        g.wl_keys = wl_keys
+        g.wl_worker, g.wl_label = np.divmod(wl_keys, k)
+        g.wl_count = np.bincount(wl_inv.ravel(), minlength=wl_keys.size).astype(float)
+        g.votes_per_worker = np.bincount(votes.worker, minlength=g.n_workers).astype(float)
+        g.pairs_per_worker = np.bincount(g.wl_worker, minlength=g.n_workers)
+        # incidence (task-class pair) x (worker-class pair), one entry per vote
+        g.inc = _csr32(sparse.csr_array((np.ones(votes.n_votes), (g.tl.inverse, wl_inv.ravel())),
+                                        shape=(g.tl.size, wl_keys.size)))
+        g.inc_t = _csr32(g.inc.T.tocsr())
+        g.max_task_votes = int(np.bincount(votes.task).max(initial=0)) if votes.n_votes else 0
+        g.n_voted = int((g.tl.per_task > 0).sum())
+        return g
+
+    def e_step(self, log_know: np.ndarray, log_spam: np.ndarray, log_xi_wl: np.ndarray,
+               log_xi_rest: np.ndarray) -> _Posterior:
+        """Posterior of the true labels and expected 'knowing' counts per (worker, class).
+
+        Per (worker, class) pair: ``log c = log(1 - theta) + log xi``, ``log d = log(theta + c)``,
+        gain ``g = log d - log c``; per (task, class) pair the gain sums over its votes (one
+        sparse product). A vote (i, j, l) is 'knowing' with probability
+        ``P(T_i = l) * theta_j / d``, so the per-pair expected count is
+        ``theta / d * sum of P(T_i = l)`` over its votes (the transposed product).
+        """
+        wk = log_know[self.wl_worker]
+        logc = np.maximum(log_spam[self.wl_worker] + log_xi_wl, _LOG_TINY)
+        logd = np.logaddexp(wk, logc)
+        gain = logd - logc
+        post = _task_posterior(self.tl, self.inc @ gain, self.k_eff, self.n_tasks,
+                               gain_bound=float(gain.max(initial=0.0)) * self.max_task_votes)
+        # objective: sum_i [-log K + sum_votes log c + m_i + log s_i]
+        # (a plain sum, not a BLAS dot: threaded BLAS on small vectors costs more than it saves)
+        post.log_z += float((self.wl_count * logc).sum()) - self.n_voted * np.log(max(self.k_eff, 1))
+        post.know_wl = np.exp(wk - logd) * (self.inc_t @ post.post_tl)
+        return post
+
+    def dense_probas(self, post: _Posterior, k: int) -> np.ndarray:
+        return _dense(self.tl, post, self.space, self.n_tasks, k)
+
+
+# ---------------------------------------------------------------------- restarts
+def _restart_seeds(random_state: Any, n: int) -> list[np.random.SeedSequence]:
+    """One independent seed per restart, spawned from ``random_state``."""
+    if isinstance(random_state, np.random.Generator):
+        random_state = int(random_state.integers(0, 2**63))
+    elif random_state is not None:
+        check_random_state(random_state)  # validates the type
+        random_state = int(random_state)
+    return np.random.SeedSequence(random_state).spawn(n)
+
+
+def _random_start(g: _Graph, fp: np.ndarray, rng: np.random.Generator,
+                  noise: float) -> tuple[np.ndarray, ...]:
+    """MACE's random start: ``(1 - theta, theta) ∝ (1 + noise u, 1 + noise u')`` and
+    ``xi_jl ∝ 1 + noise u_jl`` (``1 + noise / 2``, the mean, for classes j never used)."""
+    salt = rng.integers(0, 2**63, size=g.space.size + 2, dtype=np.uint64)
+    spam = 1.0 + noise * hashed_uniforms(fp, salt[0])
+    know = 1.0 + noise * hashed_uniforms(fp, salt[1])
+    xi_wl = 1.0 + noise * hashed_uniforms(fp[g.wl_worker] ^ salt[2 + g.wl_label], 0)
+    rest = 1.0 + noise / 2
+    tot = np.bincount(g.wl_worker, xi_wl, minlength=g.n_workers) + (g.k_eff - g.pairs_per_worker) * rest
+    log_tot = np.log(tot)
+    log_ks = np.log(spam + know)
+    return (np.log(know) - log_ks, np.log(spam) - log_ks, np.log(xi_wl) - log_tot[g.wl_worker],
+            np.log(rest) - log_tot)
