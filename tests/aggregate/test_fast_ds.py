@@ -1,0 +1,107 @@
+"""Fast-DS and the hybrid: monotone complete-data likelihood in the hard phase, hard
+fixed point, parameter recovery on data from the Dawid-Skene model, fewer iterations
+than DS, gold, partial_fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crowdwise.aggregate import DawidSkene, FastDS, MajorityVote, make_strategy
+
+from .test_dawid_skene import ds_crowd, split_votes
+
+
+def hard_m_step(votes, labels, k, prior=0.0):
+    """Confusions and priors estimated from one-hot labels (the textbook count)."""
+    counts = np.zeros((votes.n_workers, k, k))
+    np.add.at(counts, (votes.worker, labels[votes.task], votes.label), 1.0)
+    counts += prior
+    tot = counts.sum(axis=2, keepdims=True)
+    conf = np.divide(counts, tot, out=np.full_like(counts, 1.0 / k), where=tot > 0)
+    voted = np.unique(votes.task)
+    return conf, np.bincount(labels[voted], minlength=k) / voted.size
+
+
+@pytest.mark.parametrize("prior", [0.0, 0.5])
+def test_hard_em_climbs_the_complete_data_likelihood(prior):
+    votes, _, _ = ds_crowd(n_tasks=1500, per_task=4, seed=21)
+    m = FastDS(prior=prior, init="naivesoft", max_iter=200).fit(votes)
+    cl = np.array(m.complete_log_likelihood_)
+    assert m.converged_ and m.switched_at_ == 1 and cl.size >= 2
+    assert np.all(np.diff(cl) >= -1e-9 * np.abs(cl[1:])), np.diff(cl)
+    assert len(m.log_likelihood_) == cl.size  # the observed likelihood is recorded anyway
+
+
+def test_converged_state_is_a_hard_fixed_point():
+    votes, _, _ = ds_crowd(n_tasks=1000, seed=22)
+    m = FastDS(tie="smallest").fit(votes)
+    conf, priors = hard_m_step(votes, m.labels_, votes.n_classes)
+    np.testing.assert_allclose(m.confusions_, conf, atol=1e-12)
+    np.testing.assert_allclose(m.priors_, priors, atol=1e-12)
+    # and the labels are the argmax of the posterior of those parameters
+    np.testing.assert_array_equal(m.labels_, m.probas_.argmax(axis=1))
+    np.testing.assert_allclose(m.predict_proba(votes), m.probas_)
+
+
+def test_recovers_confusions_and_beats_mv_on_the_ds_model_in_fewer_iterations():
+    votes, truth, conf = ds_crowd()
+    fds = FastDS(tie="smallest").fit(votes)
+    ds = DawidSkene(tie="smallest").fit(votes)
+    mv = MajorityVote(tie="smallest").fit(votes)
+    assert np.mean(fds.labels_ == truth) >= np.mean(mv.labels_ == truth)
+    assert fds.n_iter_ < ds.n_iter_
+    # hard labels bias the counts only on the ~3% of tasks whose posterior is not sure;
+    # otherwise the DS tolerance (>= 300 votes per row, s.e. <= 0.029): 0.07
+    assert np.abs(fds.confusions_ - conf).max() < 0.07
+    np.testing.assert_allclose(fds.priors_, [0.5, 0.3, 0.2], atol=0.03)
+
+
+def test_hybrid_is_soft_then_hard_and_each_phase_is_monotone():
+    votes, truth, _ = ds_crowd(n_tasks=2000, seed=23)
+    h = make_strategy("HybridDS", tie="smallest").fit(votes)
+    assert h.mode == "hybrid" and h.converged_
+    s = h.switched_at_
+    assert s is not None and 1 < s <= h.n_iter_
+    ll = np.array(h.log_likelihood_[:s - 1])  # soft steps: observed likelihood
+    assert np.all(np.diff(ll) >= -1e-9 * np.abs(ll[1:]))
+    cl = np.array(h.complete_log_likelihood_[s - 1:])  # hard steps: complete likelihood
+    assert np.all(np.diff(cl) >= -1e-9 * np.abs(cl[1:]))
+    ds = DawidSkene(tie="smallest").fit(votes)
+    assert np.mean(h.labels_ == ds.labels_) > 0.98
+    assert h.n_iter_ <= ds.n_iter_
+
+
+def test_hybrid_switch_threshold():
+    votes, _, _ = ds_crowd(n_tasks=800, seed=24)
+    never = FastDS(mode="hybrid", switch_tol=0.0).fit(votes)  # |d rho| < 0 never holds
+    assert never.switched_at_ is None
+    np.testing.assert_allclose(never.probas_, DawidSkene().fit(votes).probas_, atol=1e-10)
+    early = FastDS(mode="hybrid", switch_tol=1.0).fit(votes)  # switches at the 2nd step
+    assert early.switched_at_ == 2
+
+
+def test_gold_labels_are_clamped_in_the_hard_steps():
+    votes, truth, _ = ds_crowd(n_tasks=300, seed=25)
+    gold = {int(t): int((truth[i] + 1) % 3) for i, t in enumerate(votes.task_ids[:10])}
+    m = FastDS(tie="smallest").fit(votes, gold=gold)
+    assert m.labels_[:10].tolist() == list(gold.values())
+    cl = np.array(m.complete_log_likelihood_)
+    assert np.all(np.diff(cl) >= -1e-9 * np.abs(cl[1:]))
+
+
+def test_partial_fit_continues_from_the_fitted_confusions():
+    votes, _, _ = ds_crowd(n_tasks=2000, seed=26)
+    old, new = split_votes(votes, 0.9, seed=3)
+    cold = FastDS(tie="smallest").fit(votes)
+    warm = FastDS(tie="smallest").fit(old).partial_fit(new)
+    assert warm.converged_ and warm.n_iter_ <= cold.n_iter_
+    pos = {t: i for i, t in enumerate(warm.task_ids_)}
+    same = np.mean(warm.labels_[[pos[t] for t in cold.task_ids_]] == cold.labels_)
+    assert same > 0.99  # hard EM has many fixed points; the two runs share nearly all labels
+
+
+def test_bad_mode_is_refused():
+    votes, _, _ = ds_crowd(n_tasks=20, seed=27)
+    with pytest.raises(ValueError, match="mode"):
+        FastDS(mode="soft").fit(votes)
