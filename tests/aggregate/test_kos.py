@@ -18,7 +18,7 @@ def test_matches_a_loop_reference_of_the_paper():
     worker = [0, 1, 2, 0, 1, 3, 2, 3, 0, 2, 3, 1, 2]
     label = [1, 1, 0, 0, 0, 1, 1, 0, 1, 1, 0, 0, 1]
     votes = Votes.from_records(task, worker, label, n_classes=2)
-    m = KOS(n_iter=3, patience=None, random_state=4).fit(votes)
+    m = KOS(n_iter=3, messages="sum", patience=None, random_state=4).fit(votes)
     A = {(t, w): 2.0 * lab - 1 for t, w, lab in zip(task, worker, label)}
     y = dict.fromkeys(A, 1.0)
     for _ in range(3):
@@ -129,7 +129,7 @@ def test_mean_messages_equal_sum_messages_on_a_regular_graph():
     constant per half-step, which the RMS scaling removes."""
     votes, _, _ = spammer_hammer(n_tasks=400, n_workers=80, seed=6)
     assert len(set(votes.votes_per_worker())) == 1 and len(set(votes.votes_per_task())) == 1
-    s = KOS(patience=None).fit(votes)
+    s = KOS(patience=None, messages="sum").fit(votes)
     m = KOS(patience=None, messages="mean").fit(votes)
     np.testing.assert_allclose(m.scores_, s.scores_, rtol=1e-9)
     np.testing.assert_array_equal(m.labels_, s.labels_)
@@ -150,7 +150,7 @@ def test_mean_messages_resist_a_busy_worker():
     worker = np.r_[worker, np.full(n_tasks, n_workers)]
     label = np.r_[label, rng.integers(0, 2, n_tasks)]
     votes = Votes.from_records(task, worker, label, n_classes=2)
-    acc_sum = np.mean(KOS(patience=None).fit(votes).labels_ == truth)
+    acc_sum = np.mean(KOS(patience=None, messages="sum").fit(votes).labels_ == truth)
     acc_mean = np.mean(KOS(messages="mean", patience=None).fit(votes).labels_ == truth)
     acc_mv = np.mean(MajorityVote(random_state=0).fit(votes).labels_ == truth)
     assert acc_sum < 0.6 < 0.8 < acc_mean

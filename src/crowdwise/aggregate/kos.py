@@ -20,7 +20,9 @@ votes, every worker r. On real crowds, whose workers range from 10 to 800 votes,
 summed messages concentrate on the busiest workers as the iterations go on (the
 eigenvector localises) and accuracy can fall to chance (RTE: 0.79 after one iteration,
 0.50 after twenty). ``messages="mean"`` divides each message by the number of terms it
-sums (``deg - 1``), which keeps the fixed points of regular graphs and repairs this.
+sums (``deg - 1``), which keeps the fixed points of regular graphs and repairs this; it
+is the default, since on the regular graphs the paper analyses both rules give the same
+labels. ``messages="sum"`` is the paper's update, as written.
 """
 
 from __future__ import annotations
@@ -65,10 +67,10 @@ class KOS(Aggregator):
     patience : int or None, default=3
         Stop early once the signs of all task scores are unchanged for ``patience``
         consecutive iterations; None always runs ``n_iter`` iterations.
-    messages : {"sum", "mean"}, default="sum"
+    messages : {"mean", "sum"}, default="mean"
         ``"sum"`` is the paper's update; ``"mean"`` divides each message by its number of
-        terms, for crowds whose workers differ much in number of votes (see the module
-        docstring).
+        terms, so that crowds whose workers differ much in number of votes do not collapse
+        onto the busiest workers (see the module docstring). Same labels on regular graphs.
     init : {"ones", "normal"}, default="ones"
         Initial worker messages ``y_{j->i}``: all 1, or independent ``N(1, 1)`` draws from
         ``random_state`` as in the paper. Both have the positive mean the analysis
@@ -126,7 +128,7 @@ class KOS(Aggregator):
     #: KOS only handles two classes; the common checks feed such strategies binary crowds.
     binary_only: ClassVar[bool] = True
 
-    def __init__(self, n_iter: int = 20, patience: int | None = 3, messages: str = "sum",
+    def __init__(self, n_iter: int = 20, patience: int | None = 3, messages: str = "mean",
                  init: str = "ones", tie: str = "random", random_state: int | None = None):
         self.n_iter = n_iter
         self.patience = patience
