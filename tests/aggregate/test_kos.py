@@ -88,11 +88,15 @@ def test_ten_thousand_votes_on_a_task_stay_finite():
     truth[0] = 1
     label = np.r_[(rng.random(n) < 0.8).astype(int), truth[1:], truth[1:]]
     votes = Votes.from_records(task, worker, label, n_classes=2)
-    m = KOS(n_iter=30, patience=None, random_state=0).fit(votes)
+    # the paper's summed messages are the ones that would overflow without rescaling
+    m = KOS(n_iter=30, patience=None, messages="sum", random_state=0).fit(votes)
     assert np.all(np.isfinite(m.probas_)) and np.all(np.isfinite(m.worker_reliability_))
     np.testing.assert_allclose(m.probas_.sum(axis=1), 1.0)
     assert m.labels_[0] == 1
     assert np.mean(m.labels_[1:] == truth[1:]) == 1.0
+    mean = KOS(n_iter=30, patience=None, random_state=0).fit(votes)
+    assert np.all(np.isfinite(mean.probas_)) and np.all(np.isfinite(mean.worker_reliability_))
+    assert mean.labels_[0] == 1
 
 
 def test_invariant_to_renaming_and_reordering():
