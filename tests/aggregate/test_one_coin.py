@@ -181,3 +181,12 @@ def test_bad_parameters_are_refused():
     for kw in ({"probas": "dense"}, {"init": "random"}, {"prior": -1}, {"max_iter": 0}):
         with pytest.raises(ValueError):
             OneCoinDS(**kw).fit(votes)
+
+
+def test_fixed_uniform_priors():
+    votes, *_ = one_coin_crowd(n_tasks=500, k=4, seed=9)
+    m = OneCoinDS(fit_priors=False, probas="full", tol=1e-10).fit(votes)
+    np.testing.assert_array_equal(m.priors_, np.full(4, 0.25))
+    P, ll = dense_reference(votes, m.priors_, m.accuracies_)
+    np.testing.assert_allclose(m.probas_, P, atol=1e-12)
+    assert np.all(np.diff(m.log_likelihood_) >= -1e-10 * np.abs(np.array(m.log_likelihood_[1:])))
