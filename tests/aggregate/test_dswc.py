@@ -142,6 +142,6 @@ def test_gold_and_partial_fit():
 
 def test_bad_parameters_are_refused():
     votes, *_ = clustered_crowd(n_tasks=20, n_workers=6, seed=6)
-    for kw in ({"L": 0}, {"L": 1.5}, {"init": "kmeans"}):
+    for kw in ({"L": 0}, {"L": 1.5}, {"L": "five"}, {"init": "kmeans"}):
         with pytest.raises(ValueError):
             DSWC(**kw).fit(votes)

@@ -84,9 +84,10 @@ class EMStrategy(Aggregator):
         the new ``votes`` (new tasks and workers are appended, votes on known tasks join
         them), starting from the fitted parameters: the first E-step uses the fitted
         worker models (a new worker starts from the vote-weighted mean of the fitted ones)
-        instead of the cold initialisation. It reaches the optimum of a cold ``fit`` on
-        the union (same objective, same fixed point when EM has a single one), usually in
-        far fewer iterations. ``n_iter_`` and ``log_likelihood_`` describe this run only.
+        instead of the cold initialisation. It climbs the same objective as a cold ``fit``
+        on the union and reaches the same optimum when EM has a single one, usually in
+        fewer iterations (about half on the tests' crowds); where the likelihood has
+        several optima (often with ``prior=0``) the two starts may stop at different ones. ``n_iter_`` and ``log_likelihood_`` describe this run only.
 
         ``gold`` applies to the union; None keeps the gold of the previous fit. Before any
         fit, ``partial_fit`` is ``fit``. Classes must be the fitted ones.

@@ -140,7 +140,8 @@ class DSWC(EMStrategy):
     # ------------------------------------------------------------------ hooks
     def _validate(self, votes: Votes) -> None:
         self._check_em_params()
-        if int(self.L) != self.L or self.L < 1:
+        if isinstance(self.L, bool) or not isinstance(self.L, (int, np.integer, float)) \
+                or int(self.L) != self.L or self.L < 1:
             raise InputError(f"L (the number of clusters) must be a positive integer, got {self.L!r}")
         if self.init not in ("naivesoft", "mv"):
             raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'naivesoft' or 'mv'")
