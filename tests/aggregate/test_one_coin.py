@@ -70,7 +70,7 @@ def test_objective_never_decreases():
 
 def test_recovers_accuracies_priors_and_truth_from_its_own_model():
     votes, truth, p, prior = one_coin_crowd()
-    m = OneCoinDS(tie="smallest").fit(votes)
+    m = OneCoinDS(tie="smallest", fit_priors=True).fit(votes)
     mv = MajorityVote(tie="smallest").fit(votes)
     assert m.converged_
     acc_oc, acc_mv = np.mean(m.labels_ == truth), np.mean(mv.labels_ == truth)
@@ -108,12 +108,12 @@ def test_label_is_the_exact_argmax_even_when_an_unvoted_class_wins():
     lab[3::4] = (truth + 1) % k
     label = np.concatenate([lab, [1, 2]])
     votes = Votes.from_records(task, worker, label, n_classes=k)
-    m = OneCoinDS(prior=0.0, tie="smallest", probas="full").fit(votes)
+    m = OneCoinDS(prior=0.0, tie="smallest", probas="full", fit_priors=True).fit(votes)
     assert m.accuracies_[list(votes.worker_ids).index("liar")] < 1e-6
     np.testing.assert_array_equal(m.labels_, m.probas_.argmax(axis=1))
     assert m.labels_[n] != 1 and m.labels_[n + 1] != 2  # the liar's vote loses
     assert m.labels_[n] == 2 and m.labels_[n + 1] == 1  # the most likely class it did not vote
-    sparse_form = OneCoinDS(prior=0.0, tie="smallest", probas="voted").fit(votes)
+    sparse_form = OneCoinDS(prior=0.0, tie="smallest", probas="voted", fit_priors=True).fit(votes)
     np.testing.assert_array_equal(sparse_form.labels_, m.labels_)
 
 
