@@ -38,6 +38,7 @@ def command(
     with progress("benchmark", quiet=quiet, total=total) as advance:
         runs = run_benchmark(data, specs, seeds=range(seeds), callback=lambda row: advance())
     summ = summary_table(runs)
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="accuracy (mean ± sd over seeds), time (s), peak memory (MB)")
@@ -45,16 +46,16 @@ def command(
         table.add_column(c, justify="left" if c in ("data set", "strategy") else "right")
     for _, r in summ.iterrows():
         if isinstance(r["error"], str):
-            table.add_row(r["dataset"], r["strategy"], "n/a", "", "", "")
+            table.add_row(r["dataset"], escape(r["strategy"]), "n/a", "", "", "")
             continue
-        table.add_row(r["dataset"], r["strategy"], f"{r['accuracy']:.4f} ± {r['accuracy_sd']:.3f}",
+        table.add_row(r["dataset"], escape(r["strategy"]), f"{r['accuracy']:.4f} ± {r['accuracy_sd']:.3f}",
                       f"{r['time_s']:.3f}", f"{r['peak_mb']:.1f}",
                       "" if r["n_iter"] != r["n_iter"] else f"{r['n_iter']:.0f}")
     console.print(table)
     for _, r in summ[summ["error"].notna()].iterrows():
-        console.print(f"n/a: {r['strategy']} on {r['dataset']}: {r['error']}")
+        console.print(escape(f"n/a: {r['strategy']} on {r['dataset']}: {r['error']}"))
     means = summ[summ["error"].isna()].groupby("strategy", sort=False)["accuracy"].mean()
-    console.print("mean accuracy over data sets: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
+    console.print(escape("mean accuracy over data sets: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items())))
     if output is not None:
         cmd = "crowdwise benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else \
             "crowdwise benchmark"

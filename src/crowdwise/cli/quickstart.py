@@ -26,6 +26,7 @@ def command(
 ) -> None:
     """Simulate a crowd (with spammers), aggregate it with several strategies and print
     their accuracy against the simulated truth."""
+    from rich.markup import escape
     from rich.table import Table
 
     from .. import simulate
@@ -51,6 +52,6 @@ def command(
         dt = time.perf_counter() - t0
         valid = getattr(model, "valid_", None)
         r = evaluate_labels(model.labels_, truth, valid, n_classes=votes.n_classes)
-        table.add_row(spec, f"{r.accuracy:.4f}", f"{r.share_valid:.1%}", f"{dt:.3f}")
+        table.add_row(escape(spec), f"{r.accuracy:.4f}", f"{r.share_valid:.1%}", f"{dt:.3f}")
     console.print(table)
     console.print("Next: `crowdwise simulate --help`, `crowdwise aggregate --help`, `crowdwise agginfo`.")

@@ -113,7 +113,8 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per data set and strategy: accuracy mean and sd over seeds, mean time, peak memory,
     iterations (and the error, if any)."""
     g = runs.groupby(["dataset", "strategy"], sort=False)
-    out = g.agg(accuracy=("accuracy", "mean"), accuracy_sd=("accuracy", "std"), time_s=("time_s", "mean"),
+    out = g.agg(accuracy=("accuracy", "mean"), accuracy_sd=("accuracy", "std"),
+                share_valid=("share_valid", "mean"), time_s=("time_s", "mean"),
                 peak_mb=("peak_mb", "max"), n_iter=("n_iter", "mean"), error=("error", "first"))
     out["accuracy_sd"] = out["accuracy_sd"].fillna(0.0)
     return out.reset_index()
@@ -128,15 +129,16 @@ def to_markdown(runs: pd.DataFrame, command: str, *, published: dict | None = PU
     lines = [f"Produced by `{command}`.", "",
              f"Accuracy against the truth (mean ± sd over {n_seeds} seed{'s' if n_seeds > 1 else ''}; "
              "the sd only reflects random tie-breaking and initialisation). "
-             "**Bold**: best crowdwise strategy of the row. "
-             "For strategies with a validity rule (TwoThird, PlantNet) accuracy is over the tasks kept valid.", ""]
+             "**Bold**: best strategy of the row among those that label every task. "
+             "Strategies with a validity rule (TwoThird, PlantNet) are scored on the tasks they keep "
+             "as valid, whose share is given in brackets: they are not comparable with the others.", ""]
     head = ["data set"] + strategies + (["best published"] if published else [])
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for d in datasets:
         sub = s[s["dataset"] == d].set_index("strategy")
-        accs = sub["accuracy"].where(sub["error"].isna())
-        best = accs.max()
+        full = sub["error"].isna() & (sub["share_valid"] >= 1 - 1e-12)
+        best = sub["accuracy"].where(full).max()
         cells = [d]
         for st in strategies:
             r = sub.loc[st]
@@ -144,7 +146,9 @@ def to_markdown(runs: pd.DataFrame, command: str, *, published: dict | None = PU
                 cells.append("n/a")
             else:
                 txt = f"{r['accuracy']:.4f}" + (f" ± {r['accuracy_sd']:.3f}" if r["accuracy_sd"] > 0 else "")
-                cells.append(f"**{txt}**" if r["accuracy"] == best else txt)
+                if r["share_valid"] < 1 - 1e-12:
+                    txt += f" ({r['share_valid']:.0%})"
+                cells.append(f"**{txt}**" if r["share_valid"] >= 1 - 1e-12 and r["accuracy"] == best else txt)
         if published:
             p = published.get(d)
             cells.append(f"{p[0]:.4f} ({p[1]})" if p else "")
