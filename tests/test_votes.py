@@ -88,3 +88,19 @@ def test_counts_weights_take_and_frame():
     assert v.to_frame().columns.tolist() == ["task", "worker", "label", "author"]
     assert v.equals(Votes.from_records(["b", "a", "a"], ["x", "y", "x"], [1, 1, 0],
                                        extra={"author": [True, False, True]}))
+
+
+def test_caller_cannot_change_votes_after_construction():
+    lab = np.array([0, 1, 1])
+    v = Votes(task=np.array([0, 0, 1]), worker=np.array([0, 1, 0]), label=lab,
+              task_ids=np.array(["a", "b"]), worker_ids=np.array(["x", "y"]), classes=np.array(["c", "d"]))
+    lab[0] = 7
+    assert v.label.tolist() == [0, 1, 1]
+    with pytest.raises(TypeError):
+        v.extra["foo"] = np.arange(3)
+
+
+def test_direct_constructor_refuses_repeated_ids():
+    with pytest.raises(InputError, match="task_ids contains 'a' more than once"):
+        Votes(task=np.array([0, 1]), worker=np.array([0, 0]), label=np.array([0, 0]),
+              task_ids=np.array(["a", "a"]), worker_ids=np.array(["x"]), classes=np.array(["c"]))

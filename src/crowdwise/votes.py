@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
@@ -26,9 +27,11 @@ _DUPLICATE_POLICIES = ("keep", "first", "last", "error")
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    if a.flags.writeable:
-        a = a.view()
+    """A read-only array nobody else can write to: writable input is copied first (a
+    read-only view of the caller's array would still change when the caller writes)."""
+    a = np.asarray(a)
+    if a.flags.writeable or not a.flags.c_contiguous:
+        a = np.array(a, order="C", copy=True)
         a.flags.writeable = False
     return a
 
@@ -216,16 +219,20 @@ class Votes:
                     f"{nm} index {a[row]} is outside 0..{size - 1}", position=f"vote {row}",
                     fix=f"indices must point into the {size} declared {nm} ids")
             object.__setattr__(self, nm, _readonly(a))
-        object.__setattr__(self, "task_ids", _readonly(np.asarray(self.task_ids)))
-        object.__setattr__(self, "worker_ids", _readonly(np.asarray(self.worker_ids)))
-        object.__setattr__(self, "classes", _readonly(np.asarray(self.classes)))
+        for nm in ("task_ids", "worker_ids", "classes"):
+            ids = _readonly(np.asarray(getattr(self, nm)))
+            if not pd.Index(ids).is_unique:
+                dup = pd.Index(ids)[pd.Index(ids).duplicated()][0]
+                raise InputError(f"{nm} contains {_show(dup)} more than once",
+                                 fix=f"list each of the {nm} once")
+            object.__setattr__(self, nm, ids)
         extra = {}
         for k, v in dict(self.extra).items():
             v = np.asarray(v)
             if v.shape[:1] != (n,):
                 raise InputError(f"per-vote column '{k}' has length {len(v)}, expected {n} (one per vote)")
             extra[k] = _readonly(v)
-        object.__setattr__(self, "extra", extra)
+        object.__setattr__(self, "extra", MappingProxyType(extra))
 
     # ------------------------------------------------------------------ builders
     @classmethod

@@ -119,3 +119,11 @@ def test_strategy_spec_parsing():
         make_strategy("MVV")
     with pytest.raises(InputError, match="no parameter"):
         make_strategy("MV[alpha=1]")
+
+
+def test_predict_proba_refuses_other_classes():
+    v = V(["t0", "t0"], ["a", "b"], [0, 1], n_classes=3)
+    for model in (MajorityVote(), WAWA()):
+        model.fit(v)
+        with pytest.raises(InputError, match="other classes"):
+            model.predict_proba(V(["n"], ["a"], [0], n_classes=2))

@@ -45,3 +45,17 @@ def test_align_by_id_text_matching():
     r = evaluate_labels(lab, tru, valid, n_classes=k)
     # task 2 right, task 1 wrong, task 3 invalid, task 9 not predicted
     assert r.n_truth == 4 and r.n_evaluated == 2 and r.accuracy == 0.5 and r.share_valid == 0.5
+
+
+def test_align_by_id_numbers_written_differently_match():
+    pred = pd.DataFrame({"task": ["1", "2"], "label": [1.0, 0.0]})
+    truth = pd.DataFrame({"task": [1, 2], "label": ["1", "1"]})
+    lab, tru, valid, k = align_labels_by_id(pred, truth)
+    assert evaluate_labels(lab, tru, valid, n_classes=k).accuracy == 0.5
+
+
+def test_align_by_id_without_common_label_is_an_error():
+    pred = pd.DataFrame({"task": ["1"], "label": ["cat"]})
+    truth = pd.DataFrame({"task": ["1"], "label": ["dog"]})
+    with pytest.raises(InputError, match="no predicted label is a label of the truth"):
+        align_labels_by_id(pred, truth)

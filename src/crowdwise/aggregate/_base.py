@@ -243,6 +243,11 @@ class Aggregator:
         """
         self._check_fitted()
         votes = self._check_votes(votes)
+        if votes.n_classes != len(self.classes_) or not np.array_equal(
+                np.asarray(votes.classes).astype(str), np.asarray(self.classes_).astype(str)):
+            raise InputError("new votes declare other classes than the fitted ones "
+                             f"({votes.n_classes} vs {len(self.classes_)})",
+                             fix="build them with classes=model.classes_")
         return self._predict_proba(votes)
 
     def predict(self, votes: Votes) -> np.ndarray:

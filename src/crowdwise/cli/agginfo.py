@@ -26,12 +26,13 @@ def command(
         for r in rows:
             print("\t".join(r))
         return
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="Aggregation strategies (use as -s NAME or -s 'NAME[param=value]')")
+    table = Table(title="Aggregation strategies (use as -s NAME or -s 'NAME\\[param=value]')")
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("description")
     table.add_column("parameters", style="dim")
     for r in rows:
-        table.add_row(*r)
+        table.add_row(*(escape(c) for c in r))
     console.print(table)

@@ -21,7 +21,7 @@ def command(
     dataset: Annotated[Path, typer.Argument(help="A peerannot folder (answers.json + metadata.json) or a votes "
                                                  "file: CSV/TSV/Parquet (task,worker,label) or answers.json.")],
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy name, with options in brackets: "
-                                          "MV, TwoThird, 'PlantNet[theta_conf=2]'. See `crowdwise agginfo`.")] = "MV",
+                                          "MV, TwoThird, 'PlantNet\\[theta_conf=2]'. See `crowdwise agginfo`.")] = "MV",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Labels table keyed by the original "
                                                    "task ids (.csv or .parquet). Default: labels/labels_<data>_<strategy>.csv "
                                                    "beside the .npy.")] = None,
@@ -49,6 +49,13 @@ def command(
     from ..aggregate import make_strategy
     from ._common import console, progress
 
+    from ..errors import InputError
+
+    if output is not None and output.suffix.lower() not in (".csv", ".tsv", ".parquet"):
+        raise InputError(f"unknown extension {output.suffix!r} for the labels table", source=output,
+                         fix="use .csv, .tsv or .parquet")
+    if truth is not None and not truth.exists():
+        raise InputError("truth file not found", source=truth, fix="check the path")
     model = make_strategy(strategy, random_state=seed)
     with progress(f"reading {dataset}", quiet=quiet):
         votes = io.load_votes(dataset, duplicates=duplicates)

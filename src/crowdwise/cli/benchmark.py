@@ -54,8 +54,11 @@ def command(
     console.print(table)
     for _, r in summ[summ["error"].notna()].iterrows():
         console.print(escape(f"n/a: {r['strategy']} on {r['dataset']}: {r['error']}"))
-    means = summ[summ["error"].isna()].groupby("strategy", sort=False)["accuracy"].mean()
-    console.print(escape("mean accuracy over data sets: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items())))
+    ok = summ[summ["error"].isna()].groupby("strategy", sort=False)["accuracy"]
+    means, counts = ok.mean(), ok.size()
+    console.print(escape("mean accuracy over data sets: " + ", ".join(
+        f"{k} {v:.4f}" + (f" ({counts[k]} of {len(data)} sets)" if counts[k] < len(data) else "")
+        for k, v in means.items())))
     if output is not None:
         cmd = "crowdwise benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else \
             "crowdwise benchmark"

@@ -46,8 +46,12 @@ def command(
         tru = io.load_truth(truth, votes) if votes is not None else io.load_truth(truth, None)
         k = votes.n_classes if votes is not None else None
     r = evaluate_labels(lab, tru, valid, n_classes=k)
+    if r.n_truth == 0 or r.n_evaluated == 0:
+        raise InputError(f"none of the {r.n_truth} task(s) with a truth has a valid label in {labels.name}",
+                         source=truth,
+                         fix="check that the labels and the truth come from the same data set")
     if as_json:
-        print(json.dumps(r.as_dict(), indent=2))
+        print(json.dumps(r.as_dict(), indent=2, allow_nan=False))
         return
     from rich.table import Table
 

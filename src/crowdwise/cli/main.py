@@ -62,6 +62,11 @@ def main() -> None:
         # one plain line on stderr, never wrapped, so that scripts can grep it
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except MemoryError as exc:
+        print(f"error: not enough memory ({exc}). Fix: check the sizes declared in the data "
+              "(metadata n_tasks / n_classes), or use a method whose memory does not grow with K "
+              "(see `crowdwise agginfo`).", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

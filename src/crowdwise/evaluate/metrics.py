@@ -110,9 +110,14 @@ def align_labels_by_id(pred: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndar
             raise InputError(f"the {name} table has no column {', '.join(sorted(missing))} "
                              f"(columns: {', '.join(map(str, df.columns))})",
                              fix="give a table with columns task,label")
-    p = pd.DataFrame({"task": pred["task"].astype(str), "label": pred["label"].astype(str)})
+    p = pd.DataFrame({"task": _canonical(pred["task"]), "label": _canonical(pred["label"])})
     p["valid"] = pred["valid"].astype(bool).to_numpy() if "valid" in pred else True
-    t = pd.DataFrame({"task": truth["task"].astype(str), "truth": truth["label"].astype(str)})
+    t = pd.DataFrame({"task": _canonical(truth["task"]), "truth": _canonical(truth["label"])})
+    if not set(p["label"]).intersection(t["truth"]):
+        raise InputError(f"no predicted label is a label of the truth (predicted: "
+                         f"{', '.join(sorted(map(str, set(p['label'])))[:5])}; truth: "
+                         f"{', '.join(sorted(map(str, set(t['truth'])))[:5])})",
+                         fix="check that both files come from the same data set and label the same classes")
     m = t.merge(p.drop_duplicates("task"), on="task", how="left")
     has = m["label"].notna().to_numpy()
     values = pd.Index(pd.unique(pd.concat([m["truth"], m["label"].dropna()])))
@@ -120,3 +125,13 @@ def align_labels_by_id(pred: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndar
     tru = values.get_indexer(m["truth"])
     valid = has & m["valid"].fillna(False).astype(bool).to_numpy()
     return lab.astype(np.int64), tru.astype(np.int64), valid, len(values)
+
+
+def _canonical(col: pd.Series) -> pd.Series:
+    """Values as text, with numbers written one way (``1``, ``1.0`` and ``"1"`` all ``"1"``)."""
+    text = col.astype(str).str.strip()
+    num = pd.to_numeric(text, errors="coerce")
+    integral = num.notna() & (num == num.round())
+    out = text.copy()
+    out[integral] = num[integral].astype("int64").astype(str)
+    return out
