@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from ..errors import TooLargeError
 
-__all__ = ["Segments", "segment_sum_gather", "log_normalize", "EMHistory", "check_budget",
+__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "log_normalize", "EMHistory", "check_budget",
            "DEFAULT_MEMORY_BUDGET", "vote_profile_fingerprints", "hashed_uniforms"]
 
 #: Default memory budget (bytes) for the largest arrays of a strategy: 4 GiB.
@@ -83,6 +84,18 @@ def segment_sum_gather(seg: Segments, gather: Callable[[np.ndarray], np.ndarray]
         out[s0:s1] = np.add.reduceat(block, seg.starts[s0:s1] - lo, axis=0)
         s0 = s1
     return out
+
+
+def vote_incidence(row: np.ndarray, col: np.ndarray, n_rows: int, n_cols: int) -> sparse.csr_array:
+    """Number of votes in each (row, col) cell as a CSR ``(n_rows, n_cols)`` matrix.
+
+    With rows = tasks and columns = (worker, label) pairs, the E-step's per-task sum of a
+    per-pair K-vector is ``A @ B`` and the M-step's per-pair sum of task posteriors is
+    ``A.T @ T``: compiled sparse-dense products, O(votes x K), no temporary block.
+    """
+    m = sparse.csr_array((np.ones(row.size), (row, col)), shape=(n_rows, n_cols))
+    m.sum_duplicates()
+    return m
 
 
 def log_normalize(log_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 import pandas as pd
 
 from ..errors import InputError
 from ..votes import Votes
 from ._base import Aggregator, argmax_ties
-from ._em import EMHistory, Segments, check_budget, log_normalize, safe_log, segment_sum_gather
+from ._em import EMHistory, Segments, check_budget, log_normalize, safe_log, segment_sum_gather, vote_incidence
 from .registry import register
 
 __all__ = ["DawidSkene", "EMStrategy", "append_votes"]
@@ -209,6 +210,8 @@ class _DSContext:
     by_pair: Segments
     gold_idx: np.ndarray
     gold_lab: np.ndarray
+    task_pair: Any = None   # CSR (n_tasks, n_pairs): votes of each (worker, label) pair per task
+    pair_task: Any = None   # its transpose, as CSR
 
 
 @register("DS")
@@ -298,8 +301,13 @@ class DawidSkene(EMStrategy):
     def _context(self, votes: Votes) -> _DSContext:
         k = votes.n_classes
         gold_idx, gold_lab = _gold_indices(getattr(self, "_gold", None), votes)
-        return _DSContext(Segments.from_keys(votes.task), Segments.from_keys(votes.worker * k + votes.label),
-                          gold_idx, gold_lab)
+        by_pair = Segments.from_keys(votes.worker * k + votes.label)
+        n_pairs = by_pair.keys.size
+        pair_of_vote = np.empty(votes.n_votes, dtype=np.int64)
+        pair_of_vote[by_pair.order] = np.repeat(np.arange(n_pairs), np.diff(np.r_[by_pair.starts, votes.n_votes]))
+        task_pair = vote_incidence(votes.task, pair_of_vote, votes.n_tasks, n_pairs)
+        return _DSContext(Segments.from_keys(votes.task), by_pair, gold_idx, gold_lab,
+                          task_pair, sparse.csr_array(task_pair.T))
 
     def _init_state(self, votes: Votes, ctx: _DSContext) -> np.ndarray:
         return initial_posteriors(votes, self.init)
@@ -312,7 +320,7 @@ class DawidSkene(EMStrategy):
 
     def _m_step(self, votes: Votes, ctx: _DSContext, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k, w = votes.n_classes, votes.n_workers
-        sums = pair_sums(votes, ctx.by_pair, T)  # (pairs, K_true)
+        sums = ctx.pair_task @ T  # (pairs, K_true): sum of T[task] over each pair's votes
         counts = np.zeros((w, k, k))
         pw, pl = np.divmod(ctx.by_pair.keys, k)
         counts[pw, :, pl] = sums
@@ -324,10 +332,10 @@ class DawidSkene(EMStrategy):
     def _log_scores(self, votes: Votes, ctx: _DSContext, params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """``log rho_k + sum_votes log pi_j[k, l]``, shape (n_tasks, K)."""
         priors, log_pi = params
-        L = np.tile(safe_log(priors), (votes.n_tasks, 1))
-        seg = ctx.by_task
-        L[seg.keys] += segment_sum_gather(seg, lambda idx: log_pi[votes.worker[idx], :, votes.label[idx]],
-                                          votes.n_classes)
+        pw, pl = np.divmod(ctx.by_pair.keys, votes.n_classes)
+        with np.errstate(invalid="ignore"):  # -inf entries (impossible answers) stay -inf
+            L = ctx.task_pair @ log_pi[pw, :, pl]
+        L += safe_log(priors)
         return L
 
     def _e_step(self, votes: Votes, ctx: _DSContext, params: tuple[np.ndarray, np.ndarray],
