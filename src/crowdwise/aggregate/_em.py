@@ -105,15 +105,18 @@ def log_normalize(log_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     normaliser is ``-inf``). Never produces NaN.
     """
     L = np.asarray(log_scores, dtype=float)
-    m = np.max(L, axis=1, keepdims=True)
-    finite = np.isfinite(m)
-    m = np.where(finite, m, 0.0)
-    e = np.exp(L - m)
+    m = np.max(L, axis=1, keepdims=True) if L.shape[1] else np.zeros((L.shape[0], 1))
+    m[~np.isfinite(m)] = 0.0
+    e = np.subtract(L, m)  # one temporary, then in place
+    np.exp(e, out=e)
     s = e.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         lognorm = (np.log(s) + m).ravel()
-    probas = np.divide(e, s, out=np.full_like(e, 1.0 / max(L.shape[1], 1)), where=s > 0)
-    return probas, lognorm
+        e /= s
+    empty = s.ravel() <= 0
+    if empty.any():
+        e[empty] = 1.0 / max(L.shape[1], 1)
+    return e, lognorm
 
 
 @dataclass
