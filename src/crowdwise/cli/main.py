@@ -38,6 +38,7 @@ VERBS = [
     ("simulate", "simulate"),
     ("aggregate", "aggregate"),
     ("agginfo", "agginfo"),
+    ("identify", "identify"),
     ("evaluate", "evaluate"),
     ("benchmark", "benchmark"),
 ]

@@ -1,0 +1,108 @@
+"""`crowdwise identify` end to end on a simulated folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import crowdwise.io as cio
+from crowdwise import identify
+from crowdwise.cli.identify import METHODS
+from crowdwise.cli.main import app
+from crowdwise.errors import InputError
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    res = runner.invoke(app, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res
+
+
+@pytest.fixture(scope="module")
+def crowd(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("idsim") / "crowd"
+    run("simulate", "-s", "independent-confusion", "--n-task", "150", "--n-worker", "12", "--n-classes", "3",
+        "--feedback", "5", "--spammers", "0.25", "--seed", "5", "-o", str(folder), "--quiet")
+    return folder
+
+
+def test_every_score_written_and_equal_to_the_library(crowd, tmp_path):
+    out = tmp_path / "ident"
+    res = run("identify", str(crowd), "-s", ",".join(METHODS), "--out-dir", str(out))
+    votes = cio.load_votes(crowd)
+    alpha = identify.krippendorff_alpha(votes)
+    assert f"{alpha:.4f}" in res.output and "spam-score" in res.output
+    expected = {
+        "entropy": (identify.task_entropy(votes), "task"),
+        "glad_difficulty": (identify.task_difficulty_glad(votes), "task"),
+        "needs_vote": (identify.needs_another_vote(votes), "task"),
+        "trace": (identify.worker_trace_ds(votes), "worker"),
+        "spam_score": (identify.worker_spam_score(votes), "worker"),
+        "glad_ability": (identify.worker_ability_glad(votes), "worker"),
+        "agreement": (identify.worker_agreement(votes)[0], "worker"),
+    }
+    for stem, (values, kind) in expected.items():
+        np.testing.assert_allclose(np.load(out / f"{stem}.npy"), values, err_msg=stem)
+        table = pd.read_csv(out / f"{stem}.csv")
+        assert list(table.columns) == [kind, stem, "n_votes"]
+        ids = votes.task_ids if kind == "task" else votes.worker_ids
+        assert table[kind].tolist() == ids.tolist()
+        np.testing.assert_allclose(table[stem].to_numpy(), values, rtol=1e-12, err_msg=stem)
+        n = votes.votes_per_task() if kind == "task" else votes.votes_per_worker()
+        assert table["n_votes"].tolist() == n.tolist()
+    js = json.loads((out / "krippendorff.json").read_text())
+    assert js["krippendorff_alpha"] == pytest.approx(alpha)
+
+
+def test_default_place_and_quiet(crowd):
+    res = run("identify", str(crowd), "-s", "entropy", "--quiet")
+    assert res.output.strip() == ""
+    assert (crowd / "identification" / "entropy.npy").is_file()
+
+
+def test_drop_spammers_writes_a_clean_copy(crowd, tmp_path):
+    votes = cio.load_votes(crowd)
+    spam = identify.worker_spam_score(votes)
+    threshold = 0.1
+    new = tmp_path / "clean"
+    run("identify", str(crowd), "--drop-spammers", str(threshold), "-o", str(new), "-q")
+    clean = cio.load_votes(new)
+    kept = set(votes.worker_ids[spam >= threshold].tolist())
+    assert set(clean.worker_ids.tolist()) == kept and 0 < len(kept) < votes.n_workers
+    assert clean.n_votes == int(np.isin(votes.worker_ids[votes.worker], list(kept)).sum())
+    assert clean.task_ids.tolist() == votes.task_ids.tolist()  # tasks kept: the truth still matches
+    assert (new / "ground_truth.npy").is_file()
+    assert cio.load_votes(crowd).equals(votes)  # the input is untouched
+
+
+@pytest.mark.parametrize("args, match", [
+    (["-s", "entropie"], "unknown identification method"),
+    ([], "nothing to compute"),
+    (["--drop-spammers", "0.1"], "needs the folder"),
+    (["--drop-spammers", "1.5", "-o", "x"], "outside"),
+    (["-s", "entropy", "-o", "x"], "--drop-spammers"),
+])
+def test_errors_name_a_fix(crowd, args, match):
+    with pytest.raises(InputError, match=match) as err:
+        runner.invoke(app, ["identify", str(crowd), *args], catch_exceptions=False)
+    assert "Fix:" in str(err.value)
+
+
+def test_drop_spammers_never_overwrites(crowd, tmp_path):
+    with pytest.raises(InputError, match="overwrite the input"):
+        runner.invoke(app, ["identify", str(crowd), "--drop-spammers", "0.1", "-o", str(crowd)],
+                      catch_exceptions=False)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="not an empty folder"):
+        runner.invoke(app, ["identify", str(crowd), "--drop-spammers", "0.1", "-o", str(busy)],
+                      catch_exceptions=False)
+    assert [p.name for p in busy.iterdir()] == ["keep.txt"]
