@@ -142,3 +142,40 @@ def test_aggregate_out_dir_and_truth_csv_detected(tmp_path):
     res = run("aggregate", str(data), "-s", "MV", "--out-dir", str(out))
     assert (out / "labels_data_mv.npy").exists() and not (data / "labels").exists()
     assert "accuracy against truth.csv: 0.5000 on 2 tasks" in res.output.replace("\n", " ")
+
+
+def test_fit_with_progress_reports_each_em_iteration():
+    from crowdwise.aggregate import DawidSkene
+    from crowdwise.cli import _common
+    from crowdwise.simulate import independent_confusion
+
+    sim_votes = independent_confusion(200, 10, 3, feedback=4, seed=0).votes
+    seen = []
+
+    class Recorder:
+        def __init__(self, *a, **k):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def add_task(self, *a, **k):
+            return 0
+
+        def update(self, tid, completed, total, info):
+            seen.append((completed, total))
+
+    import rich.progress
+
+    original = rich.progress.Progress
+    rich.progress.Progress = Recorder
+    try:
+        model = _common.fit_with_progress(DawidSkene(max_iter=30), sim_votes, "DS")
+    finally:
+        rich.progress.Progress = original
+    assert [c for c, _ in seen] == list(range(1, model.n_iter_ + 1))
+    assert all(t == 30 for _, t in seen)
+    assert "_progress_callback" not in vars(model)

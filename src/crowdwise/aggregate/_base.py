@@ -256,6 +256,13 @@ class Aggregator:
                            random_state=getattr(self, "random_state", None))
 
     # -------------------------------------------------------------- hooks
+    def _tick(self, iteration: int, total: int, objective: float | None = None) -> None:
+        """Report an iteration to the progress display a caller attached (the CLI does,
+        through ``crowdwise.cli._common.fit_with_progress``); nothing otherwise."""
+        callback = self.__dict__.get("_progress_callback")
+        if callback is not None:
+            callback(iteration, total, objective)
+
     def _fit(self, votes: Votes) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 

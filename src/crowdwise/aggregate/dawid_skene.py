@@ -141,6 +141,7 @@ class EMStrategy(Aggregator):
             objective += self._log_prior(params)
             stop = self._converged(hist, objective, state, new_state)
             state = new_state
+            self._tick(it, int(self.max_iter), objective)
             if stop:
                 converged = True
                 break

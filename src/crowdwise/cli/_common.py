@@ -26,3 +26,28 @@ def progress(description: str, *, quiet: bool = False, total: float | None = Non
                   TimeElapsedColumn(), console=err_console, transient=True) as prog:
         tid = prog.add_task(description, total=total)
         yield lambda n=1: prog.advance(tid, n)
+
+
+def fit_with_progress(model, votes, description: str, *, quiet: bool = False):
+    """``model.fit(votes)`` with a progress display: a bar over ``max_iter`` that shows the
+    objective for iterative strategies (they call ``Aggregator._tick``), a spinner with the
+    elapsed time otherwise. Returns the fitted model."""
+    if quiet:
+        return model.fit(votes)
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    total = getattr(model, "max_iter", None)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                  console=err_console, transient=True) as prog:
+        tid = prog.add_task(description, total=total, info="")
+
+        def on_iteration(iteration: int, n: int, objective: float | None) -> None:
+            info = f"iteration {iteration}" + ("" if objective is None else f", objective {objective:.6g}")
+            prog.update(tid, completed=iteration, total=n, info=info)
+
+        model._progress_callback = on_iteration
+        try:
+            return model.fit(votes)
+        finally:
+            del model._progress_callback

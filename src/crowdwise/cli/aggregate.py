@@ -47,7 +47,7 @@ def command(
 
     from .. import io
     from ..aggregate import make_strategy
-    from ._common import console, progress
+    from ._common import console, fit_with_progress, progress
 
     from ..errors import InputError
 
@@ -60,8 +60,7 @@ def command(
     with progress(f"reading {dataset}", quiet=quiet):
         votes = io.load_votes(dataset, duplicates=duplicates)
     t0 = time.perf_counter()
-    with progress(f"{strategy} on {votes.n_votes:,} votes", quiet=quiet):
-        model.fit(votes)
+    fit_with_progress(model, votes, f"{strategy} on {votes.n_votes:,} votes", quiet=quiet)
     elapsed = time.perf_counter() - t0
 
     folder = dataset if dataset.is_dir() else dataset.parent
