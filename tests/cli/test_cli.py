@@ -179,3 +179,9 @@ def test_fit_with_progress_reports_each_em_iteration():
     assert [c for c, _ in seen] == list(range(1, model.n_iter_ + 1))
     assert all(t == 30 for _, t in seen)
     assert "_progress_callback" not in vars(model)
+
+
+def test_version():
+    from crowdwise import __version__
+
+    assert run("--version").output.strip() == f"crowdwise {__version__}"

@@ -32,6 +32,22 @@ def _reflow(doc: str | None) -> str | None:
     return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"crowdwise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Learning from crowdsourced classification labels."""
+
+
 # (verb, module) in the order `crowdwise --help` lists them
 VERBS = [
     ("quickstart", "quickstart"),
