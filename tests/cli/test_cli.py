@@ -10,28 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import crowdwise.io as cio
 from crowdwise.aggregate import make_strategy
-from crowdwise.cli.main import app
 from crowdwise.evaluate import evaluate_labels
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    res = runner.invoke(app, list(args), catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    return res
-
+from _cli import run, simulate_folder
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("sim") / "crowd"
-    run("simulate", "-s", "independent-confusion", "--n-task", "300", "--n-worker", "20", "--n-classes", "4",
-        "--feedback", "5", "--spammers", "0.2", "--seed", "3", "-o", str(folder), "--quiet")
-    return folder
+    return simulate_folder(tmp_path_factory.mktemp("sim") / "crowd", n_task=300, n_worker=20, n_classes=4,
+                           spammers=0.2, seed=3)
 
 
 def test_help_lists_the_verbs():

@@ -8,29 +8,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import crowdwise.io as cio
 from crowdwise import identify
 from crowdwise.cli.identify import METHODS
 from crowdwise.cli.main import app
 from crowdwise.errors import InputError
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    res = runner.invoke(app, list(args), catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    return res
-
+from _cli import run, runner, simulate_folder
 
 @pytest.fixture(scope="module")
 def crowd(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("idsim") / "crowd"
-    run("simulate", "-s", "independent-confusion", "--n-task", "150", "--n-worker", "12", "--n-classes", "3",
-        "--feedback", "5", "--spammers", "0.25", "--seed", "5", "-o", str(folder), "--quiet")
-    return folder
+    return simulate_folder(tmp_path_factory.mktemp("idsim") / "crowd", n_task=150, n_worker=12, n_classes=3,
+                           spammers=0.25, seed=5)
 
 
 def test_every_score_written_and_equal_to_the_library(crowd, tmp_path):
