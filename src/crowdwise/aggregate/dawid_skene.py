@@ -25,7 +25,7 @@ M-step, its E-step (which returns the objective) and the fitted attributes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -205,6 +205,17 @@ def _check_same_classes(votes: Votes, classes: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------------- Dawid-Skene
+class DSParams(NamedTuple):
+    """Parameters of one M-step: class shares, per-pair log-confusions, and the sums they
+    come from (kept to rebuild full confusions and the MAP prior term)."""
+
+    priors: np.ndarray         # (K,)
+    log_pi: np.ndarray         # (n_pairs, K): log pi_j[k, l] for each voted pair (j, l)
+    pair_sums: np.ndarray      # (n_pairs, K): S
+    worker_totals: np.ndarray  # (n_workers with votes, K): n_jk
+    n_workers: int             # workers declared (with or without votes)
+
+
 @dataclass
 class _DSContext:
     by_task: Segments
@@ -213,6 +224,9 @@ class _DSContext:
     gold_lab: np.ndarray
     task_pair: Any = None   # CSR (n_tasks, n_pairs): votes of each (worker, label) pair per task
     pair_task: Any = None   # its transpose, as CSR
+    pair_worker: Any = None  # (n_pairs,) worker of each pair
+    pair_label: Any = None   # (n_pairs,) label of each pair
+    worker_starts: Any = None  # first pair of each worker with votes (pairs are sorted by worker)
 
 
 @register("DS")
@@ -307,8 +321,10 @@ class DawidSkene(EMStrategy):
         pair_of_vote = np.empty(votes.n_votes, dtype=np.int64)
         pair_of_vote[by_pair.order] = np.repeat(np.arange(n_pairs), np.diff(np.r_[by_pair.starts, votes.n_votes]))
         task_pair = vote_incidence(votes.task, pair_of_vote, votes.n_tasks, n_pairs)
+        pw, pl = np.divmod(by_pair.keys, k)
+        starts = np.flatnonzero(np.r_[True, pw[1:] != pw[:-1]]) if n_pairs else np.zeros(0, np.int64)
         return _DSContext(Segments.from_keys(votes.task), by_pair, gold_idx, gold_lab,
-                          task_pair, sparse.csr_array(task_pair.T))
+                          task_pair, sparse.csr_array(task_pair.T), pw, pl, starts)
 
     def _init_state(self, votes: Votes, ctx: _DSContext) -> np.ndarray:
         return initial_posteriors(votes, self.init)
@@ -319,39 +335,82 @@ class DawidSkene(EMStrategy):
             T[ctx.gold_idx, ctx.gold_lab] = 1.0
         return T
 
-    def _m_step(self, votes: Votes, ctx: _DSContext, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k, w = votes.n_classes, votes.n_workers
-        sums = ctx.pair_task @ T  # (pairs, K_true): sum of T[task] over each pair's votes
-        counts = np.zeros((w, k, k))
-        pw, pl = np.divmod(ctx.by_pair.keys, k)
-        counts[pw, :, pl] = sums
-        counts += self.prior
-        tot = counts.sum(axis=2, keepdims=True)
-        pi = np.divide(counts, tot, out=np.full_like(counts, 1.0 / k), where=tot > 0)
-        return class_priors(T, ctx.by_task.keys), safe_log(pi)
+    def _m_step(self, votes: Votes, ctx: _DSContext, T: np.ndarray) -> "DSParams":
+        """Confusions at the (worker, label) pairs that received votes.
 
-    def _log_scores(self, votes: Votes, ctx: _DSContext, params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """``log rho_k + sum_votes log pi_j[k, l]``, shape (n_tasks, K)."""
-        priors, log_pi = params
-        pw, pl = np.divmod(ctx.by_pair.keys, votes.n_classes)
+        ``S[p, k] = sum of T[i, k] over the votes of pair p = (j, l)`` (one sparse-dense
+        product) and ``n_jk = sum_l S[(j, l), k]`` (a segment sum over the pairs of j), so
+        ``log pi_j[k, l] = log(S + a) - log(n_jk + K a)`` is only formed where the E-step
+        reads it: O(pairs x K), never O(workers x K^2). A class k a worker never saw
+        (``n_jk = 0``, ``a = 0``) keeps a uniform row, as in the dense formula.
+        """
+        k, a = votes.n_classes, float(self.prior)
+        S = ctx.pair_task @ T  # (pairs, K_true)
+        n_pairs = S.shape[0]
+        tot = np.add.reduceat(S, ctx.worker_starts, axis=0) if n_pairs else np.zeros((0, k))
+        seg = np.repeat(np.arange(ctx.worker_starts.size), np.diff(np.r_[ctx.worker_starts, n_pairs]))
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 cells are reset below
+            if a > 0:
+                G = np.log(S + a)
+                G -= np.log(tot + k * a)[seg]
+            else:
+                G = np.log(S)
+                G -= np.log(tot)[seg]
+                unseen = tot[seg] <= 0
+                if unseen.any():
+                    G[unseen] = -np.log(k)
+        return DSParams(class_priors(T, ctx.by_task.keys), G, S, tot, votes.n_workers)
+
+    def _log_scores(self, votes: Votes, ctx: _DSContext, params: "DSParams | tuple") -> np.ndarray:
+        """``log rho_k + sum_votes log pi_j[k, l]``, shape (n_tasks, K).
+
+        ``params[1]`` is either the per-pair ``(n_pairs, K)`` log-confusions of the
+        M-step or full ``(n_workers, K, K)`` log-confusions (fitted ones, for new votes).
+        """
+        priors, log_pi = params[0], params[1]
+        G = log_pi[ctx.pair_worker, :, ctx.pair_label] if log_pi.ndim == 3 else log_pi
         with np.errstate(invalid="ignore"):  # -inf entries (impossible answers) stay -inf
-            L = ctx.task_pair @ log_pi[pw, :, pl]
+            L = ctx.task_pair @ G
         L += safe_log(priors)
         return L
 
-    def _e_step(self, votes: Votes, ctx: _DSContext, params: tuple[np.ndarray, np.ndarray],
+    def _e_step(self, votes: Votes, ctx: _DSContext, params: "DSParams",
                 state: Any) -> tuple[np.ndarray, float]:
         T, lognorm = log_normalize(self._log_scores(votes, ctx, params))
         return T, float(lognorm[np.isfinite(lognorm)].sum())
 
-    def _log_prior(self, params: tuple[np.ndarray, np.ndarray]) -> float:
-        return self.prior * float(params[1].sum()) if self.prior > 0 else 0.0
+    def _log_prior(self, params: "DSParams") -> float:
+        """``a * sum_{j,k,l} log pi_j[k, l]`` over every worker and cell (MAP objective).
 
-    def _finish(self, votes: Votes, ctx: _DSContext, params: tuple[np.ndarray, np.ndarray],
-                T: np.ndarray) -> None:
-        priors, log_pi = params
-        self.priors_ = priors
-        self.confusions_ = np.exp(log_pi)
+        A cell of a pair without votes has ``pi = a / (n_jk + K a)``, so the sum is
+        ``sum_pairs sum_k log(S + a) + (K W - pairs) K log a - K sum_{j,k} log(n_jk + K a)``
+        over the ``W`` workers (a worker without votes adds ``K^2 log(1/K)``).
+        """
+        a = float(self.prior)
+        if a <= 0:
+            return 0.0
+        S, tot = params.pair_sums, params.worker_totals
+        k = len(params.priors)
+        n_workers = params.n_workers
+        total = float(np.log(S + a).sum())
+        total += (n_workers * k - S.shape[0]) * k * np.log(a)
+        total -= k * float(np.log(tot + k * a).sum())
+        total -= k * k * (n_workers - tot.shape[0]) * np.log(k * a)
+        return a * total
+
+    def _dense_confusions(self, votes: Votes, ctx: _DSContext, params: "DSParams") -> np.ndarray:
+        """The full ``(n_workers, K, K)`` confusions of per-pair parameters."""
+        k, w, a = votes.n_classes, votes.n_workers, float(self.prior)
+        counts = np.zeros((w, k, k))
+        counts[ctx.pair_worker, :, ctx.pair_label] = params.pair_sums
+        counts += a
+        tot = counts.sum(axis=2, keepdims=True)
+        return np.divide(counts, tot, out=np.full_like(counts, 1.0 / k), where=tot > 0)
+
+    def _finish(self, votes: Votes, ctx: _DSContext, params: "DSParams", T: np.ndarray) -> None:
+        self.priors_ = params.priors
+        self.confusions_ = self._dense_confusions(votes, ctx, params)
+        self.probas_ = T
         self.probas_ = T
         self.labels_ = argmax_ties(T, tie=self.tie, random_state=self.random_state)
 

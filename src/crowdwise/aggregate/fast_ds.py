@@ -169,7 +169,7 @@ class FastDS(DawidSkene):
 
     def _e_step(self, votes: Votes, ctx: _DSContext, params: tuple[np.ndarray, np.ndarray],
                 state: _State | None) -> tuple[_State, float]:
-        priors, log_pi = params
+        priors = params[0]
         L = self._log_scores(votes, ctx, params)
         soft, lognorm = log_normalize(L)
         observed = float(lognorm[np.isfinite(lognorm)].sum())
