@@ -53,6 +53,7 @@ VERBS = [
     ("quickstart", "quickstart"),
     ("simulate", "simulate"),
     ("aggregate", "aggregate"),
+    ("aggregate-deep", "aggregate_deep"),
     ("agginfo", "agginfo"),
     ("identify", "identify"),
     ("evaluate", "evaluate"),

@@ -1,0 +1,272 @@
+r"""Area under the margin: AUM, AUMC and WAUM, to find mislabelled or ambiguous tasks.
+
+A network is trained on the labels as they are; the margin of an example at epoch
+:math:`t` measures how much the network believes its given label, and its average over
+the epochs (the area under the margin) is low for examples that fight the others:
+mislabelled or ambiguous ones (Pleiss et al. 2020).
+
+Margins (``kind=``), with :math:`z` the logits, :math:`\sigma = \operatorname{softmax}(z)`,
+:math:`y` the given label and :math:`\sigma_{[r]}` the :math:`r`-th largest probability:
+
+- ``"psi5"`` (default, the peerannot thesis and peerannot's WAUM):
+  :math:`\sigma_y - \sigma_{[k+1]}` with ``topk = k`` (``k = 1``: label minus the
+  second largest probability). When :math:`y` is the top class this is the gap to the
+  largest other class; otherwise it is :math:`\le 0`. ``topk > 1`` is the top-k variant
+  for data sets with many close classes.
+- ``"softmax"``: :math:`\sigma_y - \max_{l \ne y} \sigma_l` (probabilities, largest other).
+- ``"psi1"``: :math:`z_y - \max_{l \ne y} z_l`, the original logit margin of Pleiss et al.
+
+Scores:
+
+- **AUM** of each task with a given label (aggregated or true):
+  :math:`\mathrm{AUM}(x, y) = \frac1T \sum_{t=1}^T M^{(t)}(x, y)`.
+- **AUMC**: AUM with the majority-vote labels.
+- **WAUM** (Lefort et al. 2024): the AUM of every vote :math:`(x_i, y_i^{(j)})`, weighted
+  by the worker's trust on that task
+  :math:`s_j(x_i) = \langle \operatorname{diag}(\hat\pi^{(j)}), \sigma(x_i) \rangle`
+  (DS confusions by default, any estimator pluggable), averaged per task:
+
+  .. math::
+
+      \mathrm{WAUM}(x_i) = \frac{\sum_{j \in \mathcal{A}(x_i)} s_j(x_i)\,
+      \mathrm{AUM}(x_i, y_i^{(j)})}{\sum_{j \in \mathcal{A}(x_i)} s_j(x_i)} .
+
+  Stacked form: one network on all (task, vote) pairs; per-worker form: one network per
+  worker on its own votes (weights then use that worker's network).
+
+Pruning removes the tasks whose score is at or below the :math:`\alpha`-quantile, over
+all tasks or within each class.
+
+References
+----------
+G. Pleiss, T. Zhang, E. Elenberg and K. Q. Weinberger, "Identifying mislabeled data
+using the area under the margin ranking", NeurIPS 2020.
+T. Lefort, B. Charlier, A. Joly and J. Salmon, "Identify ambiguous tasks combining
+crowdsourced labels by weighting areas under the margin", TMLR 2024; T. Lefort, PhD
+thesis, Université de Montpellier, 2024.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+
+__all__ = ["MARGINS", "margins", "MarginRecorder", "waum_weights", "weighted_task_scores",
+           "prune_mask", "resolve_confusions"]
+
+MARGINS = ("psi5", "softmax", "psi1")
+
+
+def _check_kind(kind: str, topk: int, n_classes: int) -> None:
+    if kind not in MARGINS:
+        raise InputError(f"unknown margin {kind!r}", fix=f"use one of {', '.join(MARGINS)}")
+    if int(topk) != topk or topk < 1:
+        raise InputError(f"topk={topk!r} must be a positive integer", fix="use topk=1 for the usual margin")
+    if topk > 1 and kind != "psi5":
+        raise InputError(f"the top-k variant is defined for the psi5 margin, not {kind!r}",
+                         fix="use kind='psi5' with topk > 1")
+    if topk >= n_classes:
+        raise InputError(f"topk={topk} needs more than {topk} classes, there are {n_classes}",
+                         fix=f"use topk <= {n_classes - 1}")
+
+
+def margins(logits: torch.Tensor, labels: torch.Tensor, *, kind: str = "psi5", topk: int = 1) -> torch.Tensor:
+    r"""Margin of each example (row of ``logits``) for its given label.
+
+    Parameters
+    ----------
+    logits : Tensor (n, K)
+    labels : Tensor of int (n,)
+    kind : {"psi5", "softmax", "psi1"}
+        See the module docstring: :math:`\sigma_y - \sigma_{[k+1]}`,
+        :math:`\sigma_y - \max_{l\neq y}\sigma_l`, :math:`z_y - \max_{l\neq y} z_l`.
+    topk : int, default 1
+        ``k`` of the psi5 margin.
+
+    Returns
+    -------
+    Tensor (n,)
+
+    Examples
+    --------
+    >>> z = torch.tensor([[2.0, 1.0, 0.0], [2.0, 1.0, 0.0]])
+    >>> margins(z, torch.tensor([0, 2]), kind="psi1").tolist()
+    [1.0, -2.0]
+    """
+    logits = logits.detach().float()
+    labels = torch.as_tensor(labels, device=logits.device).long()
+    _check_kind(kind, topk, logits.shape[1])
+    if kind == "psi5":
+        p = torch.softmax(logits, dim=1)
+        ref = torch.topk(p, topk + 1, dim=1).values[:, topk]
+        return p.gather(1, labels[:, None]).squeeze(1) - ref
+    v = torch.softmax(logits, dim=1) if kind == "softmax" else logits
+    own = v.gather(1, labels[:, None]).squeeze(1)
+    other = v.scatter(1, labels[:, None], float("-inf")).max(dim=1).values
+    return own - other
+
+
+class MarginRecorder:
+    """Accumulates the margins of every example over the epochs of a training run.
+
+    Call :meth:`update` with the logits of the examples seen (any order, any batches;
+    their indices into the data set) and :meth:`end_epoch` after each epoch. Epochs
+    before ``burn_in`` are ignored.
+
+    Parameters
+    ----------
+    labels : array of int (n_examples,)
+        The label each example is trained on.
+    kind, topk
+        As in :func:`margins`.
+    n_classes : int
+
+    Attributes
+    ----------
+    aum : ndarray (n_examples,)
+        Mean margin over the recorded epochs (NaN for an example never seen).
+    last_probs : ndarray (n_examples, K)
+        Softmax of the last logits recorded for each example (for the WAUM weights).
+
+    Examples
+    --------
+    >>> rec = MarginRecorder([0, 1], n_classes=2, kind="psi1")
+    >>> rec.update(torch.tensor([[1.0, 0.0], [0.0, 3.0]]), torch.tensor([0, 1])); rec.end_epoch()
+    >>> rec.update(torch.tensor([[3.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1])); rec.end_epoch()
+    >>> rec.aum.tolist()
+    [2.0, 2.0]
+    """
+
+    def __init__(self, labels: Any, *, n_classes: int, kind: str = "psi5", topk: int = 1,
+                 burn_in: int = 0) -> None:
+        self.labels = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+        _check_kind(kind, topk, n_classes)
+        self.kind, self.topk, self.n_classes, self.burn_in = kind, int(topk), int(n_classes), int(burn_in)
+        n = self.labels.numel()
+        self._sum = np.zeros(n)
+        self._count = np.zeros(n, dtype=np.int64)
+        self.last_probs = np.full((n, self.n_classes), np.nan)
+        self.epoch = 0
+
+    def update(self, logits: torch.Tensor, index: Any) -> None:
+        """Record the logits of the examples ``index`` (one row each)."""
+        idx = torch.as_tensor(index).long().cpu()
+        logits = logits.detach().float().cpu()
+        self.last_probs[idx.numpy()] = torch.softmax(logits, dim=1).numpy()
+        if self.epoch < self.burn_in:
+            return
+        m = margins(logits, self.labels[idx], kind=self.kind, topk=self.topk).numpy()
+        np.add.at(self._sum, idx.numpy(), m)
+        np.add.at(self._count, idx.numpy(), 1)
+
+    def end_epoch(self) -> None:
+        self.epoch += 1
+
+    @property
+    def aum(self) -> np.ndarray:
+        out = np.full(self._sum.shape, np.nan)
+        seen = self._count > 0
+        out[seen] = self._sum[seen] / self._count[seen]
+        return out
+
+
+def resolve_confusions(votes: Any, confusions: Any = None, *, random_state: int = 0) -> np.ndarray:
+    """Confusions ``(n_workers, K, K)`` for the WAUM weights.
+
+    ``confusions`` is an array (used as given, rows = true class), a strategy spec whose
+    fit has ``confusions_`` (``"DS"``, ``"DS[prior=1]"``, ``"FastDS"``, ``"DSWC[L=3]"``...),
+    a fitted estimator with ``confusions_``, or None (Dawid-Skene).
+    """
+    from ..aggregate import make_strategy
+
+    if confusions is None:
+        confusions = "DS"
+    if isinstance(confusions, str) or hasattr(confusions, "fit"):
+        model = make_strategy(confusions, random_state=random_state) if isinstance(confusions, str) else confusions
+        if not hasattr(model, "confusions_"):
+            model = model.fit(votes)
+        conf = getattr(model, "confusions_", None)
+        if conf is None:
+            raise InputError(f"strategy {confusions!r} learns no confusion matrices",
+                             fix="use DS, FastDS, HybridDS, DSWC or pass an array")
+    else:
+        conf = confusions
+    conf = np.asarray(conf, dtype=float)
+    k = votes.n_classes
+    if conf.shape != (votes.n_workers, k, k):
+        raise InputError(f"confusions have shape {conf.shape}, expected (n_workers, K, K) = "
+                         f"({votes.n_workers}, {k}, {k})", fix="give one K x K matrix per worker")
+    return conf
+
+
+def waum_weights(probs: np.ndarray, confusions: np.ndarray, worker: np.ndarray) -> np.ndarray:
+    r"""Trust of each vote, :math:`s_v = \sum_k \sigma_{v,k}\, \hat\pi^{(j_v)}_{kk}`.
+
+    Parameters
+    ----------
+    probs : ndarray (n_votes, K)
+        Network probabilities on the vote's task (the network that saw that vote).
+    confusions : ndarray (n_workers, K, K)
+    worker : ndarray of int (n_votes,)
+
+    Examples
+    --------
+    >>> pi = np.array([[[0.9, 0.1], [0.3, 0.7]]])
+    >>> waum_weights(np.array([[0.5, 0.5]]), pi, np.array([0])).tolist()
+    [0.8]
+    """
+    diag = np.diagonal(np.asarray(confusions, dtype=float), axis1=1, axis2=2)  # (W, K)
+    return np.einsum("vk,vk->v", np.asarray(probs, dtype=float), diag[np.asarray(worker)])
+
+
+def weighted_task_scores(values: np.ndarray, weights: np.ndarray, task: np.ndarray, n_tasks: int) -> np.ndarray:
+    r"""Per-task weighted mean :math:`\sum_v s_v a_v / \sum_v s_v` of per-vote values.
+
+    NaN for a task without vote (or whose weights are all 0).
+
+    Examples
+    --------
+    >>> weighted_task_scores(np.array([1.0, 0.0, 0.5]), np.array([3.0, 1.0, 2.0]),
+    ...                      np.array([0, 0, 2]), 3).tolist()
+    [0.75, nan, 0.5]
+    """
+    num = np.bincount(task, weights=np.asarray(weights) * np.asarray(values), minlength=n_tasks)
+    den = np.bincount(task, weights=np.asarray(weights, dtype=float), minlength=n_tasks)
+    out = np.full(n_tasks, np.nan)
+    ok = den > 0
+    out[ok] = num[ok] / den[ok]
+    return out
+
+
+def prune_mask(scores: Any, alpha: float, *, classes: Any = None) -> np.ndarray:
+    r"""Tasks to keep: those whose score is above the :math:`\alpha`-quantile.
+
+    A task is removed when ``score <= np.quantile(scores, alpha)`` (linear interpolation,
+    NaN scores ignored and kept), over all tasks, or within each class when ``classes``
+    (one class per task) is given. ``alpha = 0`` removes the minimum (ties included), as
+    peerannot's rule does.
+
+    Examples
+    --------
+    >>> prune_mask([0.3, -0.2, 0.9, 0.1, 0.5], 0.2).tolist()
+    [True, False, True, True, True]
+    >>> prune_mask([0.3, -0.2, 0.9, 0.1], 0.4, classes=[0, 0, 1, 1]).tolist()
+    [True, False, True, False]
+    """
+    s = np.asarray(scores, dtype=float)
+    if not 0.0 <= alpha < 1.0:
+        raise InputError(f"alpha={alpha} is outside [0, 1)", fix="give the share of tasks to remove, e.g. 0.01")
+    keep = np.ones(s.shape, dtype=bool)
+    groups = [np.arange(s.size)] if classes is None else \
+        [np.flatnonzero(np.asarray(classes) == c) for c in np.unique(np.asarray(classes))]
+    for g in groups:
+        g = g[~np.isnan(s[g])]
+        if g.size == 0:
+            continue
+        q = np.quantile(s[g], alpha)
+        keep[g[s[g] <= q]] = False
+    return keep

@@ -1,0 +1,121 @@
+"""AUM / AUMC / WAUM: margins by hand, weights by hand, pruning counts, and detection of
+mislabelled examples in a simulated set."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from crowdwise import Votes  # noqa: E402
+from crowdwise.errors import InputError  # noqa: E402
+from crowdwise.learn.aum import (  # noqa: E402
+    MarginRecorder, margins, prune_mask, resolve_confusions, waum_weights, weighted_task_scores)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _softmax(z):
+    e = np.exp(np.asarray(z, dtype=float) - np.max(z))
+    return e / e.sum()
+
+
+def test_margins_by_hand():
+    z = torch.tensor([[3.0, 1.0, 0.0, -1.0],    # label 0 is the top class
+                      [3.0, 1.0, 0.0, -1.0],    # label 1 is second
+                      [3.0, 1.0, 0.0, -1.0]])   # label 2 is third
+    y = torch.tensor([0, 1, 2])
+    p = _softmax([3.0, 1.0, 0.0, -1.0])
+    # psi5: sigma_y - sigma_[2]
+    np.testing.assert_allclose(margins(z, y).numpy(), [p[0] - p[1], 0.0, p[2] - p[1]], rtol=1e-6, atol=1e-7)
+    # softmax, largest other: sigma_y - max_{l != y} sigma_l
+    np.testing.assert_allclose(margins(z, y, kind="softmax").numpy(), [p[0] - p[1], p[1] - p[0], p[2] - p[0]],
+                               rtol=1e-6)
+    # psi1 (Pleiss et al.): logits
+    np.testing.assert_allclose(margins(z, y, kind="psi1").numpy(), [2.0, -2.0, -3.0])
+    # top-2: sigma_y - sigma_[3]
+    np.testing.assert_allclose(margins(z, y, topk=2).numpy(), [p[0] - p[2], p[1] - p[2], 0.0], rtol=1e-6,
+                               atol=1e-7)
+
+
+def test_margin_options_are_checked():
+    z, y = torch.zeros(2, 3), torch.tensor([0, 1])
+    with pytest.raises(InputError, match="unknown margin"):
+        margins(z, y, kind="psi3")
+    with pytest.raises(InputError, match="top-k variant"):
+        margins(z, y, kind="psi1", topk=2)
+    with pytest.raises(InputError, match="topk=3 needs more than 3 classes"):
+        margins(z, y, topk=3)
+
+
+def test_recorder_averages_over_epochs_after_burn_in():
+    rec = MarginRecorder([1, 0, 1], n_classes=2, kind="psi1", burn_in=1)
+    rec.update(torch.tensor([[9.0, -9.0], [0.0, 0.0], [0.0, 0.0]]), [0, 1, 2])  # epoch 0: ignored
+    rec.end_epoch()
+    rec.update(torch.tensor([[0.0, 1.0], [2.0, 0.0]]), [0, 1])  # batches in any order
+    rec.update(torch.tensor([[0.0, -1.0]]), [2])
+    rec.end_epoch()
+    rec.update(torch.tensor([[0.0, 3.0], [0.0, 2.0]]), [0, 2])  # example 1 not seen this epoch
+    rec.end_epoch()
+    np.testing.assert_allclose(rec.aum, [(1.0 + 3.0) / 2, 2.0, (-1.0 + 2.0) / 2])
+    np.testing.assert_allclose(rec.last_probs[1], _softmax([2.0, 0.0]))
+
+
+def test_waum_weights_and_task_scores_by_hand():
+    pi = np.array([[[0.9, 0.1], [0.2, 0.8]],     # worker 0
+                   [[0.5, 0.5], [0.5, 0.5]]])    # worker 1 (spammer)
+    probs = np.array([[0.7, 0.3], [0.7, 0.3], [0.1, 0.9]])
+    worker = np.array([0, 1, 0])
+    s = waum_weights(probs, pi, worker)
+    np.testing.assert_allclose(s, [0.7 * 0.9 + 0.3 * 0.8, 0.5, 0.1 * 0.9 + 0.9 * 0.8])
+    aum = np.array([0.4, -0.6, 0.2])
+    task = np.array([0, 0, 1])
+    got = weighted_task_scores(aum, s, task, 3)
+    want0 = (0.87 * 0.4 + 0.5 * -0.6) / (0.87 + 0.5)
+    np.testing.assert_allclose(got[:2], [want0, 0.2])
+    assert math.isnan(got[2])
+
+
+def test_prune_counts_global_and_per_class():
+    rng = np.random.default_rng(0)
+    scores = rng.permutation(np.linspace(-1, 1, 200))
+    keep = prune_mask(scores, 0.1)
+    # q = quantile at 0.1 of 200 distinct values lies between the 20th and 21st smallest
+    assert keep.sum() == 200 - 20
+    assert scores[~keep].max() < scores[keep].min()
+    classes = np.repeat([0, 1, 2, 3], 50)
+    keep_c = prune_mask(scores, 0.1, classes=classes)
+    for c in range(4):
+        # 50 distinct values: q(0.1) lies between the 5th and 6th smallest -> 5 removed
+        assert (keep_c[classes == c]).sum() == 45
+        g = scores[classes == c]
+        assert g[~keep_c[classes == c]].max() < g[keep_c[classes == c]].min()
+    nan_scores = scores.copy()
+    nan_scores[:3] = np.nan
+    keep_n = prune_mask(nan_scores, 0.1)
+    assert keep_n[:3].all()
+    with pytest.raises(InputError, match="outside"):
+        prune_mask(scores, 1.0)
+
+
+def test_resolve_confusions_from_spec_array_or_estimator():
+    v = Votes.from_records(task=[0, 0, 1, 1, 2], worker=["a", "b", "a", "b", "a"], label=[0, 0, 1, 0, 1],
+                           n_classes=2)
+    c = resolve_confusions(v, "DS")
+    assert c.shape == (2, 2, 2)
+    np.testing.assert_allclose(c.sum(axis=2), 1.0)
+    arr = np.full((2, 2, 2), 0.5)
+    assert np.array_equal(resolve_confusions(v, arr), arr)
+    with pytest.raises(InputError, match="shape"):
+        resolve_confusions(v, np.ones((3, 2, 2)))
+    with pytest.raises(InputError, match="no confusion matrices"):
+        resolve_confusions(v, "MV")
