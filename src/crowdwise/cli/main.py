@@ -58,6 +58,8 @@ VERBS = [
     ("identify", "identify"),
     ("evaluate", "evaluate"),
     ("benchmark", "benchmark"),
+    ("report", "report"),
+    ("plot", "plot"),
 ]
 
 for verb, module in VERBS:
