@@ -53,3 +53,65 @@ def test_cli_writes_markdown_and_runs(tmp_path):
     assert "| a |" in text and "| b |" in text and "**mean**" in text
     runs = pd.read_csv(out.with_suffix(".runs.csv"))
     assert len(runs) == 2 * 2 * 2
+
+
+# ----------------------------------------------------------------------------- crowd-kit option
+import sys  # noqa: E402
+
+import pytest  # noqa: E402
+
+from crowdwise.errors import InputError  # noqa: E402
+from crowdwise.evaluate.benchmark import (CROWDKIT_METHODS, BenchmarkData, _crowdkit_frame,  # noqa: E402
+                                          _crowdkit_labels, check_strategies, crowdkit_specs, split_specs)
+
+
+def test_crowdkit_names_are_parsed_and_checked():
+    assert crowdkit_specs("dawidskene, ck:GLAD[n_iter=5, tol=0.1]") == ["ck:DawidSkene", "ck:GLAD[n_iter=5, tol=0.1]"]
+    assert crowdkit_specs("all") == ["ck:" + m for m in CROWDKIT_METHODS]
+    with pytest.raises(InputError, match="unknown crowd-kit strategy 'Dawid'.*ck:DawidSkene"):
+        crowdkit_specs("Dawid")
+    assert split_specs("PlantNet[theta_conf=2, theta_acc=0.7],MV") == ["PlantNet[theta_conf=2, theta_acc=0.7]", "MV"]
+
+
+def test_crowdkit_input_is_exactly_the_votes_and_output_is_aligned():
+    v = independent_confusion(30, 5, 3, feedback=3, seed=1).votes
+    df = _crowdkit_frame(v)
+    assert list(df.columns) == ["task", "worker", "label"]
+    for c in ("task", "worker", "label"):
+        np.testing.assert_array_equal(df[c].to_numpy(), getattr(v, c))
+    # labels by task index, in any order, some missing or NaN -> -1
+    lab = _crowdkit_labels(pd.Series([2.0, np.nan, 0.0], index=[3, 1, 0]), 5)
+    assert lab.tolist() == [0, -1, -1, 2, -1]
+
+
+def test_crowdkit_missing_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "crowdkit", None)
+    monkeypatch.setitem(sys.modules, "crowdkit.aggregation", None)
+    with pytest.raises(InputError, match="crowd-kit is not importable.*separate virtual environment"):
+        check_strategies(["MV", "ck:DawidSkene"])
+    folder, _ = _folder(tmp_path)
+    with pytest.raises(InputError, match="crowd-kit is not importable"):
+        CliRunner().invoke(app, ["benchmark", str(folder), "-s", "MV", "--crowdkit", "DawidSkene", "-q"],
+                           catch_exceptions=False)
+
+
+def test_crowdkit_strategies_run_on_the_same_votes(tmp_path):
+    pytest.importorskip("crowdkit.aggregation")
+    # binary, 5 votes per task: the majority is never tied, so both majority votes must agree exactly
+    sim = independent_confusion(150, 10, 2, feedback=5, spammer_fraction=0.2, seed=4)
+    data = BenchmarkData("bin", sim.votes, sim.truth)
+    runs = run_benchmark([data], ["MV", "ck:MajorityVote", "DS", "ck:DawidSkene", "ck:KOS"], seeds=[0])
+    r = runs.set_index("strategy")
+    assert r["error"].isna().all(), r["error"].tolist()
+    assert r.loc["ck:MajorityVote", "accuracy"] == r.loc["MV", "accuracy"]
+    assert abs(r.loc["ck:DawidSkene", "accuracy"] - r.loc["DS", "accuracy"]) <= 0.02
+    assert r.loc["ck:DawidSkene", "n_iter"] >= 1 and r.loc["ck:DawidSkene", "time_s"] > 0
+    # a method that refuses the data is a row with its reason, not a crash
+    multi = independent_confusion(60, 6, 3, feedback=3, seed=2)
+    bad = run_benchmark([BenchmarkData("k3", multi.votes, multi.truth)], ["ck:KOS"]).iloc[0]
+    assert bad["error"].startswith("crowd-kit:") and np.isnan(bad["accuracy"])
+    # the CLI names them ck:<class> in the table
+    folder, _ = _folder(tmp_path, k=2)
+    res = CliRunner().invoke(app, ["benchmark", str(folder), "-s", "MV", "--crowdkit", "MajorityVote,Wawa", "-q"])
+    assert res.exit_code == 0, res.output
+    assert "ck:MajorityVote" in res.output and "ck:Wawa" in res.output

@@ -15,6 +15,9 @@ def command(
                                                         "votes.csv) and truth (truth.csv or ground_truth.npy).")],
     strategies: Annotated[str, typer.Option("--strategies", "-s", help="Comma-separated strategies "
                                             "(default: every registered one).")] = "",
+    crowdkit: Annotated[str, typer.Option("--crowdkit", help="Also run crowd-kit's strategies on the same votes, "
+                                          "named ck:<class>: comma-separated class names (DawidSkene,GLAD,...) "
+                                          "or 'all'. Needs crowd-kit importable by this Python.")] = "",
     seeds: Annotated[int, typer.Option("--seeds", help="Repeat each run with seeds 0..N-1.")] = 1,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the Markdown table here "
                                                    "(and the raw runs as CSV beside it).")] = None,
@@ -22,13 +25,18 @@ def command(
 ) -> None:
     """Run strategies over data-set folders with known truth, repeating with seeds, and print
     (and optionally write) accuracy mean ± sd, time, peak memory and iterations per data set,
-    with the overall mean."""
+    with the overall mean. With --crowdkit, crowd-kit's strategies run on exactly the same
+    votes under the names ck:<class> (also accepted in -s)."""
     from ..aggregate import available
-    from ..evaluate.benchmark import load_benchmark_data, run_benchmark, summary_table, to_markdown
+    from ..evaluate.benchmark import (split_specs, check_strategies, crowdkit_specs, load_benchmark_data,
+                                      run_benchmark, summary_table, to_markdown)
     from ..io import atomic_write
     from ._common import console, progress
 
-    specs = [s.strip() for s in strategies.split(",") if s.strip()] or [i.name for i in available()]
+    specs = [s.strip() for s in split_specs(strategies) if s.strip()] or [i.name for i in available()]
+    if crowdkit.strip():
+        specs += [s for s in crowdkit_specs(crowdkit) if s not in specs]
+    check_strategies(specs)  # a wrong name, or crowd-kit missing, before any data is read
     data = []
     with progress("loading data sets", quiet=quiet, total=len(datasets)) as advance:
         for d in datasets:

@@ -5,6 +5,12 @@ allocations, numpy included) and the iteration count when the strategy has one. 
 result is a long table (one row per data set, strategy and seed) that
 :func:`summary_table` turns into accuracy mean ± sd per data set and strategy, and
 :func:`to_markdown` into the page ``docs/benchmarks/accuracy.md``.
+
+crowd-kit's strategies run side by side under their own names, ``ck:<class>``
+(``ck:DawidSkene``, ``ck:GLAD[n_iter=50]``), when the ``crowdkit`` package is importable:
+they get exactly the same votes (the integer task, worker and label indices of the
+:class:`~crowdwise.Votes`, duplicates included) as a ``task, worker, label`` DataFrame,
+built before the timer starts, and are scored by the same metric.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ import pandas as pd
 from ..errors import CrowdwiseError, InputError
 from ..votes import Votes
 
-__all__ = ["BenchmarkData", "load_benchmark_data", "run_benchmark", "summary_table", "to_markdown", "PUBLISHED"]
+__all__ = ["BenchmarkData", "load_benchmark_data", "run_benchmark", "summary_table", "to_markdown", "PUBLISHED",
+           "CROWDKIT_PREFIX", "CROWDKIT_METHODS", "require_crowdkit", "make_crowdkit", "crowdkit_specs",
+           "check_strategies", "split_specs"]
 
 #: Published accuracies we compare against: data set -> (figure, method).
 #: Sources: Zheng, Li, Li, Shan & Cheng, "Truth inference in crowdsourcing: is the problem
@@ -65,11 +73,159 @@ def load_benchmark_data(folder: Path) -> BenchmarkData:
                      fix="add truth.csv (task,label) or ground_truth.npy to benchmark against it")
 
 
+#: prefix of crowd-kit strategy names in a benchmark
+CROWDKIT_PREFIX = "ck:"
+#: crowd-kit 1.4 classification aggregators that take (task, worker, label) votes alone
+CROWDKIT_METHODS = ("MajorityVote", "Wawa", "DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE", "KOS",
+                    "ZeroBasedSkill", "MMSR")
+
+
+def require_crowdkit():
+    """The ``crowdkit.aggregation`` module, or an InputError saying how to get it."""
+    import sys
+
+    try:
+        import crowdkit.aggregation as agg
+    except ImportError as exc:
+        raise InputError(f"crowd-kit is not importable by this Python ({sys.executable}): {exc}",
+                         fix="run the benchmark from an environment with crowd-kit installed "
+                             "(pip install crowd-kit; crowd-kit 1.4.2 needs pandas<3 and scikit-learn<1.8, so a "
+                             "separate virtual environment is best), or leave out the ck: strategies") from None
+    return agg
+
+
+def _is_crowdkit(spec: str) -> bool:
+    return spec.strip().lower().startswith(CROWDKIT_PREFIX)
+
+
+def _parse_crowdkit(spec: str) -> tuple[str, dict]:
+    from ..aggregate import parse_spec
+
+    body = spec.strip()[len(CROWDKIT_PREFIX):]
+    name, params = parse_spec(body)
+    match = [m for m in CROWDKIT_METHODS if m.lower() == name.lower()]
+    if not match:
+        raise InputError(f"unknown crowd-kit strategy {name!r}",
+                         fix=f"use one of {', '.join(CROWDKIT_PREFIX + m for m in CROWDKIT_METHODS)}")
+    return match[0], params
+
+
+def crowdkit_specs(names: str) -> list[str]:
+    """``"DawidSkene, GLAD"`` -> ``["ck:DawidSkene", "ck:GLAD"]``; ``"all"`` -> every method
+    of :data:`CROWDKIT_METHODS`. Names are checked (case-insensitive), not imported.
+
+    Examples
+    --------
+    >>> crowdkit_specs("dawidskene, GLAD[n_iter=5]")
+    ['ck:DawidSkene', 'ck:GLAD[n_iter=5]']
+    """
+    parts = [p.strip() for p in split_specs(names) if p.strip()]
+    if [p.lower() for p in parts] == ["all"]:
+        return [CROWDKIT_PREFIX + m for m in CROWDKIT_METHODS]
+    out = []
+    for p in parts:
+        p = p[len(CROWDKIT_PREFIX):] if _is_crowdkit(p) else p
+        name, _ = _parse_crowdkit(CROWDKIT_PREFIX + p)
+        rest = p.strip()[len(name):]
+        out.append(CROWDKIT_PREFIX + name + rest)
+    if not out:
+        raise InputError("no crowd-kit strategy named", fix="give names such as DawidSkene,GLAD or all")
+    return out
+
+
+def split_specs(text: str) -> list[str]:
+    """Split on commas outside brackets (``DS[a=1, b=2],MV`` is two specs)."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def make_crowdkit(spec: str, random_state: int | None = None):
+    """A crowd-kit aggregator from ``"ck:Name[param=value, ...]"``.
+
+    ``random_state`` is passed when the class has that parameter (and the spec does not
+    set it); progress bars are silenced (``silent=True``, ``verbose=0``) unless set.
+    """
+    import inspect
+
+    agg = require_crowdkit()
+    name, params = _parse_crowdkit(spec)
+    cls = getattr(agg, name)
+    accepted = set(inspect.signature(cls).parameters)
+    bad = [k for k in params if k not in accepted]
+    if bad:
+        raise InputError(f"crowd-kit's {name} has no parameter {bad[0]!r}",
+                         fix=f"use one of {', '.join(sorted(a for a in accepted if not a.endswith('_'))) or '(none)'}")
+    for k, v in (("random_state", random_state), ("silent", True), ("verbose", 0)):
+        if k in accepted and k not in params and v is not None:
+            params[k] = v
+    return cls(**params)
+
+
+def check_strategies(specs: Iterable[str]) -> list[str]:
+    """Build each strategy once (crowdwise registry or ``ck:`` crowd-kit) so that a wrong
+    name or parameter is reported before any data is read; returns the specs."""
+    from ..aggregate import make_strategy
+
+    specs = list(specs)
+    for spec in specs:
+        if _is_crowdkit(spec):
+            make_crowdkit(spec)
+        else:
+            make_strategy(spec)
+    return specs
+
+
+def _crowdkit_frame(votes: Votes) -> pd.DataFrame:
+    return pd.DataFrame({"task": votes.task, "worker": votes.worker, "label": votes.label})
+
+
+def _crowdkit_labels(result: pd.Series, n_tasks: int) -> np.ndarray:
+    """crowd-kit's labels (a Series indexed by task index) as one class index per task, -1
+    where it gave none."""
+    out = np.full(n_tasks, -1, dtype=np.int64)
+    ok = result.notna().to_numpy()
+    out[result.index.to_numpy()[ok].astype(np.int64)] = result.to_numpy()[ok].astype(np.int64)
+    return out
+
+
+def _fit_crowdkit(spec: str, seed: int, data: BenchmarkData) -> dict:
+    from .metrics import evaluate_labels
+
+    model = make_crowdkit(spec, random_state=seed)
+    df = _crowdkit_frame(data.votes)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        result = model.fit_predict(df)
+    except Exception as exc:  # a peer's failure is a row of the table, not a crash of the run
+        tracemalloc.stop()
+        return {"error": f"crowd-kit: {type(exc).__name__}: {exc}"[:120]}
+    dt = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    labels = _crowdkit_labels(result, data.votes.n_tasks)
+    r = evaluate_labels(labels, data.truth, n_classes=data.votes.n_classes)
+    hist = getattr(model, "loss_history_", None)
+    return {"accuracy": r.accuracy, "share_valid": r.share_valid, "time_s": dt, "peak_mb": peak / 2**20,
+            "n_iter": len(hist) if hist is not None else np.nan}
+
+
 def _fit_once(spec: str, seed: int, data: BenchmarkData) -> dict:
     from ..aggregate import make_strategy
 
     from .metrics import evaluate_labels
 
+    if _is_crowdkit(spec):
+        return _fit_crowdkit(spec, seed, data)
     model = make_strategy(spec, random_state=seed)
     tracemalloc.start()
     t0 = time.perf_counter()
@@ -90,7 +246,8 @@ def run_benchmark(datasets: Sequence[BenchmarkData], strategies: Iterable[str], 
                   callback: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """Fit every strategy on every data set with every seed; one row per run.
 
-    Columns: dataset, strategy, seed, accuracy, share_valid, time_s, peak_mb, n_iter,
+    ``strategies`` are registry specifications (``"MV"``, ``"DS[prior=1]"``) or crowd-kit
+    ones (``"ck:DawidSkene"``, see the module documentation). Columns: dataset, strategy, seed, accuracy, share_valid, time_s, peak_mb, n_iter,
     error (the reason a strategy could not run, e.g. a binary-only method on K > 2).
     """
     rows = []
