@@ -137,9 +137,11 @@ class _VGGFeatures(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        from torchvision.models import vgg16
+        from torchvision.models import vgg
 
-        self.features = vgg16(weights=None).features
+        # the convolutional part only (building vgg16() would also initialise its 120M
+        # classifier weights, to throw them away); same layers and keys as vgg16().features
+        self.features = vgg.make_layers(vgg.cfgs["D"], batch_norm=False)
         self.pool = nn.AdaptiveAvgPool2d(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
