@@ -119,3 +119,81 @@ def test_resolve_confusions_from_spec_array_or_estimator():
         resolve_confusions(v, np.ones((3, 2, 2)))
     with pytest.raises(InputError, match="no confusion matrices"):
         resolve_confusions(v, "MV")
+
+
+# --------------------------------------------------------------------------- trained
+def _blobs(truth, k, dim, rng, spread=0.7):
+    centres = np.eye(k, dim) * 3.0
+    return (centres[truth] + spread * rng.standard_normal((truth.size, dim))).astype(np.float32)
+
+
+def _data(x, truth):
+    from crowdwise.learn.data import Split, TaskData
+
+    return TaskData(Split("train", np.arange(len(x)), truth, features=x), None, None, np.arange(3))
+
+
+def _config(epochs=15):
+    from crowdwise.learn.train import TrainConfig
+
+    return TrainConfig(epochs=epochs, batch_size=32, optimizer="adam", lr=0.01, weight_decay=0.0,
+                       scheduler="none", device="cpu", threads=1, seed=0)
+
+
+def test_mislabelled_examples_get_the_lowest_aum():
+    from crowdwise.learn.aum import aum_scores
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 150)
+    x = _blobs(truth, 3, 4, rng, spread=0.5)
+    labels = truth.copy()
+    flipped = rng.choice(150, 10, replace=False)
+    labels[flipped] = (truth[flipped] + 1) % 3
+    res = aum_scores(_data(x, truth), labels, model="mlp", model_options={"hidden": ()}, config=_config())
+    lowest = np.argsort(res.scores)[:10]
+    assert set(lowest.tolist()) == set(flipped.tolist())
+    assert res.scores[flipped].max() < 0 < np.median(res.scores)
+    labels[:5] = -1
+    res2 = aum_scores(_data(x, truth), labels, model="mlp", model_options={"hidden": ()}, config=_config(2))
+    assert np.isnan(res2.scores[:5]).all() and not np.isnan(res2.scores[5:]).any()
+    with pytest.raises(InputError, match="one hard label per task"):
+        aum_scores(_data(x, truth), labels[:10], config=_config(1))
+
+
+def test_waum_stacked_and_per_worker_weight_each_vote_by_the_worker_trust():
+    from crowdwise.learn.aum import aumc_scores, waum_scores
+    from crowdwise.simulate import independent_confusion
+
+    good = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.15, 0.15, 0.7]])  # class-dependent diagonal
+    bad = np.full((3, 3), 1 / 3)  # a spammer
+    sim = independent_confusion(90, 4, 3, confusions=np.stack([good, good, good, bad]), feedback=3, seed=1)
+    rng = np.random.default_rng(2)
+    data = _data(_blobs(sim.truth, 3, 4, rng), sim.truth)
+    votes = sim.votes
+    res = waum_scores(votes, data, confusions=sim.confusions, model_options={"hidden": ()}, config=_config(10))
+    assert res.form == "stacked" and res.vote_aum.shape == (votes.n_votes,)
+    # weights: s_v = <diag(pi_j), sigma> with sigma a probability vector -> the spammer's are 1/3
+    spam = votes.worker == 3
+    np.testing.assert_allclose(res.vote_weights[spam], 1 / 3, rtol=1e-6)
+    # a good worker's: a convex combination of 0.9, 0.8, 0.7, near the diagonal entry of the task's class
+    w = res.vote_weights[~spam]
+    assert (w > 0.7 - 1e-6).all() and (w < 0.9 + 1e-6).all()
+    assert np.corrcoef(w, np.array([0.9, 0.8, 0.7])[sim.truth[votes.task[~spam]]])[0, 1] > 0.9
+    # the score of a task is the weighted mean of its votes' AUM
+    t = int(votes.task[0])
+    m = votes.task == t
+    want = (res.vote_weights[m] * res.vote_aum[m]).sum() / res.vote_weights[m].sum()
+    assert res.scores[t] == pytest.approx(want)
+    # wrong votes have low AUM
+    wrong = votes.label != sim.truth[votes.task]
+    assert res.vote_aum[wrong].mean() < 0 < res.vote_aum[~wrong].mean()
+    per = waum_scores(votes, data, confusions="DS", form="per-worker", model_options={"hidden": ()},
+                      config=_config(5))
+    assert per.form == "per-worker" and np.isfinite(per.scores).all()
+    assert per.confusions.shape == (4, 3, 3)
+    aumc = aumc_scores(votes, data, model_options={"hidden": ()}, config=_config(3))
+    from crowdwise.aggregate import MajorityVote
+
+    assert np.array_equal(aumc.labels, MajorityVote(random_state=0).fit(votes).labels_)
+    with pytest.raises(InputError, match="unknown WAUM form"):
+        waum_scores(votes, data, form="both")

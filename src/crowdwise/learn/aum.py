@@ -48,6 +48,7 @@ thesis, Université de Montpellier, 2024.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,8 @@ import torch
 from ..errors import InputError
 
 __all__ = ["MARGINS", "margins", "MarginRecorder", "waum_weights", "weighted_task_scores",
-           "prune_mask", "resolve_confusions"]
+           "prune_mask", "resolve_confusions", "AUMResult", "WAUMResult", "aum_scores", "aumc_scores",
+           "waum_scores"]
 
 MARGINS = ("psi5", "softmax", "psi1")
 
@@ -270,3 +272,189 @@ def prune_mask(scores: Any, alpha: float, *, classes: Any = None) -> np.ndarray:
         q = np.quantile(s[g], alpha)
         keep[g[s[g] <= q]] = False
     return keep
+
+
+# --------------------------------------------------------------------------- training
+def _margin_callback(recorder: MarginRecorder) -> Any:
+    from .train import Callback
+
+    class _Record(Callback):
+        def on_batch_end(self, state: Any, batch: Any) -> None:
+            recorder.update(batch.logits, batch.index)
+
+        def on_epoch_end(self, state: Any) -> None:
+            recorder.end_epoch()
+
+    return _Record()
+
+
+def _rows_split(split: Any, rows: np.ndarray) -> Any:
+    """A training split whose example ``e`` is row ``rows[e]`` of ``split`` (repeats allowed)."""
+    from .data import Split
+
+    return Split("train", np.arange(rows.size), split.truth[rows],
+                 features=None if split.features is None else split.features[rows],
+                 paths=None if split.paths is None else tuple(split.paths[r] for r in rows))
+
+
+def _train_recording(split: Any, labels: np.ndarray, n_classes: int, *, model: str, model_options: dict | None,
+                     config: Any, kind: str, topk: int, burn_in: int, img_size: int,
+                     progress: bool | str = False) -> MarginRecorder:
+    from .data import make_dataset
+    from .models import build_model
+    from .train import TrainConfig, fit
+
+    cfg = config or TrainConfig()
+    opts = dict(model_options or {})
+    opts.setdefault("seed", cfg.seed)
+    if split.features is not None:
+        opts.setdefault("n_features", int(split.features.shape[1]))
+    rec = MarginRecorder(np.where(labels < 0, 0, labels), n_classes=n_classes, kind=kind, topk=topk,
+                         burn_in=burn_in)
+    net = build_model(model, n_classes, **opts)
+    fit(net, make_dataset(split, labels, img_size=img_size), config=cfg, callbacks=[_margin_callback(rec)],
+        progress=progress)
+    return rec
+
+
+@dataclass
+class AUMResult:
+    """Scores of :func:`aum_scores` / :func:`aumc_scores`.
+
+    Attributes
+    ----------
+    scores : ndarray (n_tasks,)
+        AUM of each task with its label (NaN for a task without label).
+    labels : ndarray of int (n_tasks,)
+        The labels the network was trained on (-1: none).
+    kind, topk : the margin used
+    """
+
+    scores: np.ndarray
+    labels: np.ndarray
+    kind: str
+    topk: int
+
+
+def aum_scores(data: Any, labels: Any, *, model: str = "mlp", model_options: dict | None = None, config: Any = None,
+               kind: str = "psi5", topk: int = 1, burn_in: int = 0, img_size: int = 224,
+               progress: bool | str = False) -> AUMResult:
+    r"""AUM of each training task with its given hard label (Pleiss et al. 2020).
+
+    One network is trained on ``(x_i, y_i)`` with cross-entropy for ``config.epochs``
+    epochs; the margin of every example is recorded at each step of the same training
+    loop and averaged: :math:`\mathrm{AUM}(x_i, y_i) = \frac1T\sum_t M^{(t)}(x_i, y_i)`.
+
+    Parameters
+    ----------
+    data : TaskData
+        ``data.train`` rows are the tasks.
+    labels : array of int (n_tasks,)
+        Hard labels (class indices, -1 = left out).
+    model, model_options, config, img_size
+        As :func:`crowdwise.learn.crowd_layers.fit_crowd_layer` (no validation split is used).
+    kind, topk, burn_in
+        The margin (:func:`margins`) and the first epochs left out of the average.
+    """
+    lab = np.asarray(labels)
+    if lab.ndim != 1 or lab.shape[0] != len(data.train):
+        raise InputError(f"labels have shape {lab.shape}, expected ({len(data.train)},): one hard label per task",
+                         fix="give class indices (-1 for none), e.g. the argmax of a soft labels file")
+    lab = lab.astype(np.int64)
+    if lab.size and lab.max() >= data.n_classes:
+        raise InputError(f"label {int(lab.max())} is not a class index (K = {data.n_classes})")
+    rec = _train_recording(data.train, lab, data.n_classes, model=model, model_options=model_options,
+                           config=config, kind=kind, topk=topk, burn_in=burn_in, img_size=img_size,
+                           progress=progress)
+    scores = rec.aum
+    scores[lab < 0] = np.nan
+    return AUMResult(scores, lab, kind, int(topk))
+
+
+def aumc_scores(votes: Any, data: Any, *, seed: int = 0, **kwargs: Any) -> AUMResult:
+    """AUMC: :func:`aum_scores` with the majority-vote labels (ties broken with ``seed``)."""
+    from ..aggregate import MajorityVote
+
+    labels = MajorityVote(random_state=seed).fit(votes).labels_.copy()
+    labels[votes.votes_per_task() == 0] = -1
+    return aum_scores(data, labels, **kwargs)
+
+
+@dataclass
+class WAUMResult:
+    """Scores of :func:`waum_scores`.
+
+    Attributes
+    ----------
+    scores : ndarray (n_tasks,)
+        WAUM of each task (NaN for a task without vote).
+    vote_aum : ndarray (n_votes,)
+        AUM of each vote :math:`(x_i, y_i^{(j)})`, in the order of ``votes``.
+    vote_weights : ndarray (n_votes,)
+        :math:`s_j(x_i)` of each vote.
+    confusions : ndarray (n_workers, K, K)
+    form : {"stacked", "per-worker"}
+    """
+
+    scores: np.ndarray
+    vote_aum: np.ndarray
+    vote_weights: np.ndarray
+    confusions: np.ndarray
+    form: str
+
+
+def waum_scores(votes: Any, data: Any, *, confusions: Any = None, form: str = "stacked", model: str = "mlp",
+                model_options: dict | None = None, config: Any = None, kind: str = "psi5", topk: int = 1,
+                burn_in: int = 0, img_size: int = 224, progress: bool | str = False) -> WAUMResult:
+    r"""WAUM of each task (Lefort et al. 2024).
+
+    .. math::
+
+        \mathrm{WAUM}(x_i) = \frac{\sum_{j} s_j(x_i)\, \mathrm{AUM}(x_i, y_i^{(j)})}{\sum_j s_j(x_i)},
+        \qquad s_j(x_i) = \langle \operatorname{diag}(\hat\pi^{(j)}), \sigma(x_i) \rangle ,
+
+    the sums running over the workers who voted on task :math:`i`, :math:`\sigma(x_i)`
+    the softmax of the network that saw the vote, at the last epoch.
+
+    Parameters
+    ----------
+    votes : Votes
+    data : TaskData
+        ``data.train`` rows aligned with ``votes.task_ids``.
+    confusions : None, str, estimator or ndarray (n_workers, K, K)
+        Where :math:`\hat\pi` comes from (:func:`resolve_confusions`): Dawid-Skene by
+        default, a strategy spec (``"FastDS"``, ``"DSWC[L=3]"``...) or given matrices.
+    form : {"stacked", "per-worker"}
+        ``stacked``: one network trained on every (task, vote) pair, the task's features
+        repeated once per vote; ``per-worker``: one network per worker (same initial
+        weights) trained on that worker's votes alone.
+    model, model_options, config, kind, topk, burn_in, img_size
+        As :func:`aum_scores`.
+    """
+    if form not in ("stacked", "per-worker"):
+        raise InputError(f"unknown WAUM form {form!r}", fix="use 'stacked' or 'per-worker'")
+    if len(data.train) != votes.n_tasks:
+        raise InputError(f"{len(data.train)} training rows for {votes.n_tasks} tasks of the votes",
+                         fix="load the items with the votes (load_task_data(..., votes=votes))")
+    seed = getattr(config, "seed", 0)
+    conf = resolve_confusions(votes, confusions, random_state=seed)
+    k = votes.n_classes
+    common = dict(model=model, model_options=model_options, config=config, kind=kind, topk=topk,
+                  burn_in=burn_in, img_size=img_size)
+    vote_aum = np.full(votes.n_votes, np.nan)
+    probs = np.full((votes.n_votes, k), np.nan)
+    if form == "stacked":
+        rec = _train_recording(_rows_split(data.train, votes.task), votes.label, k, progress=progress, **common)
+        vote_aum[:], probs[:] = rec.aum, rec.last_probs
+    else:
+        order = np.argsort(votes.worker, kind="stable")
+        bounds = np.searchsorted(votes.worker[order], np.arange(votes.n_workers + 1))
+        for j in range(votes.n_workers):
+            sel = order[bounds[j]:bounds[j + 1]]
+            if sel.size == 0:
+                continue
+            rec = _train_recording(_rows_split(data.train, votes.task[sel]), votes.label[sel], k, **common)
+            vote_aum[sel], probs[sel] = rec.aum, rec.last_probs
+    weights = waum_weights(probs, conf, votes.worker)
+    scores = weighted_task_scores(vote_aum, weights, votes.task, votes.n_tasks)
+    return WAUMResult(scores, vote_aum, weights, conf, form)
