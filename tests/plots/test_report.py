@@ -32,7 +32,7 @@ def sim():
 def page(sim, tmp_path_factory) -> tuple[Path, str]:
     a = CrowdAnalysis(sim.votes, sim.truth, strategies=["MV[tie=smallest]", "WAWA"], seeds=[0, 1])
     steps = []
-    out = write_report(tmp_path_factory.mktemp("rep") / "report.html", a, n_doubt=7,
+    out = write_report(tmp_path_factory.mktemp("rep") / "report.html", a, n_doubt=7, dpi=40,
                        progress=lambda done, total, step: steps.append((done, total, step)))
     assert steps[0] == (0, len(report_steps(a)), "summary") and steps[-1][0] == steps[-1][1]
     return out, out.read_text()
@@ -79,7 +79,7 @@ def test_ids_and_names_from_the_data_are_escaped(tmp_path):
     evil = "<script>alert('x')</script>"
     v = Votes.from_records([evil, evil, evil, "t&2", "t&2"], ["<b>w1</b>", "w\"2", "w3", "<b>w1</b>", "w3"],
                            ["<i>cat</i>", "<i>cat</i>", "dog", "dog", "<i>cat</i>"], name="<h1>set</h1>")
-    text = build_report(CrowdAnalysis(v, np.array([0, 1]), strategies=["MV"]), title=None)
+    text = build_report(CrowdAnalysis(v, np.array([0, 1]), strategies=["MV"]), dpi=30)
     assert "<script" not in text and "<b>w1" not in text and "<i>cat" not in text and "<h1>set" not in text
     assert html.escape(evil) in text and "&lt;i&gt;cat&lt;/i&gt;" in text and "t&amp;2" in text
     assert "<title>Crowd report: &lt;h1&gt;set&lt;/h1&gt;</title>" in text
@@ -91,7 +91,7 @@ def test_a_figure_that_cannot_be_made_becomes_a_note(sim):
         def ds(self):
             raise TooLargeError("DS would need 9 GB (memory budget 2 GB)")
 
-    text = build_report(NoDS(sim.votes))
+    text = build_report(NoDS(sim.votes), dpi=30)
     assert text.count('class="note"') == 2  # trace-spam and confusions
     assert "DS would need 9 GB" in text
     assert "posterior: Laplace-smoothed vote shares" in text  # the doubt table falls back
@@ -143,7 +143,7 @@ def test_report_renders_with_its_images_in_headless_chromium(page, tmp_path):
     assert m, f"no render marker (exit {res.returncode}): {res.stderr[-500:]}"
     total, ok, sizes = int(m.group(1)), int(m.group(2)), m.group(3).split(",")
     assert total == n_img == 8 and ok == total
-    # each image has the pixel size of its PNG (figure inches x 100 dpi)
+    # each image has the pixel size of its PNG (figure inches x dpi)
     for (_, data), size in zip(IMG.findall(text), sizes):
         png = base64.b64decode(data)
         w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")

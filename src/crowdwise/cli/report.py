@@ -25,6 +25,7 @@ def command(
     seed: Annotated[int, typer.Option("--seed", help="random_state of the DS and GLAD fits behind the worker "
                                       "scores.")] = 0,
     top: Annotated[int, typer.Option("--top", help="Rows of the table of tasks most in doubt.")] = 20,
+    dpi: Annotated[float, typer.Option("--dpi", help="Resolution of the embedded figures.")] = 100,
     duplicates: Annotated[str, typer.Option("--duplicates", help="Repeated (task, worker) votes: keep, first, "
                                             "last or error.")] = "keep",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, print nothing.")] = False,
@@ -44,8 +45,8 @@ def command(
     require_matplotlib()
     if output.exists() and output.is_dir():
         raise InputError("is a folder", source=output, fix="give -o the HTML file to write, e.g. -o report.html")
-    if seeds < 1 or top < 1:
-        raise InputError(f"--seeds and --top must be at least 1, got {seeds} and {top}")
+    if seeds < 1 or top < 1 or not dpi > 0:
+        raise InputError(f"--seeds and --top must be at least 1 and --dpi positive, got {seeds}, {top} and {dpi}")
     specs = [s.strip() for s in split_specs(strategies) if s.strip()]
     if truth is not None:
         if not specs:
@@ -58,7 +59,7 @@ def command(
     analysis = CrowdAnalysis(votes, truth_arr, strategies=specs, seeds=range(seeds), random_state=seed)
 
     if quiet:
-        write_report(output, analysis, n_doubt=top)
+        write_report(output, analysis, n_doubt=top, dpi=dpi)
         return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -69,7 +70,7 @@ def command(
         def on_step(done: int, total: int, step: str) -> None:
             prog.update(tid, completed=done, total=total, description=f"report: {step}")
 
-        write_report(output, analysis, n_doubt=top, progress=on_step)
+        write_report(output, analysis, n_doubt=top, dpi=dpi, progress=on_step)
     alpha = analysis.alpha
     console.print(f"{votes!r}", markup=False, highlight=False)
     if alpha == alpha:

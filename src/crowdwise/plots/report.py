@@ -244,7 +244,7 @@ def write_report(path: str | Path, analysis: CrowdAnalysis, **kwargs: Any) -> Pa
     >>> import tempfile, pathlib
     >>> from crowdwise import Votes
     >>> v = Votes.from_records([0, 0, 1, 1, 2, 2], ["a", "b"] * 3, [0, 0, 1, 1, 0, 1], name="demo")
-    >>> out = write_report(pathlib.Path(tempfile.mkdtemp()) / "report.html", CrowdAnalysis(v))
+    >>> out = write_report(pathlib.Path(tempfile.mkdtemp()) / "report.html", CrowdAnalysis(v), dpi=30)
     >>> page = out.read_text()
     >>> page.count("data:image/png;base64,") >= 5, "http" in page
     (True, False)
