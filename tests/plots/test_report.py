@@ -35,6 +35,9 @@ def page(sim, tmp_path_factory) -> tuple[Path, str]:
     out = write_report(tmp_path_factory.mktemp("rep") / "report.html", a, n_doubt=7, dpi=40,
                        progress=lambda done, total, step: steps.append((done, total, step)))
     assert steps[0] == (0, len(report_steps(a)), "summary") and steps[-1][0] == steps[-1][1]
+    fits = [s for _, _, s in steps if s.startswith("strategies (")]
+    assert fits == ["strategies (1/4, MV[tie=smallest] done)", "strategies (2/4, MV[tie=smallest] done)",
+                    "strategies (3/4, WAWA done)", "strategies (4/4, WAWA done)"]
     return out, out.read_text()
 
 

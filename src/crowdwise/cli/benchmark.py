@@ -25,8 +25,10 @@ def command(
 ) -> None:
     """Run strategies over data-set folders with known truth, repeating with seeds, and print
     (and optionally write) accuracy mean ± sd, time, peak memory and iterations per data set,
-    with the overall mean. With --crowdkit, crowd-kit's strategies run on exactly the same
-    votes under the names ck:<class> (also accepted in -s)."""
+    with the overall mean.
+
+    With --crowdkit, crowd-kit's strategies run on exactly the same votes under the names
+    ck:<class> (also accepted in -s)."""
     from ..aggregate import available
     from ..evaluate.benchmark import (split_specs, check_strategies, crowdkit_specs, load_benchmark_data,
                                       run_benchmark, summary_table, to_markdown)

@@ -30,7 +30,9 @@ def command(
                                             "last or error.")] = "keep",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, print nothing.")] = False,
 ) -> None:
-    """Write one self-contained HTML page about DATASET for colleagues: summary (tasks, workers, classes, votes, Krippendorff's alpha), histograms of votes per task and per worker, task entropy, worker scores (DS trace vs spam score, agreement, GLAD ability), confusion matrices of the most and least reliable workers, the tasks most in doubt and, with --truth, the strategies compared (accuracy, time).
+    """Write one self-contained HTML page about DATASET, to send to colleagues.
+
+    Contents: summary (tasks, workers, classes, votes, Krippendorff's alpha), histograms of votes per task and per worker, task entropy, worker scores (DS trace vs spam score, agreement, GLAD ability), confusion matrices of the most and least reliable workers, the tasks most in doubt and, with --truth, the strategies compared (accuracy, time).
 
     Figures are embedded as PNG, the style inline: the file opens offline and can be mailed. Needs matplotlib (pip install "crowdwise\\[report]").
     """  # noqa: E501 (one line per paragraph: the help formatter keeps line breaks)

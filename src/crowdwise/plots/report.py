@@ -221,8 +221,17 @@ def build_report(analysis: CrowdAnalysis, *, title: str | None = None, n_doubt: 
                     parts.append(f'<p class="note">Tasks most in doubt not shown: {_e(exc)}</p>')
                 continue
             if fig == "strategies":
+                n_fits = len(analysis.strategies) * len(analysis.seeds)
+                fits = 0
+
+                def each_fit(row: dict) -> None:
+                    nonlocal fits
+                    fits += 1
+                    if progress is not None:
+                        progress(done - 1, len(steps), f"strategies ({fits}/{n_fits}, {row['strategy']} done)")
+
                 try:
-                    analysis.run_strategies()
+                    analysis.run_strategies(callback=each_fit)
                     parts.append(_strategy_table_html(analysis))
                 except CrowdwiseError as exc:
                     parts.append(f'<p class="note">Strategies not compared: {_e(exc)}</p>')
