@@ -55,6 +55,7 @@ VERBS = [
     ("aggregate", "aggregate"),
     ("aggregate-deep", "aggregate_deep"),
     ("agginfo", "agginfo"),
+    ("train", "train"),
     ("identify", "identify"),
     ("evaluate", "evaluate"),
     ("benchmark", "benchmark"),

@@ -70,6 +70,7 @@ from ..errors import InputError
 from ..votes import Votes, factorize_ids
 
 __all__ = ["Split", "TaskData", "TaskDataset", "load_image_folder", "load_features", "load_task_data", "make_dataset",
+           "load_labels", "standardize",
            "image_transform", "IMAGE_EXTENSIONS", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 #: file extensions read as images (case-insensitive)
@@ -677,6 +678,101 @@ def _values_to_index(values: np.ndarray, classes: np.ndarray, source: str, locat
                              source=source, position=locate(i), fix="use the class values of the votes")
         out[~missing] = idx
     return out
+
+
+# --------------------------------------------------------------------------- labels, scaling
+def load_labels(path: str | Path, votes: Votes) -> np.ndarray:
+    """Training targets aligned with ``votes.task_ids``, from a file ``crowdwise aggregate`` wrote.
+
+    Parameters
+    ----------
+    path : str or Path
+        - ``.npy``: hard labels ``(n_tasks,)`` (class indices, -1 = no label) or soft
+          labels ``(n_tasks, K)``, rows in the order of ``votes.task_ids``;
+        - ``.npz``: sparse soft labels (``labels_<data>_<strategy>_probas.npz``);
+        - ``.csv`` / ``.tsv`` / ``.parquet`` keyed by task ids (``task`` column): soft
+          when it has a ``p_<class>`` column for every class, else hard from
+          ``label_index`` or ``label`` (see :func:`crowdwise.io.read_labels`); tasks absent
+          from the table get no label.
+    votes : Votes
+
+    Returns
+    -------
+    ndarray
+        int64 ``(n_tasks,)`` or float64 ``(n_tasks, K)``.
+    """
+    from scipy import sparse
+
+    from .. import io
+    from ..io._common import check_exists, kind_of
+    from ..io.truth import load_npy
+
+    path = Path(path)
+    check_exists(path)
+    suffix = kind_of(path)[0]
+    n, k = votes.n_tasks, votes.n_classes
+    if suffix == ".npy":
+        arr = load_npy(path)
+        if arr.ndim == 2:
+            if arr.shape != (n, k):
+                raise InputError(f"soft labels have shape {arr.shape}, expected ({n}, {k}) for these votes",
+                                 source=path, fix="use the labels aggregated from these votes")
+            if arr.dtype.kind not in "fiu":
+                raise InputError(f"soft labels must be numbers, got dtype {arr.dtype}", source=path,
+                                 fix="save probabilities")
+            return arr.astype(np.float64)
+        return io.read_labels(path, votes)[0]
+    if suffix == ".npz":
+        try:
+            m = sparse.load_npz(path)
+        except (ValueError, OSError, KeyError) as exc:
+            raise InputError(f"not a sparse matrix archive ({exc})", source=path,
+                             fix="save soft labels with scipy.sparse.save_npz") from None
+        if m.shape != (n, k):
+            raise InputError(f"soft labels have shape {m.shape}, expected ({n}, {k}) for these votes", source=path,
+                             fix="use the labels aggregated from these votes")
+        return np.asarray(m.toarray(), dtype=np.float64)
+    hard, valid = io.read_labels(path, votes)
+    if suffix == ".parquet":
+        df = pd.read_parquet(path)
+    else:
+        df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype={"task": str})
+    pcols = [f"p_{c}" for c in votes.classes.tolist()]
+    if "task" in df.columns and all(c in df.columns for c in pcols):
+        pos = pd.Index(_text(votes.task_ids)).get_indexer(_text(df["task"].to_numpy(dtype=object)))
+        soft = np.zeros((n, k))
+        vals = df[pcols].to_numpy(dtype=np.float64)
+        ok = pos >= 0
+        soft[pos[ok]] = vals[ok]
+        if valid is not None:
+            soft[~valid] = 0.0
+        return soft
+    if valid is not None:
+        hard = np.where(valid, hard, -1)
+    return hard
+
+
+def standardize(data: TaskData) -> tuple[TaskData, np.ndarray, np.ndarray]:
+    """Centre and scale every feature with the training mean and standard deviation.
+
+    ``x' = (x - mean_train) / sd_train`` on every split (a constant column is only
+    centred). Returns the new data and ``(mean, sd)``.
+    """
+    if data.kind != "features":
+        raise InputError("only feature matrices can be standardised", fix="drop --standardize for images")
+    x = data.train.features.astype(np.float64)
+    mean = x.mean(axis=0)
+    sd = x.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+
+    def scaled(s: Split | None) -> Split | None:
+        if s is None:
+            return None
+        f = ((s.features - mean) / sd).astype(np.float32)
+        return Split(s.name, s.task_ids, s.truth, features=f)
+
+    return (TaskData(scaled(data.train), scaled(data.val), scaled(data.test), data.classes, kind=data.kind),
+            mean, sd)
 
 
 # --------------------------------------------------------------------------- dispatch

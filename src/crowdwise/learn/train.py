@@ -524,7 +524,7 @@ def _validate(model: nn.Module, val_set: Any, cfg: TrainConfig, device: torch.de
     logits, targets = _logits(model, val_set, cfg.eval_batch_size, device, num_workers=cfg.num_workers)
     if targets.dtype.is_floating_point:
         targets = targets.argmax(dim=1)
-    acc = float((logits.argmax(dim=1) == targets).float().mean()) if len(targets) else float("nan")
+    acc = int((logits.argmax(dim=1) == targets).sum()) / len(targets) if len(targets) else float("nan")
     vloss = float(F.cross_entropy(logits, targets)) if len(targets) else float("nan")
     return {"val_accuracy": acc, "val_loss": vloss}
 

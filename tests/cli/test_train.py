@@ -1,0 +1,134 @@
+"""`crowdwise train` end to end on tiny data: features with MV labels (hard and soft,
+npy and CSV), gold labels, images with a ResNet, checked results JSON / model / figure,
+and clear errors (missing torch, mismatched labels)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+
+from _cli import run, runner  # noqa: E402
+from crowdwise.cli.main import app  # noqa: E402
+from learn._tiny import make_feature_dataset, make_image_dataset  # noqa: E402
+
+FAST = ("--epochs", "12", "--batch-size", "32", "--lr", "0.05", "--threads", "1", "--device", "cpu", "-q")
+
+
+@pytest.fixture(scope="module")
+def feats(tmp_path_factory):
+    root = tmp_path_factory.mktemp("feats")
+    arr = make_feature_dataset(root, n_train=120, n_val=60, n_test=90, accuracy=0.7)
+    run("aggregate", str(root), "-s", "MV", "--quiet")
+    run("aggregate", str(root), "-s", "NaiveSoft", "--quiet")
+    return root, arr
+
+
+def _feature_args(root):
+    return ("--features-train", str(root / "train.npy"), "--features-val", str(root / "val.npy"),
+            "--val-truth", str(root / "val_truth.txt"), "--features-test", str(root / "test.npy"),
+            "--test-truth", str(root / "test_truth.txt"))
+
+
+def test_train_on_mv_labels_writes_checked_results(feats, tmp_path):
+    root, arr = feats
+    out = tmp_path / "out"
+    run("train", str(root), "--labels", str(root / "labels" / "labels_feats0_mv.npy"), "-m", "mlp",
+        "--hidden", "16", "--top-k", "2,5", *_feature_args(root), *FAST, "-o", str(out))
+    res = json.loads((out / "results.json").read_text())
+    assert res["test_accuracy"] > 0.95 and res["test_n"] == 90
+    assert 0 <= res["test_ece"] <= 1 and res["test_top2_accuracy"] >= res["test_accuracy"]
+    assert "test_top5_accuracy" not in res  # k >= K is not reported
+    assert res["n_train"] == 120 and res["n_val"] == 60 and res["n_classes"] == 3
+    assert res["settings"]["model"] == "mlp" and res["settings"]["targets"] == "hard"
+    assert res["settings"]["epochs"] == 12 and res["settings"]["lr"] == 0.05 and res["settings"]["hidden"] == [16]
+    assert len(res["history"]) == 12 and 1 <= res["best_epoch"] <= 12
+    assert res["val_accuracy"] == max(h["val_accuracy"] for h in res["history"])
+    # the numbers are those of the saved model on the test set
+    from crowdwise.learn.metrics import expected_calibration_error
+    from crowdwise.learn.models import build_model
+
+    m = build_model("mlp", 3, n_features=5, hidden=(16,), weights=out / "model.pt").eval()
+    with torch.no_grad():
+        proba = torch.softmax(m(torch.as_tensor(arr["x_test"])).double(), 1).numpy()
+    assert res["test_accuracy"] == pytest.approx((proba.argmax(1) == arr["y_test"]).mean())
+    assert res["test_ece"] == pytest.approx(expected_calibration_error(arr["y_test"], proba), abs=1e-6)
+    np.testing.assert_allclose(np.load(out / "test_proba.npy"), proba, atol=1e-6)
+    assert sum(res["reliability"]["counts"]) == 90
+    assert (out / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_soft_csv_and_gold_labels(feats, tmp_path):
+    root, _ = feats
+    run("train", str(root), "--labels", str(root / "labels" / "labels_feats0_naivesoft.csv"), "--hidden", "16",
+        *_feature_args(root), *FAST, "-o", str(tmp_path / "soft"))
+    soft = json.loads((tmp_path / "soft" / "results.json").read_text())
+    assert soft["settings"]["targets"] == "soft" and soft["test_accuracy"] > 0.95
+    run("train", str(root), "--labels", "gold", "--train-truth", str(root / "train_truth.txt"), "--hidden", "16",
+        *_feature_args(root), *FAST, "-o", str(tmp_path / "gold"))
+    gold = json.loads((tmp_path / "gold" / "results.json").read_text())
+    assert gold["settings"]["labels"] == "gold" and gold["test_accuracy"] > 0.95
+
+
+def test_same_seed_same_results(feats, tmp_path):
+    root, _ = feats
+    args = ("train", str(root), "--labels", str(root / "labels" / "labels_feats0_mv.npy"), "--hidden", "8",
+            *_feature_args(root), *FAST)
+    run(*args, "-o", str(tmp_path / "a"), "--seed", "3")
+    run(*args, "-o", str(tmp_path / "b"), "--seed", "3")
+    a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_train_on_images(tmp_path):
+    make_image_dataset(tmp_path, n_train=12, n_val=6, n_test=6, size=8)
+    run("aggregate", str(tmp_path / "votes.csv"), "-s", "MV", "--quiet", "--out-dir", str(tmp_path / "labels"))
+    out = tmp_path / "out"
+    run("train", str(tmp_path / "votes.csv"), "--labels", str(tmp_path / "labels" / "labels_votes_mv.npy"),
+        "-m", "resnet18", "--small-images", "--img-size", "8", "--augment", "--epochs", "2", "--batch-size", "6",
+        "--threads", "1", "-q", "-o", str(out))
+    res = json.loads((out / "results.json").read_text())
+    assert res["settings"]["kind"] == "images" and res["test_n"] == 6 and res["n_val"] == 6
+    assert res["classes"] == ["blue", "green", "red"] and res["settings"]["augment"] is True
+    assert set(torch.load(out / "model.pt", weights_only=True)) >= {"backbone.conv1.weight", "head.weight"}
+
+
+def _fails(*args):
+    res = runner.invoke(app, list(args))
+    assert res.exit_code != 0
+    return res
+
+
+def test_errors(feats, tmp_path, monkeypatch):
+    root, _ = feats
+    np.save(tmp_path / "short.npy", np.zeros(5, np.int64))
+    from crowdwise.errors import InputError
+
+    res = _fails("train", str(root), "--labels", str(tmp_path / "short.npy"), *_feature_args(root), *FAST)
+    assert isinstance(res.exception, InputError) and "5 labels for 120 tasks" in str(res.exception)
+    res = _fails("train", str(root), "--labels", str(tmp_path / "absent.npy"), *FAST)
+    assert "labels file not found" in str(res.exception)
+    res = _fails("train", str(root), "--labels", "gold", *FAST)
+    assert "no train/ image folder and no feature matrix" in str(res.exception)
+    # no torch: the install command
+    monkeypatch.setitem(sys.modules, "torch", None)
+    res = _fails("train", str(root), "--labels", "gold", *FAST)
+    assert 'pip install "crowdwise[deep]"' in str(res.exception)
+
+
+def test_missing_torch_is_one_line_exit_2(feats, monkeypatch, capsys):
+    root, _ = feats
+    from crowdwise.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setattr(sys, "argv", ["crowdwise", "train", str(root), "--labels", "gold"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    assert "needs torch" in capsys.readouterr().err
