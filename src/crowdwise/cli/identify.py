@@ -7,6 +7,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .aggregate_deep import (BatchSize, Device, Dropout, Epochs, FeaturesTest, FeaturesTrain, FeaturesVal, Hidden,
+                             ImgSize, Lr, Milestones, Model, Momentum, Optim, Scheduler, TestTruth, Threads,
+                             TrainTruth, ValTruth, WeightDecay, Weights)
+
 #: CLI name -> (what it scores, file stem, column title, rank the top 10 by the highest
 #: value first?, what the top 10 shows)
 METHODS: dict[str, tuple[str, str, bool, str]] = {
@@ -20,6 +24,15 @@ METHODS: dict[str, tuple[str, str, bool, str]] = {
     "krippendorff": ("dataset", "krippendorff", False, "Krippendorff's alpha (nominal)"),
 }
 
+#: the methods that train a network on the items of the tasks (PyTorch; --features-train ... or
+#: the image folders), same columns as METHODS
+LEARNING_METHODS: dict[str, tuple[str, str, bool, str]] = {
+    "aum": ("task", "aum", False, "lowest AUM with the --labels given (likely mislabelled)"),
+    "aumc": ("task", "aumc", False, "lowest AUM with the majority-vote labels (AUMC)"),
+    "waum": ("task", "waum", False, "lowest WAUM (ambiguous tasks)"),
+}
+ALL_METHODS = {**METHODS, **LEARNING_METHODS}
+
 
 def _parse_methods(spec: Optional[str]) -> list[str]:
     from ..errors import InputError
@@ -27,19 +40,19 @@ def _parse_methods(spec: Optional[str]) -> list[str]:
     if spec is None:
         return []
     names = [s.strip().lower() for s in spec.split(",") if s.strip()]
-    bad = [s for s in names if s not in METHODS]
+    bad = [s for s in names if s not in ALL_METHODS]
     if bad or not names:
         raise InputError(f"unknown identification method {', '.join(map(repr, bad)) or repr(spec)}",
-                         fix=f"use one or more of {', '.join(METHODS)}, comma-separated")
+                         fix=f"use one or more of {', '.join(ALL_METHODS)}, comma-separated")
     return list(dict.fromkeys(names))
 
 
-def _check_new_folder(out: Optional[Path], dataset: Path) -> Path:
+def _check_new_folder(out: Optional[Path], dataset: Path, option: str = "--drop-spammers") -> Path:
     """The folder of the cleaned data set: never the input, never a non-empty folder."""
     from ..errors import InputError
 
     if out is None:
-        raise InputError("--drop-spammers needs the folder of the cleaned data set",
+        raise InputError(f"{option} needs the folder of the cleaned data set",
                          fix="add -o NEWFOLDER (a new or empty folder)")
     src = (dataset if dataset.is_dir() else dataset.parent).resolve()
     if out.resolve() == src:
@@ -55,7 +68,7 @@ def command(
     dataset: Annotated[Path, typer.Argument(help="A peerannot folder (answers.json + metadata.json) or a votes "
                                                  "file: CSV/TSV/Parquet (task,worker,label) or answers.json.")],
     method: Annotated[Optional[str], typer.Option(
-        "--method", "-s", help="Scores to compute, comma-separated: " + ", ".join(METHODS) + ".")] = None,
+        "--method", "-s", help="Scores to compute, comma-separated: " + ", ".join(ALL_METHODS) + ".")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder of the score files. Default: "
                                                     "identification/ inside the data-set folder.")] = None,
     drop_spammers: Annotated[Optional[float], typer.Option(
@@ -64,16 +77,41 @@ def command(
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", file_okay=False, help="New (or empty) folder of the cleaned peerannot data set "
                                                 "(with --drop-spammers).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="random_state of the DS and GLAD fits.")] = 0,
+    prune: Annotated[Optional[float], typer.Option(
+        "--prune", help="With one of aum, aumc, waum: write a copy of the data set without the tasks whose score is "
+                        "at or below the ALPHA-quantile (e.g. 0.01); needs -o.")] = None,
+    per_class: Annotated[bool, typer.Option("--per-class", help="--prune within each class (the class of the "
+                                            "labels the score used; majority vote for waum).")] = False,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="aum: the labels of the tasks (a labels file "
+                                                   "of `crowdwise aggregate`, .npy or CSV; soft labels use their "
+                                                   "argmax).")] = None,
+    confusions_spec: Annotated[str, typer.Option("--confusions", help="waum: where the worker confusions come "
+                                                 "from: a strategy (DS, FastDS, 'DSWC\\[L=3]'...) or a .npy of "
+                                                 "shape (n_workers, K, K).")] = "DS",
+    waum_form: Annotated[str, typer.Option("--waum-form", help="waum: stacked (one network on every (task, vote) "
+                                           "pair) or per-worker (one network per worker).")] = "stacked",
+    margin: Annotated[str, typer.Option("--margin", help="psi5 (softmax of the label minus the (k+1)-th largest), "
+                                        "softmax (minus the largest other) or psi1 (logits, Pleiss et al.).")]
+    = "psi5",
+    topk: Annotated[int, typer.Option("--topk", help="k of the psi5 margin.")] = 1,
+    burn_in: Annotated[int, typer.Option("--burn-in", help="First epochs left out of the margin average.")] = 0,
+    features_train: FeaturesTrain = None, features_val: FeaturesVal = None, features_test: FeaturesTest = None,
+    train_truth: TrainTruth = None, val_truth: ValTruth = None, test_truth: TestTruth = None,
+    model: Model = "mlp", hidden: Hidden = "128", dropout: Dropout = 0.0, weights: Weights = None,
+    epochs: Epochs = 50, batch_size: BatchSize = 64, optimizer: Optim = "adam", lr: Lr = 1e-3,
+    momentum: Momentum = 0.9, weight_decay: WeightDecay = 0.0, scheduler: Scheduler = "none",
+    milestones: Milestones = None, device: Device = None, img_size: ImgSize = 224, threads: Threads = None,
+    seed: Annotated[int, typer.Option("--seed", help="random_state of the DS and GLAD fits; seed of the networks.")]
+    = 0,
     duplicates: Annotated[str, typer.Option("--duplicates", help="Repeated (task, worker) votes: keep, first, "
                                             "last or error.")] = "keep",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
     """Score the tasks, the workers and the data set DATASET.
 
-    Task scores: entropy (of the vote shares), glad-difficulty (GLAD beta, small = hard), needs-vote (where to send the next votes). Worker scores: trace (DS confusion trace / K), spam-score (Raykar & Yu, 0 = spammer, 1 = perfect), glad-ability (GLAD alpha), agreement (share of votes equal to the majority vote). Data set: krippendorff (alpha, nominal).
+    Task scores: entropy (of the vote shares), glad-difficulty (GLAD beta, small = hard), needs-vote (where to send the next votes). Learnt from the items (PyTorch; --features-train ... or the images of DATASET/train): aum (area under the margin with --labels, Pleiss et al. 2020), aumc (with majority-vote labels), waum (each vote's AUM weighted by the worker's trust <diag(pi_j), softmax>, Lefort et al. 2024), margins averaged over the --epochs of one training run. Worker scores: trace (DS confusion trace / K), spam-score (Raykar & Yu, 0 = spammer, 1 = perfect), glad-ability (GLAD alpha), agreement (share of votes equal to the majority vote). Data set: krippendorff (alpha, nominal).
 
-    Writes identification/<score>.npy (one value per task or worker, in index order, like peerannot) and identification/<score>.csv keyed by the original ids (with n_votes), and identification/krippendorff.json. With --drop-spammers THRESHOLD -o NEWFOLDER, also writes a peerannot folder without the workers whose spam score is below THRESHOLD.
+    Writes identification/<score>.npy (one value per task or worker, in index order, like peerannot) and identification/<score>.csv keyed by the original ids (with n_votes), and identification/krippendorff.json. With --drop-spammers THRESHOLD -o NEWFOLDER, also writes a peerannot folder without the workers whose spam score is below THRESHOLD. With --prune ALPHA -o NEWFOLDER (one of aum, aumc, waum), writes a peerannot folder without the tasks whose score is at or below the ALPHA-quantile (--per-class: within each class), with the kept rows of the training features (features_train.npy, train_truth.txt) or links to the kept images, the truth of the kept tasks, and pruned.csv (every task, its score, kept or not).
     """  # noqa: E501 (one line per paragraph: the help formatter keeps line breaks)
     import json
     import shutil
@@ -88,16 +126,34 @@ def command(
     from ._common import console, progress
 
     methods = _parse_methods(method)
-    if drop_spammers is None and output is not None:
-        raise InputError("-o is the folder of the cleaned data set of --drop-spammers",
-                         fix="add --drop-spammers THRESHOLD, or use --out-dir for the score files")
+    learning = [m for m in methods if m in LEARNING_METHODS]
+    if drop_spammers is None and prune is None and output is not None:
+        raise InputError("-o is the folder of the cleaned data set of --drop-spammers or --prune",
+                         fix="add --drop-spammers THRESHOLD or --prune ALPHA, or use --out-dir for the score files")
+    if prune is not None:
+        if drop_spammers is not None:
+            raise InputError("--prune and --drop-spammers each write a data set; ask for one at a time",
+                             fix="run identify twice, the second time on the first output")
+        if len(learning) != 1:
+            raise InputError(f"--prune needs exactly one of {', '.join(LEARNING_METHODS)} in -s "
+                             f"(got {', '.join(learning) or 'none'})", fix="e.g. -s waum --prune 0.01 -o NEW")
+        if not 0.0 <= prune < 1.0:
+            raise InputError(f"--prune {prune} is outside [0, 1)", fix="give the quantile of tasks to remove, e.g. 0.01")
+        output = _check_new_folder(output, dataset, "--prune")
+    elif per_class:
+        raise InputError("--per-class applies to --prune", fix="add --prune ALPHA -o NEWFOLDER")
+    if "aum" in learning and labels is None:
+        raise InputError("aum needs the labels of the tasks", fix="add --labels FILE (a labels file of `crowdwise "
+                                                                  "aggregate`), or use aumc")
+    if waum_form not in ("stacked", "per-worker"):
+        raise InputError(f"--waum-form {waum_form!r} is neither stacked nor per-worker", fix="use one of the two")
     if drop_spammers is not None:
         if not 0.0 <= drop_spammers <= 1.0:
             raise InputError(f"--drop-spammers {drop_spammers} is outside [0, 1]",
                              fix="give a spam-score threshold between 0 (spammer) and 1 (perfect), e.g. 0.1")
-        output = _check_new_folder(output, dataset)
+        output = _check_new_folder(output, dataset, "--drop-spammers")
     if not methods and drop_spammers is None:
-        raise InputError("nothing to compute", fix=f"choose scores with -s ({', '.join(METHODS)}) "
+        raise InputError("nothing to compute", fix=f"choose scores with -s ({', '.join(ALL_METHODS)}) "
                                                    "or use --drop-spammers THRESHOLD -o NEWFOLDER")
 
     with progress(f"reading {dataset}", quiet=quiet):
@@ -136,11 +192,24 @@ def command(
         elif name == "spam-score":
             scores[name] = identify.worker_spam_score(votes, confusions=confusions()), n_worker
 
+    data: Any = None
+    groups: dict[str, np.ndarray] = {}  # learning method -> class of each task (for --per-class)
+    if learning:
+        data, groups = _learning_scores(
+            learning, votes, dataset, scores, n_task, quiet=quiet, labels=labels,
+            confusions_spec=confusions_spec, waum_form=waum_form, margin=margin, topk=topk, burn_in=burn_in,
+            features=dict(features_train=features_train, features_val=features_val, features_test=features_test,
+                          train_truth=train_truth, val_truth=val_truth, test_truth=test_truth),
+            model=model, model_opts=(hidden, dropout, weights), img_size=img_size,
+            cfg=dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
+                     weight_decay=weight_decay, scheduler=scheduler, milestones=milestones, seed=seed,
+                     device=device, threads=threads))
+
     written: list[Path] = []
     if methods:
         out_dir.mkdir(parents=True, exist_ok=True)
     for name, (values, n) in scores.items():
-        kind, stem, _, _ = METHODS[name]
+        kind, stem, _, _ = ALL_METHODS[name]
         ids = votes.task_ids if kind == "task" else votes.worker_ids
         npy = out_dir / f"{stem}.npy"
         io.save_npy(npy, np.asarray(values, dtype=float))
@@ -173,6 +242,16 @@ def command(
         dropped = (int(votes.n_workers - kept_workers.size), int((~keep).sum()), cleaned)
         written.append(output)
 
+    pruned = None
+    if prune is not None:
+        from ..learn.aum import prune_mask
+
+        name = learning[0]
+        values = scores[name][0]
+        keep = prune_mask(values, prune, classes=groups[name] if per_class else None)
+        pruned = _write_pruned(votes, keep, values, name, output, folder, dataset, data)
+        written.append(output)
+
     if quiet:
         return
     from rich.table import Table
@@ -181,7 +260,7 @@ def command(
     if alpha is not None:
         console.print(f"Krippendorff's alpha (nominal): [bold]{alpha:.4f}[/]")
     for name, (values, n) in scores.items():
-        kind, stem, highest, what = METHODS[name]
+        kind, stem, highest, what = ALL_METHODS[name]
         ids = votes.task_ids if kind == "task" else votes.worker_ids
         vals = np.asarray(values, dtype=float)
         ok = np.flatnonzero(~np.isnan(vals))
@@ -197,5 +276,117 @@ def command(
     if dropped is not None:
         console.print(f"dropped {dropped[0]:,} worker(s) with spam score < {drop_spammers} "
                       f"({dropped[1]:,} votes); kept {dropped[2]!r}")
+    if pruned is not None:
+        console.print(f"pruned {int(votes.n_tasks - pruned[0].sum()):,} task(s) at or below the {prune}-quantile of "
+                      f"{learning[0]}{' within each class' if per_class else ''}; kept {pruned[1]!r}")
     for p in written:
         console.print(f"wrote {p}")
+
+
+def _read_task_labels(path: Path, votes: Any) -> Any:
+    """Hard labels of the tasks from a labels file (hard or soft: argmax) or a truth file."""
+    import numpy as np
+
+    from .. import io
+    from ..errors import InputError
+
+    if not path.exists():
+        raise InputError("labels file not found", source=path, fix="check the path")
+    if path.suffix.lower() == ".npy":
+        arr = np.load(path, allow_pickle=False)
+        if arr.ndim == 2:
+            ok = np.isfinite(arr).all(1) & (arr.sum(1) > 0)
+            arr = np.where(ok, np.argmax(arr, axis=1), -1)
+        if arr.shape != (votes.n_tasks,):
+            raise InputError(f"{arr.shape[0]} labels for {votes.n_tasks} tasks", source=path,
+                             fix="give one label per task, in the order of the votes' tasks")
+        return arr.astype(np.int64)
+    hard, _ = io.read_labels(path, votes)
+    return np.asarray(hard, dtype=np.int64)
+
+
+def _learning_scores(learning: list[str], votes: Any, dataset: Path, scores: dict, n_task: Any, *,
+                     quiet: bool, labels: Optional[Path], confusions_spec: str, waum_form: str, margin: str,
+                     topk: int, burn_in: int, features: dict, model: str, model_opts: tuple, img_size: int,
+                     cfg: dict) -> tuple[Any, dict]:
+    """AUM / AUMC / WAUM scores into ``scores``; returns the task data and each score's classes."""
+    import numpy as np
+
+    from ..aggregate import MajorityVote
+    from ..errors import InputError
+    from ._common import progress
+    from .aggregate_deep import load_learning_data, make_config, model_options
+
+    config = make_config(**cfg)
+    lab = _read_task_labels(labels, votes) if "aum" in learning else None
+    conf: object = confusions_spec
+    if "waum" in learning and confusions_spec.lower().endswith(".npy"):
+        p = Path(confusions_spec)
+        if not p.is_file():
+            raise InputError("confusions file not found", source=p, fix="give a .npy of shape (n_workers, K, K)")
+        conf = np.load(p, allow_pickle=False)
+    with progress("reading the items of the tasks", quiet=quiet):
+        data = load_learning_data(dataset, votes, **features)
+    from ..learn import aum as A
+
+    common = dict(model=model, model_options=model_options(*model_opts), config=config, kind=margin, topk=topk,
+                  burn_in=burn_in, img_size=img_size)
+    mv = MajorityVote(random_state=cfg["seed"]).fit(votes).labels_
+    groups: dict[str, np.ndarray] = {}
+    for name in learning:
+        bar = False if quiet else f"{name} ({config.epochs} epochs)"
+        if name == "aum":
+            res = A.aum_scores(data, lab, progress=bar, **common)
+            scores[name], groups[name] = (res.scores, n_task), lab
+        elif name == "aumc":
+            res = A.aumc_scores(votes, data, seed=cfg["seed"], progress=bar, **common)
+            scores[name], groups[name] = (res.scores, n_task), res.labels
+        else:
+            w = A.waum_scores(votes, data, confusions=conf, form=waum_form,
+                              progress=bar if waum_form == "stacked" else False, **common)
+            scores[name], groups[name] = (w.scores, n_task), mv
+    return data, groups
+
+
+def _write_pruned(votes: Any, keep: Any, values: Any, name: str, output: Path, folder: Path, dataset: Path,
+                  data: Any) -> tuple[Any, Any]:
+    """The pruned peerannot folder (+ training features or image links, truth, pruned.csv)."""
+    import os
+
+    import numpy as np
+    import pandas as pd
+
+    from .. import io
+
+    voted = votes.votes_per_task() > 0
+    kept = keep & voted
+    kept_rows = np.flatnonzero(kept)  # the compact renumbering keeps the original task order
+    cleaned = votes.take(kept[votes.task], compact=True)
+    io.write_peerannot(cleaned, output)
+    table = pd.DataFrame({"task": votes.task_ids, name: values, "kept": kept})
+    with io.atomic_write(output / "pruned.csv") as f:
+        table.to_csv(f, index=False, lineterminator="\n")
+    if dataset.is_dir() and (folder / "ground_truth.npy").is_file():
+        gt = np.load(folder / "ground_truth.npy", allow_pickle=False)
+        if gt.shape[:1] == (votes.n_tasks,):
+            io.save_npy(output / "ground_truth.npy", gt[kept_rows])
+    if dataset.is_dir() and (folder / "truth.csv").is_file():
+        truth = pd.read_csv(folder / "truth.csv", dtype=str, keep_default_na=False)
+        kept_ids = set(map(str, votes.task_ids[kept_rows]))
+        with io.atomic_write(output / "truth.csv") as f:
+            truth[truth.iloc[:, 0].isin(kept_ids)].to_csv(f, index=False, lineterminator="\n")
+    if data is not None and data.train.features is not None:
+        io.save_npy(output / "features_train.npy", data.train.features[kept_rows])
+        if data.train.has_truth:
+            with io.atomic_write(output / "train_truth.txt") as f:
+                f.write("".join(f"{int(t)}\n" for t in data.train.truth[kept_rows]))
+    elif data is not None and data.train.paths is not None:
+        for r in kept_rows:  # links to the kept training images; val/ and test/ linked whole
+            src = Path(data.train.paths[r]).resolve()
+            dst = output / "train" / src.parent.name / src.name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(src, dst)
+        for part in ("val", "test"):
+            if (folder / part).is_dir():
+                os.symlink((folder / part).resolve(), output / part, target_is_directory=True)
+    return kept, cleaned

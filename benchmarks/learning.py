@@ -1,0 +1,375 @@
+"""Learning from crowds on LabelMe and Music features, and WAUM on a three-circles crowd.
+
+Writes docs/results/learning.md (the table of test accuracy and ECE, mean ± sd over seeds).
+
+Commands (from the repository root; ../shared/datasets beside it):
+
+    pip install -e ".[deep]" && pip install -r benchmarks/requirements-learning.txt   # scikit-learn (circles)
+    python benchmarks/learning.py                      # 5 seeds, everything -> docs/results/learning.md
+    python benchmarks/learning.py --tune               # the validation grid behind the recipe (LabelMe)
+    python benchmarks/learning.py --seeds 1 --only labelme --no-peers    # a quick look
+
+Results of every run are cached in /tmp/crowdwise-learning/runs.json (delete it to start
+over); crowd-kit runs in its own venv (/tmp/crowdwise-peers/crowdkit, crowd-kit 1.4.2 with
+torch 2.13.0 CPU) through a subprocess on the same arrays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("CROWDWISE_DATASETS", ROOT.parent / "shared" / "datasets"))
+CACHE = Path("/tmp/crowdwise-learning")
+PEER_PY = Path("/tmp/crowdwise-peers/crowdkit/bin/python")
+DOC = ROOT / "docs" / "results" / "learning.md"
+
+# one recipe for every method of a data set (chosen on LabelMe's validation split, see --tune)
+RECIPE = dict(epochs=50, batch_size=64, optimizer="adam", lr=1e-3, weight_decay=0.0, scheduler="none")
+MODELS = {"labelme": ("labelme", {}),  # Rodrigues & Pereira: Dense(128), ReLU, Dropout(0.5), Dense(K)
+          "music": ("mlp", {"hidden": (128,), "dropout": 0.5})}
+LABEL_METHODS = {"MV": "MV", "NS": "NaiveSoft", "DS": "DS", "GLAD": "GLAD", "WDS": "WDS"}
+CROWD_METHODS = {"CrowdLayer": "CrowdLayer", "CoNAL (λ=0)": "CoNAL[scale=0]", "CoNAL (λ=1e-4)": "CoNAL[scale=1e-4]",
+                 "GeoCrowdNet (F)": "GeoCrowdNet-F[lambda=0.01]", "GeoCrowdNet (W)": "GeoCrowdNet-W[lambda=0.01]"}
+WAUM_ALPHA = 0.01
+
+
+# --------------------------------------------------------------------------- data
+def load(name: str):
+    from crowdwise import io
+    from crowdwise.learn.data import Split, TaskData, load_features
+
+    if name == "labelme":
+        f = DATA / "labelme" / "features"
+        votes = io.load_votes(DATA / "labelme")
+        data = load_features(f / "LabelMe_VGG_avg_train.npy", votes=votes, val=f / "LabelMe_VGG_avg_valid.npy",
+                             val_truth=f / "LabelMe_Z_valid.txt", test=f / "LabelMe_VGG_avg_test.npy",
+                             test_truth=f / "LabelMe_Z_test.txt", train_truth=f / "LabelMe_Z_train.txt")
+        return votes, data
+    f = DATA / "music_genre" / "features"
+    votes = io.load_votes(DATA / "music_genre")
+    data = load_features(f / "music_genre_gold.csv", votes=votes, test=f / "music_genre_test.csv")
+    # standardise with the training features' mean and sd (no label involved)
+    mu, sd = data.train.features.mean(0), data.train.features.std(0) + 1e-8
+    z = lambda s: Split(s.name, s.task_ids, s.truth, features=((s.features - mu) / sd).astype(np.float32))  # noqa: E731
+    return votes, TaskData(z(data.train), None, z(data.test), data.classes, data.kind)
+
+
+def config(seed: int, **over):
+    from crowdwise.learn.train import TrainConfig
+
+    return TrainConfig(**{**RECIPE, **over}, seed=seed, device="cpu", threads=1)
+
+
+# --------------------------------------------------------------------------- methods
+def train_on_labels(data, targets, seed, model, opts, **over):
+    from crowdwise.learn.data import make_dataset
+    from crowdwise.learn.models import build_model
+    from crowdwise.learn.train import evaluate, fit
+
+    cfg = config(seed, **over)
+    net = build_model(model, data.n_classes, n_features=data.n_features, seed=seed, **opts)
+    val = make_dataset(data.val) if data.val is not None else None
+    fit(net, make_dataset(data.train, targets), config=cfg, val_set=val)
+    m, _ = evaluate(net, data.test)
+    return m
+
+
+def subset(votes, data, keep):
+    """Votes and training rows of the kept tasks (task ids kept, tasks renumbered)."""
+    from crowdwise.learn.data import Split, TaskData
+
+    tv = keep[votes.task]
+    sub = votes.take(tv, compact=True)
+    rows = np.flatnonzero(keep)
+    tr = data.train
+    split = Split("train", tr.task_ids[rows], tr.truth[rows], features=tr.features[rows])
+    assert np.array_equal(np.asarray(sub.task_ids).astype(str), np.asarray(tr.task_ids[rows]).astype(str))
+    return sub, TaskData(split, data.val, data.test, data.classes, data.kind)
+
+
+def run_method(dname: str, method: str, seed: int) -> dict:
+    from crowdwise.aggregate import make_strategy
+    from crowdwise.learn.aum import prune_mask, waum_scores
+    from crowdwise.learn.crowd_layers import fit_crowd_layer
+
+    votes, data = load(dname)
+    model, opts = MODELS[dname]
+    t0 = time.perf_counter()
+    out: dict = {}
+    if method == "gold":
+        m = train_on_labels(data, data.train.truth, seed, model, opts)
+    elif method in LABEL_METHODS:
+        agg = make_strategy(LABEL_METHODS[method], random_state=seed).fit(votes)
+        targets = agg.labels_ if method == "MV" else np.asarray(agg.probas_)
+        out["label_accuracy"] = float((agg.labels_ == data.train.truth).mean())
+        m = train_on_labels(data, targets, seed, model, opts)
+    elif method in CROWD_METHODS:
+        r = fit_crowd_layer(votes, data, CROWD_METHODS[method], model=model, model_options=opts, config=config(seed))
+        m = r.metrics
+        out["label_accuracy"] = float((r.soft_labels.argmax(1) == data.train.truth).mean())
+    elif method.startswith("WAUM"):
+        w = waum_scores(votes, data, confusions="DS", model=model, model_options=opts, config=config(seed))
+        keep = prune_mask(w.scores, WAUM_ALPHA)
+        out["pruned"] = int((~keep).sum())
+        sub, sdata = subset(votes, data, keep)
+        if method.endswith("WDS"):
+            agg = make_strategy("WDS", random_state=seed).fit(sub)
+            m = train_on_labels(sdata, np.asarray(agg.probas_), seed, model, opts)
+        else:
+            m = fit_crowd_layer(sub, sdata, "CoNAL[scale=1e-4]", model=model, model_options=opts,
+                                config=config(seed)).metrics
+    else:
+        raise ValueError(method)
+    out.update(acc=float(m["test_accuracy"]), ece=float(m["test_ece"]), seconds=time.perf_counter() - t0)
+    return out
+
+
+# --------------------------------------------------------------------------- crowd-kit
+PEER_SCRIPT = textwrap.dedent('''
+    import json, sys, numpy as np, torch
+    from torch import nn
+    import torch.nn.functional as F
+    from crowdkit.learning import CoNAL, CrowdLayer
+    a = np.load(sys.argv[1]); method, seed = sys.argv[2], int(sys.argv[3])
+    hidden, dropout, epochs, bs, lr = 128, 0.5, int(a["epochs"]), 64, 1e-3
+    torch.manual_seed(seed); torch.set_num_threads(1)
+    X, Xv, Xt = (torch.as_tensor(a[k]) for k in ("x", "xv", "xt"))
+    task, worker, label = (torch.as_tensor(a[k]).long() for k in ("task", "worker", "label"))
+    K, W = int(a["k"]), int(a["n_workers"])
+    backbone = nn.Sequential(nn.Linear(X.shape[1], hidden), nn.ReLU(), nn.Dropout(dropout))
+    head = nn.Linear(hidden, K)
+    layer = CrowdLayer(K, W, conn_type="mw") if method == "CrowdLayer" else CoNAL(K, W)
+    if method != "CrowdLayer":
+        layer(torch.zeros(2, hidden), torch.zeros(2, K), torch.zeros(2, dtype=torch.long))  # lazy layer
+    params = list(backbone.parameters()) + list(head.parameters()) + list(layer.parameters())
+    opt = torch.optim.Adam(params, lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.argsort(task, stable=True); counts = torch.bincount(task, minlength=len(X))
+    indptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)])
+    def predict(x):
+        backbone.eval()
+        with torch.no_grad():
+            p = torch.softmax(head(backbone(x)), 1)
+        backbone.train(); return p
+    best, best_state = -1.0, None
+    voted = torch.nonzero(counts > 0).squeeze(1)
+    for ep in range(epochs):
+        perm = voted[torch.randperm(len(voted), generator=gen)]
+        for b in range(0, len(perm), bs):
+            tasks = perm[b:b + bs]
+            n = counts[tasks]; row = torch.repeat_interleave(torch.arange(len(tasks)), n)
+            pos = order[indptr[tasks][row] + torch.arange(int(n.sum())) - (torch.cumsum(n, 0) - n)[row]]
+            emb = backbone(X[tasks]); logits = head(emb)
+            if method == "CrowdLayer":
+                out = layer(logits[row], worker[pos])
+            else:
+                out = layer(emb[row], logits[row], worker[pos])
+            loss = F.cross_entropy(out, label[pos])
+            opt.zero_grad(); loss.backward(); opt.step()
+        if len(Xv):
+            acc = float((predict(Xv).argmax(1).numpy() == a["yv"]).mean())
+            if acc > best:
+                best = acc; best_state = [p.detach().clone() for p in params]
+    if best_state is not None:
+        for p, s in zip(params, best_state): p.data.copy_(s)
+    p = predict(Xt).numpy(); y = a["yt"]
+    conf, pred = p.max(1), p.argmax(1)
+    edges = np.linspace(0, 1, 16); ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any(): ece += m.mean() * abs((pred[m] == y[m]).mean() - conf[m].mean())
+    print(json.dumps({"acc": float((pred == y).mean()), "ece": float(ece)}))
+''')
+
+
+def run_peer(dname: str, method: str, seed: int) -> dict:
+    votes, data = load(dname)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    arrays = CACHE / f"{dname}.npz"
+    empty = np.zeros((0, data.n_features), np.float32)
+    np.savez(arrays, x=data.train.features, xv=data.val.features if data.val else empty,
+             yv=data.val.truth if data.val else np.zeros(0, np.int64), xt=data.test.features, yt=data.test.truth,
+             task=votes.task, worker=votes.worker, label=votes.label, k=data.n_classes, n_workers=votes.n_workers,
+             epochs=RECIPE["epochs"])
+    script = CACHE / "crowdkit_run.py"
+    script.write_text(PEER_SCRIPT)
+    t0 = time.perf_counter()
+    res = subprocess.run([str(PEER_PY), str(script), str(arrays), method, str(seed)], capture_output=True, text=True,
+                         check=True)
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+# --------------------------------------------------------------------------- circles
+def three_circles(n_per_class: int, rng, noise: float = 0.1):
+    """Three concentric noisy circles (radii 1, 2, 3 scaled to the unit square), K = 3."""
+    y = np.repeat(np.arange(3), n_per_class)
+    angle = rng.uniform(0, 2 * np.pi, y.size)
+    r = (y + 1) / 3.0 + noise * rng.standard_normal(y.size)
+    x = np.c_[r * np.cos(angle), r * np.sin(angle)].astype(np.float32)
+    return x, y
+
+
+def run_circles(seed: int) -> dict:
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.svm import SVC, LinearSVC
+
+    from crowdwise import Votes
+    from crowdwise.aggregate import make_strategy
+    from crowdwise.learn.aum import prune_mask, waum_scores
+    from crowdwise.learn.data import Split, TaskData
+
+    rng = np.random.default_rng(seed)
+    x, y = three_circles(250, rng)
+    xt, yt = three_circles(250, rng)
+    workers = [LinearSVC(random_state=seed), SVC(kernel="rbf", random_state=seed),
+               GradientBoostingClassifier(n_estimators=5, random_state=seed)]
+    task, worker, label = [], [], []
+    for j, clf in enumerate(workers):  # each worker learns from its own random 30% of the truth
+        part = rng.choice(y.size, int(0.3 * y.size), replace=False)
+        clf.fit(x[part], y[part])
+        task.append(np.arange(y.size)), worker.append(np.full(y.size, j)), label.append(clf.predict(x))
+    votes = Votes.from_records(np.concatenate(task), np.concatenate(worker), np.concatenate(label), n_classes=3,
+                               task_ids=np.arange(y.size))
+    data = TaskData(Split("train", np.arange(y.size), y, features=x), None, Split("test", np.arange(yt.size), yt,
+                                                                                       features=xt), np.arange(3))
+    opts = {"hidden": (30, 30)}
+    over = dict(epochs=100, lr=1e-2)
+    out = {"worker_accuracy": [float((lab == y).mean()) for lab in label]}
+    wds = make_strategy("WDS", random_state=seed).fit(votes)
+    out["wds_label_accuracy"] = float((wds.labels_ == y).mean())
+    out["WDS"] = train_on_labels(data, np.asarray(wds.probas_), seed, "mlp", opts, **over)["test_accuracy"]
+    w = waum_scores(votes, data, confusions="DS", model="mlp", model_options=opts, config=config(seed, **over))
+    keep = prune_mask(w.scores, 0.1)
+    sub, sdata = subset(votes, data, keep)
+    wds2 = make_strategy("WDS", random_state=seed).fit(sub)
+    out["pruned"] = int((~keep).sum())
+    out["pruned_wrong_wds_share"] = float((wds.labels_[~keep] != y[~keep]).mean())
+    out["WAUM+WDS"] = train_on_labels(sdata, np.asarray(wds2.probas_), seed, "mlp", opts, **over)["test_accuracy"]
+    return out
+
+
+# --------------------------------------------------------------------------- table
+def ms(values) -> str:
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():.3f} ± {v.std(ddof=1) if v.size > 1 else 0.0:.3f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--only", choices=["labelme", "music", "circles"], action="append")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--tune", action="store_true")
+    ap.add_argument("--no-doc", action="store_true")
+    args = ap.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cache_file = CACHE / "runs.json"
+    runs = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+
+    def cached(key, fn):
+        if key not in runs:
+            runs[key] = fn()
+            cache_file.write_text(json.dumps(runs, indent=1))
+            print(key, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in runs[key].items()}, flush=True)
+        return runs[key]
+
+    if args.tune:
+        return tune(cached)
+    sets = args.only or ["labelme", "music", "circles"]
+    seeds = range(args.seeds)
+    methods = ["gold", *LABEL_METHODS, *CROWD_METHODS, "WAUM+WDS", "WAUM+CoNAL"]
+    peers = [] if args.no_peers or not PEER_PY.exists() else ["CrowdLayer", "CoNAL"]
+    table: dict = {}
+    for d in (s for s in sets if s != "circles"):
+        for m in methods:
+            table[(d, m)] = [cached(f"{d}|{m}|{s}", lambda: run_method(d, m, s)) for s in seeds]
+        for p in peers:
+            table[(d, f"crowd-kit {p}")] = [cached(f"{d}|ck-{p}|{s}", lambda: run_peer(d, p, s)) for s in seeds]
+    circles = [cached(f"circles|{s}", lambda: run_circles(s)) for s in seeds] if "circles" in sets else []
+    text = render(table, circles, sets, len(seeds))
+    print(text)
+    if not args.no_doc:
+        DOC.parent.mkdir(parents=True, exist_ok=True)
+        DOC.write_text(text)
+        print(f"wrote {DOC}")
+
+
+def tune(cached) -> None:
+    """Validation accuracy (LabelMe val split, seed 0) of MV-trained and CrowdLayer models per recipe."""
+    from crowdwise.aggregate import make_strategy
+    from crowdwise.learn.crowd_layers import fit_crowd_layer
+    from crowdwise.learn.data import make_dataset
+    from crowdwise.learn.models import build_model
+    from crowdwise.learn.train import evaluate, fit
+
+    votes, data = load("labelme")
+    mv = make_strategy("MV", random_state=0).fit(votes).labels_
+    for lr in (1e-3, 1e-2):
+        for epochs in (25, 50):
+            def one(method):
+                cfg = config(0, lr=lr, epochs=epochs)
+                if method == "MV":
+                    net = build_model("labelme", 8, n_features=512, seed=0)
+                    fit(net, make_dataset(data.train, mv), config=cfg, val_set=make_dataset(data.val))
+                else:
+                    net = fit_crowd_layer(votes, data, "CrowdLayer", model="labelme", config=cfg).model
+                return {"val_acc": float(evaluate(net, data.val, prefix="val_")[0]["val_accuracy"])}
+            for method in ("MV", "CrowdLayer"):
+                cached(f"tune|lr={lr}|epochs={epochs}|{method}", lambda: one(method))
+
+
+def render(table, circles, sets, n_seeds) -> str:
+    lines = [
+        "# Learning from crowds: LabelMe and Music features",
+        "",
+        "Made by `python benchmarks/learning.py` (5 seeds; `--tune` prints the validation grid).",
+        "Test accuracy and expected calibration error (ECE, 15 equal-width bins), mean ± sd over "
+        f"{n_seeds} seeds (seed = initial weights, shuffling, tie breaks).",
+        "",
+    ]
+    names = {"labelme": "LabelMe", "music": "Music"}
+    ds = [d for d in ("labelme", "music") if d in sets]
+    if ds:
+        head = "| method | " + " | ".join(f"{names[d]} accuracy | {names[d]} ECE" for d in ds) + " |"
+        lines += [head, "|---" * (1 + 2 * len(ds)) + "|"]
+        order = ["gold", *LABEL_METHODS, *CROWD_METHODS, "WAUM+WDS", "WAUM+CoNAL", "crowd-kit CrowdLayer",
+                 "crowd-kit CoNAL"]
+        label = {"gold": "gold labels (upper bound)", "WAUM+WDS": f"WAUM(α={WAUM_ALPHA}) + WDS",
+                 "WAUM+CoNAL": f"WAUM(α={WAUM_ALPHA}) + CoNAL (λ=1e-4)"}
+        for m in order:
+            if not any((d, m) in table for d in ds):
+                continue
+            cells = []
+            for d in ds:
+                r = table.get((d, m))
+                cells += [ms([x["acc"] for x in r]), ms([x["ece"] for x in r])] if r else ["", ""]
+            name = label.get(m, f"trained on {m} labels" if m in LABEL_METHODS else m)
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if circles:
+        lines += ["## WAUM on three circles", "",
+                  "| | WDS | WAUM(α=0.1) + WDS |", "|---|---|---|",
+                  f"| test accuracy | {ms([c['WDS'] for c in circles])} | {ms([c['WAUM+WDS'] for c in circles])} |",
+                  "", f"WAUM+WDS − WDS per seed: {', '.join(format(c['WAUM+WDS'] - c['WDS'], '+.3f') for c in circles)}; "
+                  f"worker accuracies (linear SVC, RBF SVC, boosting) averaged over seeds: "
+                  f"{', '.join(format(v, '.3f') for v in np.mean([c['worker_accuracy'] for c in circles], 0))}; "
+                  f"WDS label accuracy {np.mean([c['wds_label_accuracy'] for c in circles]):.3f}; "
+                  f"share of wrong WDS labels among the pruned tasks "
+                  f"{np.mean([c['pruned_wrong_wds_share'] for c in circles]):.3f}.", ""]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
