@@ -228,3 +228,44 @@ def test_make_dataset_hard_soft_and_missing_rows():
         make_dataset(split, np.array([0, -2, 0, 0]))
     with pytest.raises(InputError, match=r"shape \(3,\)"):
         make_dataset(split, np.array([0, 1, 0]))
+
+
+# --------------------------------------------------------------------------- labels, scaling
+def test_load_labels_every_format(tmp_path):
+    from scipy import sparse
+
+    from crowdwise.aggregate import MajorityVote, NaiveSoft
+    from crowdwise.learn.data import load_labels
+
+    v = Votes.from_records(["t2", "t1", "t1", "t10"], ["a", "a", "b", "a"], ["y", "x", "x", "y"],
+                           classes=["x", "y", "z"])
+    ns = NaiveSoft().fit(v)
+    np.save(tmp_path / "soft.npy", ns.probas_)
+    np.testing.assert_array_equal(load_labels(tmp_path / "soft.npy", v), ns.probas_)
+    np.save(tmp_path / "hard.npy", np.array([0, -1, 1]))
+    assert load_labels(tmp_path / "hard.npy", v).tolist() == [0, -1, 1]
+    sparse.save_npz(tmp_path / "p.npz", sparse.csr_array(ns.probas_))
+    np.testing.assert_array_equal(load_labels(tmp_path / "p.npz", v), ns.probas_)
+    # tables keyed by task id, in another row order: soft from the p_ columns, hard otherwise
+    io.write_labels_table(tmp_path / "l.csv", v, ns.labels_, probas=ns.probas_)
+    lines = (tmp_path / "l.csv").read_text().splitlines()
+    (tmp_path / "l.csv").write_text("\n".join([lines[0]] + lines[1:][::-1]) + "\n")
+    np.testing.assert_allclose(load_labels(tmp_path / "l.csv", v), ns.probas_)
+    mv = MajorityVote(tie="smallest").fit(v)
+    io.write_labels_table(tmp_path / "h.csv", v, mv.labels_)
+    assert load_labels(tmp_path / "h.csv", v).tolist() == mv.labels_.tolist()
+    np.save(tmp_path / "wrong.npy", np.ones((3, 2)))
+    with pytest.raises(InputError, match=r"shape \(3, 2\), expected \(3, 3\)"):
+        load_labels(tmp_path / "wrong.npy", v)
+
+
+def test_standardize_uses_training_statistics():
+    from crowdwise.learn.data import TaskData, standardize
+
+    tr = Split("train", np.arange(3), np.zeros(3, np.int64), features=np.array([[1., 5.], [2., 5.], [3., 5.]],
+                                                                              np.float32))
+    te = Split("test", np.arange(1), np.zeros(1, np.int64), features=np.array([[4., 6.]], np.float32))
+    out, mean, sd = standardize(TaskData(tr, None, te, np.array([0])))
+    assert mean.tolist() == [2., 5.] and sd[1] == 1.0  # a constant column is only centred
+    np.testing.assert_allclose(out.train.features[:, 0], [-1.2247449, 0, 1.2247449], rtol=1e-6)
+    np.testing.assert_allclose(out.test.features[0], [2 / np.sqrt(2 / 3), 1.0], rtol=1e-6)

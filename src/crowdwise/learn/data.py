@@ -857,8 +857,33 @@ class TaskDataset:
                                  fix="replace or remove the file") from None
         return x, self.targets[r], r
 
+    def __getitems__(self, items: list[int]):
+        """A whole batch at once for feature matrices (one indexing, no per-item
+        stacking); images go item by item. Used by torch's DataLoader with
+        :meth:`collate`."""
+        if self.features is None:
+            return [self[i] for i in items]
+        import torch
+
+        rows = torch.as_tensor(self.rows[np.asarray(items, dtype=np.int64)])
+        return _Batch((self.features[rows], self.targets[rows], rows))
+
+    @staticmethod
+    def collate(batch: Any):
+        """``collate_fn`` of the DataLoader: a batch fetched whole is passed as it is,
+        a list of items is stacked by torch's default collate."""
+        if isinstance(batch, _Batch):
+            return list(batch)
+        from torch.utils.data import default_collate
+
+        return default_collate(batch)
+
     def __repr__(self) -> str:
         return f"TaskDataset({self.split.name!r}, n={len(self)}, {'soft' if self.soft else 'hard'} targets)"
+
+
+class _Batch(tuple):
+    """``(x, target, index)`` of a whole batch (marks it for :meth:`TaskDataset.collate`)."""
 
 
 def make_dataset(split: Split, targets: Any = None, *, augment: bool = False, img_size: int = 224,

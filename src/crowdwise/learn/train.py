@@ -387,7 +387,8 @@ def _loader(dataset: Any, batch_size: int, *, shuffle: bool, seed: int, num_work
     gen = torch.Generator()
     gen.manual_seed(seed)
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=gen,
-                                       num_workers=num_workers, pin_memory=device.type == "cuda")
+                                       num_workers=num_workers, pin_memory=device.type == "cuda",
+                                       collate_fn=getattr(dataset, "collate", None))
 
 
 def fit(model: nn.Module, train_set: Any, *, config: TrainConfig | None = None, val_set: Any = None,
@@ -536,7 +537,8 @@ def _logits(model: nn.Module, dataset: Any, batch_size: int, device: torch.devic
     model.eval()
     out, tgt = [], []
     try:
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                                             collate_fn=getattr(dataset, "collate", None))
         for x, target, _ in loader:
             out.append(eval_logits(model, x.to(device)).float().cpu())
             tgt.append(target)
