@@ -69,10 +69,12 @@ def test_soft_csv_and_gold_labels(feats, tmp_path):
         *_feature_args(root), *FAST, "-o", str(tmp_path / "soft"))
     soft = json.loads((tmp_path / "soft" / "results.json").read_text())
     assert soft["settings"]["targets"] == "soft" and soft["test_accuracy"] > 0.95
-    run("train", str(root), "--labels", "gold", "--train-truth", str(root / "train_truth.txt"), "--hidden", "16",
-        *_feature_args(root), *FAST, "-o", str(tmp_path / "gold"))
+    res = run("train", str(root), "--labels", "gold", "--train-truth", str(root / "train_truth.txt"), "--hidden",
+              "16", *_feature_args(root), *FAST[:-1], "-o", str(tmp_path / "gold"))  # with progress and summary
     gold = json.loads((tmp_path / "gold" / "results.json").read_text())
     assert gold["settings"]["labels"] == "gold" and gold["test_accuracy"] > 0.95
+    flat = res.output.replace("\n", "")  # rich wraps long lines at the terminal width
+    assert f"test accuracy {gold['test_accuracy']:.4f}" in flat and "gold/reliability.png" in flat
 
 
 def test_same_seed_same_results(feats, tmp_path):
@@ -132,3 +134,26 @@ def test_missing_torch_is_one_line_exit_2(feats, monkeypatch, capsys):
         main()
     assert exc.value.code == 2
     assert "needs torch" in capsys.readouterr().err
+
+
+def test_peerannot_folder_with_images_and_same_seed(tmp_path):
+    """A peerannot folder (answers.json + metadata.json with class names) beside its
+    train/ val/ test/ images; two runs with augmentation and the same seed agree."""
+    from crowdwise import io
+
+    make_image_dataset(tmp_path, n_train=9, n_val=3, n_test=3, size=8)
+    votes = io.load_votes(tmp_path / "votes.csv")
+    (tmp_path / "votes.csv").unlink()
+    io.save_votes(votes, tmp_path)
+    assert (tmp_path / "answers.json").exists()
+    run("aggregate", str(tmp_path), "-s", "NaiveSoft", "--quiet")
+    labels = next((tmp_path / "labels").glob("*naivesoft.npy"))
+    outs = []
+    for name in ("a", "b"):
+        run("train", str(tmp_path), "--labels", str(labels), "-m", "resnet18", "--small-images", "--img-size", "8",
+            "--augment", "--epochs", "1", "--batch-size", "5", "--threads", "1", "--seed", "2", "-q",
+            "-o", str(tmp_path / name))
+        outs.append(torch.load(tmp_path / name / "model.pt", weights_only=True))
+        res = json.loads((tmp_path / name / "results.json").read_text())
+        assert res["settings"]["targets"] == "soft" and res["n_train"] == 9
+    assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])

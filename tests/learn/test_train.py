@@ -160,7 +160,9 @@ def test_best_validation_epoch_is_kept():
     res = fit(model, make_dataset(tr, 1 - y[:80]), val_set=make_dataset(va), config=cfg(epochs=8, lr=0.02),
               callbacks=[Snap()])
     accs = [h["val_accuracy"] for h in res.history]
-    assert res.best_epoch == 1 + int(np.argmax(accs))  # first maximum
+    losses = [h["val_loss"] for h in res.history]
+    tied = [e for e in range(8) if accs[e] == max(accs)]
+    assert res.best_epoch == 1 + min(tied, key=lambda e: (losses[e], e))  # ties: lower loss
     assert res.best_epoch < 8 and max(accs) > accs[-1]
     for k, v in snapshots[res.best_epoch - 1].items():
         assert torch.equal(res.model.state_dict()[k], v), k
@@ -263,3 +265,15 @@ def test_resnet18_trains_on_tiny_images(tmp_path):
     assert sorted(seen.index[1]) == list(range(12))
     metrics, proba = evaluate(res.model, data.test, img_size=8)
     assert proba.shape == (6, 3) and metrics["test_n"] == 6
+
+
+def test_accuracy_ties_go_to_the_lower_validation_loss():
+    # an easy set: validation accuracy is 1 from the first epoch on, the loss keeps falling;
+    # the kept epoch is the most confident one, not the first perfect one
+    x, y = separable_features(90, k=3, seed=4)
+    res = fit(build_model("mlp", 3, n_features=5, hidden=(16,), seed=0), make_dataset(split(x[:60], y[:60]), y[:60]),
+              val_set=make_dataset(split(x[60:], y[60:], "val")), config=cfg(epochs=6, lr=0.1))
+    accs = [h["val_accuracy"] for h in res.history]
+    losses = [h["val_loss"] for h in res.history]
+    assert accs.count(1.0) >= 2 and accs[0] == 1.0
+    assert res.best_epoch == 1 + int(np.argmin(losses)) and res.best_epoch > 1

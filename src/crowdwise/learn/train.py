@@ -26,8 +26,9 @@ Conventions
   ``torch.Generator``. On the CPU two runs with the same seed give the same weights bit
   for bit; on a GPU, cuDNN may not be deterministic.
 - Best model: with a validation set, the weights of the epoch with the highest
-  validation accuracy (earliest on ties; or lowest validation loss with
-  ``select="val_loss"``) are restored at the end; without one, the last epoch's.
+  validation accuracy (the lowest validation loss among epochs tied on accuracy, then
+  the earliest; or simply the lowest validation loss with ``select="val_loss"``) are
+  restored at the end; without one, the last epoch's.
 
 References
 ----------
@@ -103,7 +104,8 @@ class TrainConfig:
     num_workers : int
         DataLoader worker processes (0 = load in the main process; images only benefit).
     select : {"val_accuracy", "val_loss"}
-        What picks the best epoch when a validation set is given.
+        What picks the best epoch when a validation set is given (accuracy ties are
+        broken by the lower validation loss).
     eval_batch_size : int
         Batch size for validation and prediction.
     threads : int, optional
@@ -262,7 +264,7 @@ class TrainState:
     epoch: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int | None = None
-    best_score: float | None = None
+    best_score: tuple[float, ...] | None = None
     best_state: dict[str, torch.Tensor] | None = None
     stop: bool = False
 
@@ -497,7 +499,9 @@ def fit(model: nn.Module, train_set: Any, *, config: TrainConfig | None = None, 
                 record: dict[str, float] = {"epoch": epoch + 1, "train_loss": total / max(count, 1), "lr": lr}
                 if val_set is not None:
                     record.update(_validate(model, val_set, cfg, device))
-                    score = record["val_accuracy"] if cfg.select == "val_accuracy" else -record["val_loss"]
+                    # accuracy ties (frequent on small validation sets) go to the lower loss
+                    score = (record["val_accuracy"], -record["val_loss"]) if cfg.select == "val_accuracy" \
+                        else (-record["val_loss"],)
                     if state.best_score is None or score > state.best_score:
                         state.best_score, state.best_epoch = score, epoch
                         state.best_state = _cpu_state(model)
