@@ -157,3 +157,10 @@ def test_peerannot_folder_with_images_and_same_seed(tmp_path):
         res = json.loads((tmp_path / name / "results.json").read_text())
         assert res["settings"]["targets"] == "soft" and res["n_train"] == 9
     assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
+
+
+def test_bad_settings_fail_before_reading(tmp_path):
+    res = _fails("train", str(tmp_path / "absent"), "--labels", "gold", "--optimizer", "rmsprop")
+    assert "unknown optimizer 'rmsprop'" in str(res.exception)
+    res = _fails("train", str(tmp_path / "absent"), "--labels", "gold", "--hidden", "12,x")
+    assert "--hidden must be comma-separated integers" in str(res.exception)

@@ -85,8 +85,9 @@ def command(
     device: Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1... Default: cuda when "
                                                   "available.")] = None,
     num_workers: Annotated[int, typer.Option("--num-workers", help="Data-loading processes (images).")] = 0,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads of torch (1 is fastest for "
-                                                   "small models on a busy machine).")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads of torch. Default: 1 for "
+                                                   "feature matrices (small models run many times faster on one "
+                                                   "thread), torch's default for images.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
 ) -> None:
     """Train a classifier on the labels of DATASET's tasks and score it on the test set.
@@ -122,10 +123,11 @@ def command(
     ks = _ints(top_k, "--top-k")
     if any(k < 1 for k in ks):
         raise InputError(f"--top-k values must be >= 1, got {top_k!r}", fix="e.g. --top-k 3,5")
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer.lower(), lr=lr, momentum=momentum,
-                         weight_decay=weight_decay, scheduler=scheduler.lower(),
-                         milestones=_ints(milestones, "--milestones"), gamma=gamma, seed=seed, device=device,
-                         num_workers=num_workers, select=select, threads=threads)
+    config_args = dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer.lower(), lr=lr, momentum=momentum,
+                       weight_decay=weight_decay, scheduler=scheduler.lower(),
+                       milestones=_ints(milestones, "--milestones"), gamma=gamma, seed=seed, device=device,
+                       num_workers=num_workers, select=select)
+    TrainConfig(**config_args, threads=threads)  # bad settings fail before any reading
     gold = labels.strip().lower() == "gold"
     labels_path = None if gold else Path(labels)
     if labels_path is not None and not labels_path.exists():
@@ -163,6 +165,9 @@ def command(
         val_set = ld.make_dataset(data.val, img_size=img_size) if data.val is not None and data.val.has_truth \
             else None
 
+    if threads is None and data.kind == "features":
+        threads = 1
+    config = TrainConfig(**config_args, threads=threads)
     net = build_model(model, data.n_classes, n_features=data.n_features, weights=weights,
                       hidden=hidden_sizes if model.lower() == "mlp" else (128,), dropout=dropout,
                       freeze_backbone=freeze_backbone, small_images=small_images, seed=seed)
