@@ -23,7 +23,11 @@ The API other parts build on
 - ``make_dataset(split, targets=None, *, augment=False, img_size=224, transform=None)
   -> TaskDataset`` of items ``(x, target, index)``; ``targets`` hard ``(n,)`` (-1 rows
   left out) or soft ``(n, K)``; default the truth. ``index`` = row of the split = task
-  index in the votes.
+  index in the votes; ``dataset.rows`` lists the rows kept. Feature batches are fetched
+  whole (``__getitems__``; pass ``collate_fn=dataset.collate`` to your own DataLoader).
+- ``load_labels(path, votes)``: the targets ``crowdwise aggregate`` wrote (``.npy`` hard
+  or soft, ``_probas.npz``, CSV/Parquet keyed by task ids), aligned with the votes.
+- ``standardize(data) -> (data, mean, sd)``: features scaled by training statistics.
 
 **Models** (:mod:`crowdwise.learn.models`)
 
@@ -40,7 +44,8 @@ The API other parts build on
 
 - ``fit(model, train_set, *, config=None, val_set=None, loss=None, callbacks=(),
   params=None, progress=False) -> FitResult(model, history, best_epoch, best_state,
-  seconds)``.
+  seconds)``. Best epoch: highest validation accuracy, ties to the lower validation
+  loss (or ``select="val_loss"``); the last epoch without a validation set.
 - ``TrainConfig(epochs=50, batch_size=64, optimizer="sgd", lr=0.01, momentum=0.9,
   weight_decay=5e-4, scheduler="multistep", milestones=None, gamma=0.1, seed=0,
   device=None, num_workers=0, select="val_accuracy", eval_batch_size=256, threads=None)``.
