@@ -60,8 +60,15 @@ def test_gold_labels_are_clamped():
 
 def test_memory_budget_refuses_with_alternatives():
     votes = Votes.from_records([0, 1], [0, 1], [0, 1], n_classes=2000)
+    # smoothing needs the dense confusions: refused, naming what can run (and prior=0)
+    with pytest.raises(TooLargeError, match=r"memory budget.*MV, NaiveSoft, WAWA.*prior=0"):
+        DawidSkene(memory_budget=1e6, prior=0.5).fit(votes)
     with pytest.raises(TooLargeError, match=r"memory budget.*MV, NaiveSoft, WAWA"):
-        DawidSkene(memory_budget=1e6).fit(votes)
+        DawidSkene(memory_budget=1e6, sparse=False).fit(votes)
+    # without smoothing DS switches to its sparse mode (exact) instead of refusing
+    ds = DawidSkene(memory_budget=1e6, tie="smallest").fit(votes)
+    assert ds.sparse_mode_ and ds.labels_.tolist() == [0, 1]
+    assert ds.confusions_.shape == (2 * 2000, 2000)
 
 
 def test_predict_proba_on_new_votes_uses_fitted_confusions():
@@ -71,6 +78,34 @@ def test_predict_proba_on_new_votes_uses_fitted_confusions():
     new = Votes.from_records(["new"], [votes.worker_ids[0]], [1], n_classes=3)
     expected = ds.priors_ * ds.confusions_[0][:, 1]
     np.testing.assert_allclose(ds.predict_proba(new)[0], expected / expected.sum())
+
+
+def test_sparse_mode_is_exactly_dense_em():
+    votes, truth, _ = ds_crowd(n_tasks=600, seed=11)
+    gold = {votes.task_ids[3]: 2, votes.task_ids[7]: 0}
+    dense = DawidSkene(accelerate=False, sparse=False, tie="smallest", max_iter=300).fit(votes, gold=gold)
+    sp = DawidSkene(sparse=True, accelerate=False, tie="smallest", max_iter=300).fit(votes, gold=gold)
+    assert sp.sparse_mode_ and not dense.sparse_mode_
+    assert sp.n_iter_ == dense.n_iter_
+    np.testing.assert_allclose(sp.log_likelihood_, dense.log_likelihood_, rtol=1e-12)
+    np.testing.assert_allclose(sp.probas_.toarray(), dense.probas_, atol=1e-12)
+    k = votes.n_classes
+    np.testing.assert_allclose(sp.confusions_.toarray().reshape(votes.n_workers, k, k), dense.confusions_,
+                               atol=1e-12)
+    assert sp.labels_.tolist() == dense.labels_.tolist()
+    # new votes: known and unseen workers, as the dense model
+    new = Votes.from_records(["n1", "n1", "n2"], [votes.worker_ids[0], "stranger", votes.worker_ids[1]],
+                             [1, 1, 0], n_classes=k)
+    np.testing.assert_allclose(sp.predict_proba(new).toarray(), dense.predict_proba(new), atol=1e-12)
+    with pytest.raises(Exception, match="prior=0"):
+        DawidSkene(sparse=True, prior=1.0).fit(votes)
+    # accelerated sparse EM: the same optimum, monotone, fewer iterations
+    fast = DawidSkene(sparse=True, tie="smallest", max_iter=300, tol=1e-12).fit(votes, gold=gold)
+    slow = DawidSkene(sparse=True, accelerate=False, tie="smallest", max_iter=300, tol=1e-12).fit(votes, gold=gold)
+    assert fast.n_iter_ < slow.n_iter_
+    assert np.all(np.diff(fast.log_likelihood_) >= -1e-9 * abs(fast.log_likelihood_[-1]))
+    np.testing.assert_allclose(fast.log_likelihood_[-1], slow.log_likelihood_[-1], rtol=1e-9)
+    assert fast.labels_.tolist() == slow.labels_.tolist()
 
 
 def split_votes(votes: Votes, frac: float, seed: int = 0) -> tuple[Votes, Votes]:

@@ -35,6 +35,7 @@ from ..errors import InputError
 from ..votes import Votes
 from ._base import Aggregator, argmax_ties
 from ._em import EMHistory, Segments, check_budget, log_normalize, safe_log, segment_sum_gather, vote_incidence
+from . import _sparse_ds as _sds
 from .registry import register
 
 __all__ = ["DawidSkene", "EMStrategy", "append_votes"]
@@ -152,7 +153,8 @@ class EMStrategy(Aggregator):
 
         params = None
         converged = False
-        accelerate = bool(getattr(self, "accelerate", False)) and isinstance(state, np.ndarray)
+        accelerate = bool(getattr(self, "accelerate", False)) and (
+            isinstance(state, np.ndarray) or sparse.issparse(state))
         while n_eval < max_iter and not converged:
             s0 = state
             converged = accept(*em_map(s0))
@@ -224,15 +226,28 @@ class EMStrategy(Aggregator):
         return 0.0
 
 
-def _squarem_point(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> np.ndarray | None:
+def _squarem_point(s0: Any, s1: Any, s2: Any, rows: np.ndarray | None = None,
+                   last: np.ndarray | None = None) -> Any:
     """The SQUAREM extrapolation of three successive EM states (Varadhan & Roland 2008).
 
     With ``r = s1 - s0`` and ``v = s2 - 2 s1 + s0``, the step length of scheme S3 is
     ``alpha = -||r|| / ||v||`` (at most -1, so that ``alpha = -1`` gives back ``s2``) and
     the point is ``s0 - 2 alpha r + alpha^2 v``. States here are task posteriors, so the
     point is clipped to ``>= 0`` and each row renormalised (a row that vanishes keeps
-    ``s2``). Returns None when the states no longer move.
+    ``s2``). Returns None when the states no longer move. Sparse states must share one
+    pattern (the frozen pattern of sparse DS); otherwise no jump is made (None).
     """
+    if sparse.issparse(s0) or sparse.issparse(s1) or sparse.issparse(s2):
+        same = all(sparse.issparse(x) and x.nnz == s2.nnz and np.array_equal(x.indptr, s2.indptr)
+                   and np.array_equal(x.indices, s2.indices) for x in (s0, s1))
+        if not same:
+            return None
+        rows = np.repeat(np.arange(s2.shape[0]), np.diff(s2.indptr))
+        point = _squarem_point(s0.data[:, None], s1.data[:, None], s2.data[:, None], rows=rows,
+                               last=s2.data[:, None])
+        if point is None:
+            return None
+        return sparse.csr_array((point.ravel(), s2.indices, s2.indptr), shape=s2.shape)
     r = s1 - s0
     v = s2 - s1
     v -= r
@@ -245,6 +260,15 @@ def _squarem_point(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> np.ndarray
     r += s0
     r += v
     np.maximum(r, 0.0, out=r)
+    if rows is not None:  # entries of a sparse matrix (one column): rows are segments
+        tot = np.bincount(rows, weights=r[:, 0])
+        bad = ~(tot > 0)
+        tot[bad] = 1.0
+        r[:, 0] /= tot[rows]
+        fix = bad[rows]
+        if fix.any():
+            r[fix] = last[fix]
+        return r
     tot = r.sum(axis=1)
     bad = ~(tot > 0)
     tot[bad] = 1.0
@@ -283,6 +307,9 @@ class _DSContext:
     pair_worker: Any = None  # (n_pairs,) worker of each pair
     pair_label: Any = None   # (n_pairs,) label of each pair
     worker_starts: Any = None  # first pair of each worker with votes (pairs are sorted by worker)
+    task_pair_c: Any = None  # task_pair as complex numbers (sparse mode, made on first use)
+    n_votes: Any = None      # votes per task (sparse mode)
+    fixed: Any = None        # _sds.FixedPattern once the supports stop growing
 
 
 @register("DS")
@@ -305,6 +332,13 @@ class DawidSkene(EMStrategy):
     memory_budget : float or None
         Bytes allowed for the confusion matrices (default 4 GiB); above, ``fit`` refuses
         with a message naming the methods that can run.
+    sparse : {"auto", True, False}, default="auto"
+        Sparse posteriors and confusions (exact for ``prior=0``, see
+        :mod:`crowdwise.aggregate._sparse_ds`): memory O(votes + workers x K) instead of
+        O(workers x K^2), for many classes. ``"auto"`` uses them when the dense
+        confusions would exceed ``memory_budget`` and ``prior == 0``. In sparse mode
+        ``confusions_`` is a CSR matrix of shape ``(n_workers * K, K)`` (row ``j * K + k``
+        is ``pi_j[k, :]``, empty for a class the worker never met) and ``probas_`` is CSR.
     accelerate : bool, default=True
         SQUAREM acceleration (Varadhan & Roland 2008) of the EM map on the task
         posteriors: every third iteration jumps along the extrapolated path and is kept
@@ -360,8 +394,9 @@ class DawidSkene(EMStrategy):
 
     def __init__(self, max_iter: int = 100, tol: float = 1e-6, prior: float = 0.0, init: str = "naivesoft",
                  tie: str = "random", random_state: int | None = None, memory_budget: float | None = None,
-                 accelerate: bool = True):
+                 accelerate: bool = True, sparse: bool | str = "auto"):
         self.accelerate = accelerate
+        self.sparse = sparse
         self.max_iter = max_iter
         self.tol = tol
         self.prior = prior
@@ -373,13 +408,36 @@ class DawidSkene(EMStrategy):
     # ------------------------------------------------------------------ hooks
     _budget_name = "DS"
 
+    #: whether this class can run the sparse kernels (its state is the plain posterior)
+    _sparse_capable = True
+
     def _validate(self, votes: Votes) -> None:
         self._check_em_params()
         if self.init not in ("naivesoft", "mv"):
             raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'naivesoft' or 'mv'")
         k, w = votes.n_classes, votes.n_workers
+        mode = getattr(self, "sparse", False)
+        if mode not in ("auto", True, False):
+            raise InputError(f"sparse={mode!r} is not a mode", fix="use 'auto', True or False")
+        dense_bytes = 3 * 8.0 * w * k * k + 8.0 * 4 * votes.n_tasks * k
+        from ._em import DEFAULT_MEMORY_BUDGET
+        budget = DEFAULT_MEMORY_BUDGET if self.memory_budget is None else self.memory_budget
+        if mode is True and not self._sparse_capable:
+            raise InputError(f"{type(self).__name__} has no sparse mode", fix="use DS[sparse=True] or sparse=False")
+        if mode is True and self.prior > 0:
+            raise InputError("the sparse mode is exact only without smoothing (prior=0)",
+                             fix="set prior=0 or sparse=False")
+        self._sparse_mode = self._sparse_capable and (
+            mode is True or (mode == "auto" and self.prior == 0 and dense_bytes > budget))
+        if self._sparse_mode:
+            check_budget(self._budget_name, 2 * 8.0 * w * k + 64.0 * votes.n_votes, self.memory_budget,
+                         what=f"{w:,} workers x {k:,} class totals", alternatives=_ONE_COIN_ALTERNATIVES)
+            return
+        hint = (" (DS with prior=0 runs sparse: memory O(votes + workers x K))"
+                if self._sparse_capable and self.prior > 0 else "")
         check_budget(self._budget_name, 3 * 8.0 * w * k * k, self.memory_budget,
-                     what=f"{w:,} workers x {k:,}^2 confusion entries", alternatives=_ONE_COIN_ALTERNATIVES)
+                     what=f"{w:,} workers x {k:,}^2 confusion entries",
+                     alternatives=_ONE_COIN_ALTERNATIVES + hint)
 
     def _context(self, votes: Votes) -> _DSContext:
         k = votes.n_classes
@@ -395,9 +453,21 @@ class DawidSkene(EMStrategy):
                           task_pair, sparse.csr_array(task_pair.T), pw, pl, starts)
 
     def _init_state(self, votes: Votes, ctx: _DSContext) -> np.ndarray:
+        if getattr(self, "_sparse_mode", False):
+            return _sds.sparse_initial_posteriors(votes.counts(), votes.n_classes, self.init)
         return initial_posteriors(votes, self.init)
 
+    @staticmethod
+    def _sparse_n_votes(ctx: _DSContext) -> np.ndarray:
+        if ctx.n_votes is None:
+            ctx.n_votes = ctx.task_pair.sum(axis=1)
+        return ctx.n_votes
+
     def _clamp(self, ctx: _DSContext, T: np.ndarray) -> np.ndarray:
+        if sparse.issparse(T):
+            if ctx.fixed is not None and ctx.fixed.matches(T):
+                return ctx.fixed.clamp(T, ctx.gold_idx, ctx.gold_lab)
+            return _sds.sparse_clamp(T, ctx.gold_idx, ctx.gold_lab)
         if ctx.gold_idx.size:
             T[ctx.gold_idx] = 0.0
             T[ctx.gold_idx, ctx.gold_lab] = 1.0
@@ -412,6 +482,15 @@ class DawidSkene(EMStrategy):
         reads it: O(pairs x K), never O(workers x K^2). A class k a worker never saw
         (``n_jk = 0``, ``a = 0``) keeps a uniform row, as in the dense formula.
         """
+        if sparse.issparse(T):
+            if ctx.fixed is None or not ctx.fixed.matches(T):
+                # freeze the pattern EM cannot leave, then every step is a gather
+                n_votes = self._sparse_n_votes(ctx)
+                P = _sds.support_closure(T, ctx.task_pair, ctx.pair_task, n_votes)
+                ctx.fixed = _sds.FixedPattern(P, ctx.task_pair, ctx.pair_worker, ctx.by_task.keys,
+                                              votes.n_workers)
+                T = ctx.fixed.embed(T)
+            return ctx.fixed.m_step(T)
         k, a = votes.n_classes, float(self.prior)
         S = ctx.pair_task @ T  # (pairs, K_true)
         n_pairs = S.shape[0]
@@ -444,6 +523,12 @@ class DawidSkene(EMStrategy):
 
     def _e_step(self, votes: Votes, ctx: _DSContext, params: "DSParams",
                 state: Any) -> tuple[np.ndarray, float]:
+        if isinstance(params, _sds.SparseParams):
+            if ctx.task_pair_c is None:
+                ctx.task_pair_c = ctx.task_pair.astype(np.complex128)
+            if ctx.fixed is not None and ctx.fixed.owns(params):
+                return ctx.fixed.e_step(params)
+            return _sds.sparse_e_step(ctx.task_pair_c, params.log_pi, params.priors, self._sparse_n_votes(ctx))
         T, lognorm = log_normalize(self._log_scores(votes, ctx, params))
         return T, float(lognorm[np.isfinite(lognorm)].sum())
 
@@ -455,7 +540,7 @@ class DawidSkene(EMStrategy):
         over the ``W`` workers (a worker without votes adds ``K^2 log(1/K)``).
         """
         a = float(self.prior)
-        if a <= 0:
+        if a <= 0 or isinstance(params, _sds.SparseParams):
             return 0.0
         S, tot = params.pair_sums, params.worker_totals
         k = len(params.priors)
@@ -477,7 +562,13 @@ class DawidSkene(EMStrategy):
 
     def _finish(self, votes: Votes, ctx: _DSContext, params: "DSParams", T: np.ndarray) -> None:
         self.priors_ = params.priors
-        self.confusions_ = self._dense_confusions(votes, ctx, params)
+        self.sparse_mode_ = isinstance(params, _sds.SparseParams)
+        if self.sparse_mode_:
+            self.confusions_ = _sds.sparse_confusions(params, ctx.pair_worker, ctx.pair_label,
+                                                      votes.n_workers, votes.n_classes)
+        else:
+            self.confusions_ = self._dense_confusions(votes, ctx, params)
+        self.__dict__.pop("_sparse_mode", None)
         self.probas_ = T
         self.probas_ = T
         self.labels_ = argmax_ties(T, tie=self.tie, random_state=self.random_state)
@@ -490,6 +581,11 @@ class DawidSkene(EMStrategy):
         worker gets the vote-weighted mean confusion of the fitted workers."""
         idx = self._fitted_worker_index(votes)
         wts = self._fitted_worker_votes()
+        if sparse.issparse(self.confusions_):
+            k = votes.n_classes
+            pw, pl = np.divmod(np.unique(votes.worker * k + votes.label), k)
+            log_pi = _sds.sparse_pair_log_confusions(self.confusions_, idx, wts, pw, pl, k)
+            return _sds.SparseParams(self.priors_, log_pi, None, votes.n_workers)
         if wts.sum() > 0:
             mean_conf = np.tensordot(wts / wts.sum(), self.confusions_, axes=1)
         else:

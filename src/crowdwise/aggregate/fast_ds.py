@@ -114,6 +114,7 @@ class FastDS(DawidSkene):
     ([0, 1, 1], 1, True)
     """
 
+    _sparse_capable = False  # its own state / weighted-vote output need the dense confusions
     description = "Fast Dawid-Skene: Dawid-Skene with a hard E-step (classification EM); converges in few steps."
 
     def __init__(self, mode: str = "hard", switch_tol: float = 0.005, max_iter: int = 100, tol: float = 1e-6,

@@ -70,6 +70,7 @@ class WDS(DawidSkene):
     [0, 1, 0, 1, 1]
     """
 
+    _sparse_capable = False  # its own state / weighted-vote output need the dense confusions
     description = "Weighted vote: each vote weighted by its worker's Dawid-Skene confusion diagonal (peerannot)."
 
     def _finish(self, votes: Votes, ctx, params, T: np.ndarray) -> None:
