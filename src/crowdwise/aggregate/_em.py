@@ -22,7 +22,7 @@ from scipy import sparse
 
 from ..errors import TooLargeError
 
-__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "log_normalize", "row_max", "EMHistory", "check_budget",
+__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "row_max", "EMHistory", "check_budget",
            "DEFAULT_MEMORY_BUDGET", "vote_profile_fingerprints", "hashed_uniforms"]
 
 #: Default memory budget (bytes) for the largest arrays of a strategy: 4 GiB.
@@ -84,6 +84,21 @@ def segment_sum_gather(seg: Segments, gather: Callable[[np.ndarray], np.ndarray]
         out[s0:s1] = np.add.reduceat(block, seg.starts[s0:s1] - lo, axis=0)
         s0 = s1
     return out
+
+
+def group_index(key: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``key`` (sorted) and the index of each element among them.
+
+    ``np.unique(key, return_inverse=True)`` without the sort when the key space is small
+    (at most 4 x the number of keys): one bincount and a cumulative sum.
+    """
+    key = np.asarray(key, dtype=np.int64)
+    if 0 < key_space <= max(4 * key.size, 1 << 16):
+        present = np.bincount(key, minlength=key_space) > 0
+        rank = np.cumsum(present) - 1
+        return np.flatnonzero(present), rank[key]
+    uniq, inverse = np.unique(key, return_inverse=True)
+    return uniq, inverse.ravel()
 
 
 def vote_incidence(row: np.ndarray, col: np.ndarray, n_rows: int, n_cols: int) -> sparse.csr_array:

@@ -34,7 +34,7 @@ import pandas as pd
 from ..errors import InputError
 from ..votes import Votes
 from ._base import Aggregator, argmax_ties
-from ._em import EMHistory, Segments, check_budget, log_normalize, safe_log, segment_sum_gather, vote_incidence
+from ._em import EMHistory, Segments, check_budget, group_index, log_normalize, safe_log, segment_sum_gather, vote_incidence
 from . import _sparse_ds as _sds
 from .registry import register
 
@@ -296,10 +296,16 @@ class DSParams(NamedTuple):
     n_workers: int             # workers declared (with or without votes)
 
 
+class _Keys(NamedTuple):
+    """The keys of groups present (voted tasks, voted (worker, label) pairs), sorted."""
+
+    keys: np.ndarray
+
+
 @dataclass
 class _DSContext:
-    by_task: Segments
-    by_pair: Segments
+    by_task: _Keys
+    by_pair: _Keys
     gold_idx: np.ndarray
     gold_lab: np.ndarray
     task_pair: Any = None   # CSR (n_tasks, n_pairs): votes of each (worker, label) pair per task
@@ -442,14 +448,14 @@ class DawidSkene(EMStrategy):
     def _context(self, votes: Votes) -> _DSContext:
         k = votes.n_classes
         gold_idx, gold_lab = _gold_indices(getattr(self, "_gold", None), votes)
-        by_pair = Segments.from_keys(votes.worker * k + votes.label)
-        n_pairs = by_pair.keys.size
-        pair_of_vote = np.empty(votes.n_votes, dtype=np.int64)
-        pair_of_vote[by_pair.order] = np.repeat(np.arange(n_pairs), np.diff(np.r_[by_pair.starts, votes.n_votes]))
+        pair_keys, pair_of_vote = group_index(votes.worker * k + votes.label, votes.n_workers * k)
+        n_pairs = pair_keys.size
+        by_pair = _Keys(pair_keys)
         task_pair = vote_incidence(votes.task, pair_of_vote, votes.n_tasks, n_pairs)
         pw, pl = np.divmod(by_pair.keys, k)
         starts = np.flatnonzero(np.r_[True, pw[1:] != pw[:-1]]) if n_pairs else np.zeros(0, np.int64)
-        return _DSContext(Segments.from_keys(votes.task), by_pair, gold_idx, gold_lab,
+        voted = np.flatnonzero(np.diff(task_pair.indptr) > 0)
+        return _DSContext(_Keys(voted), by_pair, gold_idx, gold_lab,
                           task_pair, sparse.csr_array(task_pair.T), pw, pl, starts)
 
     def _init_state(self, votes: Votes, ctx: _DSContext) -> np.ndarray:
@@ -620,7 +626,10 @@ def class_priors(T: np.ndarray, voted_tasks: np.ndarray) -> np.ndarray:
     """``rho ∝ sum_i T_i`` over the tasks with a vote (a task without vote carries no
     information on the class shares)."""
     k = T.shape[1]
-    priors = T[voted_tasks].sum(axis=0)
+    if voted_tasks.size == T.shape[0]:  # every task voted: no copy
+        priors = np.ones(T.shape[0]) @ T
+    else:
+        priors = T[voted_tasks].sum(axis=0)
     tot = priors.sum()
     return priors / tot if tot > 0 else np.full(k, 1.0 / k)
 
