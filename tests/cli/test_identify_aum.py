@@ -115,3 +115,30 @@ def test_aum_with_labels_file_and_bad_requests(crowd, tmp_path):
     assert "--per-class applies to --prune" in fails("-s", "waum", "--per-class", "--features-train", str(x))
     assert "unknown margin" in fails("-s", "aumc", "--margin", "psi9", "--features-train", str(x), "--out-dir",
                                      str(tmp_path), *TRAIN)
+
+
+def test_prune_on_an_image_folder_links_the_kept_images(tmp_path):
+    from PIL import Image
+
+    from crowdwise.simulate import independent_confusion
+
+    sim = independent_confusion(16, 4, 2, feedback=2, seed=0)
+    root = tmp_path / "imgs"
+    io.write_peerannot(sim.votes, root)
+    rng = np.random.default_rng(0)
+    for part, truth in (("train", sim.truth), ("test", np.array([0, 1, 0, 1]))):
+        for i, t in enumerate(truth):
+            d = root / part / str(t)
+            d.mkdir(parents=True, exist_ok=True)
+            pixels = (rng.random((8, 8, 3)) * 127 * (t + 1)).astype(np.uint8)
+            Image.fromarray(pixels).save(d / f"img-{i}.png")
+    new = tmp_path / "pruned"
+    run("identify", str(root), "-s", "aumc", "-m", "resnet18", "--img-size", "16", "--epochs", "1", "--batch-size",
+        "8", "--margin", "psi1", "--prune", "0.25", "-o", str(new), "--out-dir", str(tmp_path / "id"),
+        "--threads", "1", "--quiet")
+    kept = pd.read_csv(new / "pruned.csv")["kept"].to_numpy()
+    assert (~kept).sum() == 4  # 16 distinct logit margins: floor(0.25 * 15) + 1
+    links = sorted(new.glob("train/*/*.png"))
+    assert len(links) == 12 and all(p.is_symlink() for p in links)
+    assert (new / "test").is_symlink()
+    assert io.load_votes(new).n_tasks == 12

@@ -13,6 +13,15 @@ from crowdwise.learn.crowd_layers import (  # noqa: E402
 from crowdwise.simulate import independent_confusion  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models train many times faster on one thread on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _random_votes(rng, n_tasks=7, n_workers=4, k=3, n_votes=15):
     return (rng.integers(0, n_tasks, n_votes), rng.integers(0, n_workers, n_votes), rng.integers(0, k, n_votes))
 
@@ -94,7 +103,7 @@ def swapping_crowd():
     return sim, x
 
 
-@pytest.mark.parametrize("spec", ["CrowdLayer", "GeoCrowdNet-W[lambda=0.01]"])
+@pytest.mark.parametrize("spec", ["CrowdLayer", "CoupledCE", "GeoCrowdNet-F[lambda=0.01]", "GeoCrowdNet-W[lambda=0.01]"])
 def test_crowd_layers_recover_a_swapping_worker(swapping_crowd, spec):
     sim, x = swapping_crowd
     head = make_crowd_head(spec, sim.votes.n_workers, 3)
