@@ -156,8 +156,8 @@ def test_squarem_point_extrapolates_a_linear_path_to_its_limit():
     s0 = np.array([[0.1, 0.1, 0.8], [0.4, 0.4, 0.2]])
     s1 = c + 0.5 * (s0 - c)
     s2 = c + 0.5 * (s1 - c)
-    np.testing.assert_allclose(_squarem_point(s0, s1, s2), c, atol=1e-12)
-    assert _squarem_point(c, c, c) is None  # nothing moves: no jump
+    np.testing.assert_allclose(_squarem_point(s0.copy(), s1.copy(), s2), c, atol=1e-12)
+    assert _squarem_point(c.copy(), c.copy(), c) is None  # nothing moves: no jump
 
 
 def test_partial_fit_before_fit_is_fit_and_keeps_gold():

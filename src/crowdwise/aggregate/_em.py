@@ -130,19 +130,21 @@ def row_max(L: np.ndarray) -> np.ndarray:
     return m
 
 
-def log_normalize(log_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise softmax in log space: ``(probas, log_normalizers)``.
 
     ``probas[i] = exp(L[i] - logsumexp(L[i]))``; rows of ``-inf`` become uniform (their
-    normaliser is ``-inf``). Never produces NaN.
+    normaliser is ``-inf``). Never produces NaN. ``overwrite=True`` reuses the buffer of
+    a float64 C-ordered ``log_scores`` for the result (no second (n, K) array).
     """
     L = np.asarray(log_scores, dtype=float)
     if L.ndim != 2 or not L.flags.c_contiguous:
         L = np.ascontiguousarray(L, dtype=float).reshape(L.shape[0], -1)
+        overwrite = True
     k = L.shape[1]
     m = row_max(L)
     m[~np.isfinite(m)] = 0.0
-    e = np.subtract(L, m[:, None])  # one temporary, then in place
+    e = np.subtract(L, m[:, None], out=L if overwrite and L.flags.writeable else None)
     np.exp(e, out=e)
     s = e @ np.ones(k) if k else np.zeros(L.shape[0])
     with np.errstate(divide="ignore", invalid="ignore"):

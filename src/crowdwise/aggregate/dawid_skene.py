@@ -236,6 +236,10 @@ def _squarem_point(s0: Any, s1: Any, s2: Any, rows: np.ndarray | None = None,
     point is clipped to ``>= 0`` and each row renormalised (a row that vanishes keeps
     ``s2``). Returns None when the states no longer move. Sparse states must share one
     pattern (the frozen pattern of sparse DS); otherwise no jump is made (None).
+
+    Memory: the point is built in the buffer of ``s0`` and ``r`` in that of ``s1``, a
+    block of rows at a time, so no full-size temporary is made; **s0 and s1 are
+    overwritten** (the driver no longer needs them).
     """
     if sparse.issparse(s0) or sparse.issparse(s1) or sparse.issparse(s2):
         same = all(sparse.issparse(x) and x.nnz == s2.nnz and np.array_equal(x.indptr, s2.indptr)
@@ -248,34 +252,44 @@ def _squarem_point(s0: Any, s1: Any, s2: Any, rows: np.ndarray | None = None,
         if point is None:
             return None
         return sparse.csr_array((point.ravel(), s2.indices, s2.indptr), shape=s2.shape)
-    r = s1 - s0
-    v = s2 - s1
-    v -= r
-    nr, nv = float(np.sqrt(np.vdot(r, r))), float(np.sqrt(np.vdot(v, v)))
-    if not (nv > 0 and np.isfinite(nr) and np.isfinite(nv)):
+    n = s0.shape[0]
+    step = max(1, (1 << 20) // max(s0.shape[1], 1))
+    blocks = [slice(a, min(a + step, n)) for a in range(0, n, step)]
+    r = s1
+    nr2 = nv2 = 0.0
+    for b in blocks:
+        np.subtract(s1[b], s0[b], out=r[b])            # r = s1 - s0
+        v = s2[b] - s0[b]
+        v -= 2.0 * r[b]                                 # v = s2 - 2 s1 + s0
+        nr2 += float(np.vdot(r[b], r[b]))
+        nv2 += float(np.vdot(v, v))
+    if not (nv2 > 0 and np.isfinite(nr2) and np.isfinite(nv2)):
         return None
-    alpha = min(-nr / nv, -1.0)
-    r *= -2.0 * alpha
-    v *= alpha * alpha
-    r += s0
-    r += v
-    np.maximum(r, 0.0, out=r)
+    alpha = min(-np.sqrt(nr2 / nv2), -1.0)
+    a2 = alpha * alpha
+    point = s0
+    for b in blocks:  # s0 - 2a r + a^2 (s2 - s0 - 2r) = (1 - a^2) s0 - 2a(1 + a) r + a^2 s2
+        p = point[b]
+        p *= 1.0 - a2
+        p += (-2.0 * alpha * (1.0 + alpha)) * r[b]
+        p += a2 * s2[b]
+        np.maximum(p, 0.0, out=p)
     if rows is not None:  # entries of a sparse matrix (one column): rows are segments
-        tot = np.bincount(rows, weights=r[:, 0])
+        tot = np.bincount(rows, weights=point[:, 0])
         bad = ~(tot > 0)
         tot[bad] = 1.0
-        r[:, 0] /= tot[rows]
+        point[:, 0] /= tot[rows]
         fix = bad[rows]
         if fix.any():
-            r[fix] = last[fix]
-        return r
-    tot = r.sum(axis=1)
+            point[fix] = last[fix]
+        return point
+    tot = point @ np.ones(point.shape[1]) if point.shape[1] else np.zeros(n)
     bad = ~(tot > 0)
     tot[bad] = 1.0
-    r /= tot[:, None]
+    point /= tot[:, None]
     if bad.any():
-        r[bad] = s2[bad]
-    return r
+        point[bad] = s2[bad]
+    return point
 
 
 def _check_same_classes(votes: Votes, classes: np.ndarray) -> None:
@@ -535,7 +549,7 @@ class DawidSkene(EMStrategy):
             if ctx.fixed is not None and ctx.fixed.owns(params):
                 return ctx.fixed.e_step(params)
             return _sds.sparse_e_step(ctx.task_pair_c, params.log_pi, params.priors, self._sparse_n_votes(ctx))
-        T, lognorm = log_normalize(self._log_scores(votes, ctx, params))
+        T, lognorm = log_normalize(self._log_scores(votes, ctx, params), overwrite=True)
         return T, float(lognorm[np.isfinite(lognorm)].sum())
 
     def _log_prior(self, params: "DSParams") -> float:
