@@ -16,13 +16,6 @@ from crowdwise.learn.aum import (  # noqa: E402
     MarginRecorder, margins, prune_mask, resolve_confusions, waum_weights, weighted_task_scores)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _softmax(z):
     e = np.exp(np.asarray(z, dtype=float) - np.max(z))

@@ -13,14 +13,6 @@ from crowdwise.learn.crowd_layers import (  # noqa: E402
 from crowdwise.simulate import independent_confusion  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models train many times faster on one thread on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _random_votes(rng, n_tasks=7, n_workers=4, k=3, n_votes=15):
     return (rng.integers(0, n_tasks, n_votes), rng.integers(0, n_workers, n_votes), rng.integers(0, k, n_votes))

@@ -13,13 +13,6 @@ from crowdwise.errors import InputError  # noqa: E402
 from crowdwise.learn.models import Classifier, build_model, load_weights  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_mlp_shapes_embed_and_head():
     m = build_model("mlp", 4, n_features=6, hidden=(16, 8), dropout=0.2, seed=0)

@@ -20,13 +20,6 @@ from crowdwise.learn.train import (  # noqa: E402
 from learn._tiny import make_image_dataset, separable_features  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def cfg(**kw) -> TrainConfig:
     base = dict(epochs=10, batch_size=32, lr=0.05, device="cpu", seed=0)
