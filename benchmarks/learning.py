@@ -8,6 +8,7 @@ Commands (from the repository root; ../shared/datasets beside it):
     python benchmarks/learning.py                      # 5 seeds, everything -> docs/results/learning.md
     python benchmarks/learning.py --tune               # the validation grid behind the recipe (LabelMe)
     python benchmarks/learning.py --seeds 1 --only labelme --no-peers    # a quick look
+    python benchmarks/learning.py --circles-only       # only the three-circles WAUM check (its doc section)
 
 Results of every run are cached in /tmp/crowdwise-learning/runs.json (tune.json for --tune;
 delete it to start over); crowd-kit runs in its own venv (/tmp/crowdwise-peers/crowdkit, crowd-kit 1.4.2 with
@@ -212,52 +213,107 @@ def run_peer(dname: str, method: str, seed: int) -> dict:
 
 
 # --------------------------------------------------------------------------- circles
-def three_circles(n_per_class: int, rng, noise: float = 0.1):
-    """Three concentric noisy circles (radii 1, 2, 3 scaled to the unit square), K = 3."""
-    y = np.repeat(np.arange(3), n_per_class)
-    angle = rng.uniform(0, 2 * np.pi, y.size)
-    r = (y + 1) / 3.0 + noise * rng.standard_normal(y.size)
-    x = np.c_[r * np.cos(angle), r * np.sin(angle)].astype(np.float32)
-    return x, y
+# The three-circles check follows Lefort, Charlier, Joly & Salmon (TMLR 2024) and T. Lefort's thesis
+# (Université de Montpellier 2024, chapter "Identify ambiguous tasks", sections "Implementation details" and
+# "Three circles simulation"); what those texts leave open is marked "our choice" (see CIRCLES_NOTE).
+CIRCLES_N = 750            # paper: 750 points in total ...
+CIRCLES_TEST = 0.3         # ... split 70% train (525 tasks) / 30% test (225 points)
+CIRCLES_NOISE = 0.13       # our choice: isotropic Gaussian sd (scikit-learn make_circles convention): the grid value
+#                            of circles_calibration (validation draws, seeds 100-102) whose best worker is closest
+#                            to 0.84 right, the paper's only figure on worker quality; main() checks it still is
+CIRCLES_NOISE_GRID = (0.10, 0.12, 0.13, 0.14, 0.15)
+CIRCLES_WORKER_ANCHOR = 0.84
+CIRCLES_MLP = {"hidden": (30, 20, 20)}   # paper: "three dense layers (30, 20, 20)", batch 64
+CIRCLES_RECIPE = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, batch_size=64, epochs=150,
+                      scheduler="multistep", milestones=(50, 100), gamma=0.1)  # paper: SGD, 150 epochs, /10 at 50, 100
+CIRCLES_T = 50             # paper: WAUM computed "with the same parameters for T = 50 epochs" (up to the first drop)
+CIRCLES_ALPHA = 0.1
+
+
+def three_circles(n: int, rng, noise: float = CIRCLES_NOISE):
+    """``n`` points on three concentric circles (radii 1/3, 2/3, 1; K = 3, classes balanced up to one point),
+    uniform angle, isotropic Gaussian noise of sd ``noise`` on both coordinates (as scikit-learn's make_circles)."""
+    y = rng.permutation(np.arange(n) % 3)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    r = (y + 1) / 3.0
+    x = np.c_[r * np.cos(angle), r * np.sin(angle)] + noise * rng.standard_normal((n, 2))
+    return x.astype(np.float32), y
+
+
+def circle_workers(seed: int):
+    """The paper's three workers, scikit-learn defaults: linear SVC, RBF SVC, gradient boosting."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.svm import SVC, LinearSVC
+
+    return [LinearSVC(random_state=seed), SVC(kernel="rbf", random_state=seed),
+            GradientBoostingClassifier(random_state=seed)]
+
+
+def circle_crowd(seed: int, noise: float = CIRCLES_NOISE):
+    """One draw: 525 training tasks with the three workers' votes, 225 test points, the fitted workers.
+
+    Each worker is fitted on its own independent draw of 525 labelled points (our choice: the paper does not say
+    what the workers learnt from; fitting them on the training tasks themselves would make gradient boosting
+    almost always right on them, 0.99, which cannot give the paper's WDS 0.81 below its best worker's 0.84).
+    """
+    rng = np.random.default_rng(seed)
+    x, y = three_circles(CIRCLES_N, rng, noise)
+    n_train = CIRCLES_N - int(round(CIRCLES_TEST * CIRCLES_N))
+    (x, y), (xt, yt) = (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
+    workers = circle_workers(seed)
+    for clf in workers:
+        clf.fit(*three_circles(n_train, rng, noise))
+    return x, y, xt, yt, workers
+
+
+def circles_calibration(seeds=(100, 101, 102)) -> dict:
+    """Mean accuracy of each worker on the training tasks, per noise level, on validation draws (not the
+    evaluation seeds 0-4): how CIRCLES_NOISE was picked."""
+    import warnings
+
+    out = {}
+    for noise in CIRCLES_NOISE_GRID:
+        accs = []
+        for s in seeds:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                x, y, _, _, workers = circle_crowd(s, noise)
+            accs.append([float((w.predict(x) == y).mean()) for w in workers])
+        out[f"{noise:.2f}"] = [round(float(v), 3) for v in np.mean(accs, 0)]
+    return out
 
 
 def run_circles(seed: int, form: str = "stacked") -> dict:
-    from sklearn.ensemble import GradientBoostingClassifier
-    from sklearn.svm import SVC, LinearSVC
+    import torch
 
     from crowdwise import Votes
     from crowdwise.aggregate import make_strategy
     from crowdwise.learn.aum import prune_mask, waum_scores
     from crowdwise.learn.data import Split, TaskData
 
-    rng = np.random.default_rng(seed)
-    x, y = three_circles(250, rng)
-    xt, yt = three_circles(250, rng)
-    workers = [LinearSVC(random_state=seed), SVC(kernel="rbf", random_state=seed),
-               GradientBoostingClassifier(n_estimators=5, random_state=seed)]
-    task, worker, label = [], [], []
-    for j, clf in enumerate(workers):  # each worker learns from its own random 30% of the truth
-        part = rng.choice(y.size, int(0.3 * y.size), replace=False)
-        clf.fit(x[part], y[part])
-        task.append(np.arange(y.size)), worker.append(np.full(y.size, j)), label.append(clf.predict(x))
-    votes = Votes.from_records(np.concatenate(task), np.concatenate(worker), np.concatenate(label), n_classes=3,
-                               task_ids=np.arange(y.size))
-    data = TaskData(Split("train", np.arange(y.size), y, features=x), None, Split("test", np.arange(yt.size), yt,
-                                                                                       features=xt), np.arange(3))
-    opts = {"hidden": (30, 30)}
-    over = dict(epochs=100, lr=1e-2)
-    out = {"worker_accuracy": [float((lab == y).mean()) for lab in label]}
+    torch.set_num_threads(1)
+    x, y, xt, yt, workers = circle_crowd(seed)
+    labels = [clf.predict(x) for clf in workers]
+    n = y.size
+    votes = Votes.from_records(np.tile(np.arange(n), 3), np.repeat(np.arange(3), n), np.concatenate(labels),
+                               n_classes=3, task_ids=np.arange(n))
+    data = TaskData(Split("train", np.arange(n), y, features=x), None,
+                    Split("test", np.arange(yt.size), yt, features=xt), np.arange(3))
+    out = {"worker_accuracy": [float((lab == y).mean()) for lab in labels],
+           "worker_test_accuracy": [float((clf.predict(xt) == yt).mean()) for clf in workers]}
     wds = make_strategy("WDS", random_state=seed).fit(votes)
     out["wds_label_accuracy"] = float((wds.labels_ == y).mean())
-    out["WDS"] = train_on_labels(data, np.asarray(wds.probas_), seed, "mlp", opts, **over)["test_accuracy"]
-    w = waum_scores(votes, data, confusions="DS", form=form, model="mlp", model_options=opts,
-                    config=config(seed, **over))
-    keep = prune_mask(w.scores, 0.1)
+    out["WDS"] = train_on_labels(data, np.asarray(wds.probas_), seed, "mlp", CIRCLES_MLP,
+                                 **CIRCLES_RECIPE)["test_accuracy"]
+    w = waum_scores(votes, data, confusions="DS", form=form, model="mlp", model_options=CIRCLES_MLP,
+                    config=config(seed, **{**CIRCLES_RECIPE, "epochs": CIRCLES_T}))
+    keep = prune_mask(w.scores, CIRCLES_ALPHA)
     sub, sdata = subset(votes, data, keep)
-    wds2 = make_strategy("WDS", random_state=seed).fit(sub)
+    wds2 = make_strategy("WDS", random_state=seed).fit(sub)  # DS re-run on the pruned votes, as peerannot's WAUM
     out["pruned"] = int((~keep).sum())
     out["pruned_wrong_wds_share"] = float((wds.labels_[~keep] != y[~keep]).mean())
-    out["WAUM+WDS"] = train_on_labels(sdata, np.asarray(wds2.probas_), seed, "mlp", opts, **over)["test_accuracy"]
+    out["WAUM+WDS"] = train_on_labels(sdata, np.asarray(wds2.probas_), seed, "mlp", CIRCLES_MLP,
+                                      **CIRCLES_RECIPE)["test_accuracy"]
     return out
 
 
@@ -274,7 +330,11 @@ def main() -> None:
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--tune", action="store_true")
     ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--circles-only", action="store_true",
+                    help="run only the three-circles WAUM check and rewrite only its section of the doc")
     args = ap.parse_args()
+    if args.circles_only:
+        args.only = ["circles"]
     CACHE.mkdir(parents=True, exist_ok=True)
     cache_file = CACHE / ("tune.json" if args.tune else "runs.json")
     runs = json.loads(cache_file.read_text()) if cache_file.exists() else {}
@@ -298,10 +358,25 @@ def main() -> None:
             table[(d, m)] = [cached(f"{d}|{m}|{s}", lambda: run_method(d, m, s)) for s in seeds]
         for p in peers:
             table[(d, f"crowd-kit {p}")] = [cached(f"{d}|ck-{p}|{s}", lambda: run_peer(d, p, s)) for s in seeds]
-    circles = [cached(f"circles|{s}", lambda: run_circles(s)) for s in seeds] if "circles" in sets else []
+    # "circles2": the set-up of Lefort et al. (2024), see CIRCLES_NOTE (older "circles|" entries are the first attempt)
+    circles = [cached(f"circles2|{CIRCLES_NOISE}|{s}", lambda: run_circles(s)) for s in seeds] \
+        if "circles" in sets else []
     for c, s in zip(circles, seeds):  # the per-worker form on the same draws (same seed = same crowd)
-        c["per-worker"] = cached(f"circles-per-worker|{s}", lambda: run_circles(s, "per-worker"))
-    text = render(table, circles, sets, len(seeds))
+        c["per-worker"] = cached(f"circles2-per-worker|{CIRCLES_NOISE}|{s}", lambda: run_circles(s, "per-worker"))
+    if circles:
+        calib = cached("circles2-calibration", circles_calibration)
+        best = min(calib, key=lambda k: abs(max(calib[k]) - CIRCLES_WORKER_ANCHOR))
+        assert float(best) == CIRCLES_NOISE, f"calibration picks noise {best}, CIRCLES_NOISE is {CIRCLES_NOISE}"
+    if sets == ["circles"]:  # splice the circles section into the existing doc, leave the rest as it is
+        section = "\n".join(render_circles(circles, calib)) + "\n"
+        print(section)
+        if not args.no_doc:
+            old = DOC.read_text() if DOC.exists() else ""
+            head = old[:old.index("## WAUM on three circles")] if "## WAUM on three circles" in old else old
+            DOC.write_text(head + section)
+            print(f"wrote {DOC}")
+        return
+    text = render(table, circles, sets, len(seeds), calib if circles else None)
     print(text)
     if not args.no_doc:
         DOC.parent.mkdir(parents=True, exist_ok=True)
@@ -370,13 +445,111 @@ NOTES = [
     "",
 ]
 
-CIRCLES_NOTE = (
-    "Three concentric noisy circles (radii 1/3, 2/3, 1, radial noise sd 0.1; 250 training and 250 test "
-    "points per class, a fresh draw per seed). Three workers are scikit-learn classifiers, each fitted on its "
-    "own random 30% of the true training labels and answering every training task: `LinearSVC` (cannot "
-    "separate circles), `SVC(kernel='rbf')`, `GradientBoostingClassifier(n_estimators=5)`. WDS labels train "
-    "an MLP 2–30–30–3 (Adam lr 1e-2, 100 epochs, last epoch); WAUM (stacked, DS confusions, same MLP and "
-    "recipe) removes the tasks at or below its 0.1-quantile, then WDS on the remaining votes trains the same MLP.")
+CIRCLES_NOTE = [
+    "Reproduces the `three_circles` simulation of Lefort, Charlier, Joly & Salmon, \"Identify ambiguous tasks "
+    "combining crowdsourced labels by weighting Areas Under the Margin\" (TMLR 2024), as described in T. Lefort's "
+    "PhD thesis (Université de Montpellier, 2024; chapter \"Identify ambiguous tasks\", sections \"Implementation "
+    "details\" and \"Three circles simulation\", table `tab:res3circles`). Made by "
+    "`python benchmarks/learning.py --circles-only` (5 seeds; seed = data draw, workers, initial weights, shuffling).",
+    "",
+    "Set-up, and where each choice comes from:",
+    "",
+    f"- **Data** (paper): K = 3 concentric circles, {CIRCLES_N} points in total split 70% train / 30% test, i.e. "
+    f"{CIRCLES_N - int(round(CIRCLES_TEST * CIRCLES_N))} training tasks and {int(round(CIRCLES_TEST * CIRCLES_N))} "
+    "test points, a fresh draw per seed. The paper says it used scikit-learn's circle generator (\"`two_circles`\", "
+    "i.e. `make_circles`) but gives neither radii nor noise. Our choice: radii 1/3, 2/3, 1, uniform angle, "
+    f"isotropic Gaussian noise on both coordinates (the `make_circles` convention) of sd {CIRCLES_NOISE}, the value of a small grid "
+    "whose best worker labels closest to 0.84 of the training tasks right on validation draws (seeds 100-102, "
+    "never the evaluation seeds): 0.84 is the paper's only figure on worker quality (\"the best worker, w3, reaches 0.84 on test accuracy\"); "
+    "grid below.",
+    "- **Workers** (paper): n_worker = 3 scikit-learn classifiers, w1 `LinearSVC`, w2 `SVC` with RBF kernel, w3 "
+    "gradient boosting; every worker answers every training task (3 votes per task). The paper does not say what "
+    "the workers were fitted on nor their hyper-parameters. Our choice: scikit-learn defaults, each worker fitted on "
+    "its own independent draw of 525 points with their true labels, so its votes on the training tasks are "
+    "out-of-sample (fitting them on the training tasks themselves makes gradient boosting right on 0.99 of them, "
+    "which cannot produce the paper's WDS result, 0.81, below its best worker's 0.84).",
+    "- **Network and recipe** (paper): MLP with three dense hidden layers (30, 20, 20) (ReLU, then a linear "
+    "layer to K = 3), batch 64, cross-entropy, SGD lr 0.1, momentum 0.9, weight decay 5e-4, 150 epochs, lr divided "
+    "by 10 at epochs 50 and 100; no validation split in the simulation, so the last epoch is kept. The classifier "
+    "is trained on the WDS soft labels (`probas_`).",
+    f"- **WAUM** (paper): stacked form (one network on all (task, vote) pairs), DS confusions, ψ5 margin "
+    f"(σ_y − σ_[2]), same network and optimiser for T = {CIRCLES_T} epochs (up to the first lr drop, Pleiss et al.'s "
+    "guideline), trust s = ⟨diag π̂, σ^(T)⟩ from the last epoch; the tasks with WAUM at or below the α = 0.1 quantile "
+    "are removed, DS is re-run on the remaining votes and WDS labels train the same MLP with the same recipe "
+    "(as peerannot's `WAUM.run`). The per-worker form is shown too.",
+    "- **Order of events, for the record**: a first run used sd 0.14, from a quick calibration on draws built "
+    "slightly differently; on the grid recorded below 0.13 is the closer one (0.851 vs 0.827), so the rule gives "
+    "0.13 and the table uses it. The 0.14 run (5 seeds): WDS 0.823 ± 0.031, stacked WAUM+WDS 0.811 ± 0.025 "
+    "(difference −0.012 ± 0.007, better on 0 of 5 seeds), per-worker 0.822 ± 0.031 (−0.001 ± 0.007). Nothing "
+    "else was changed between the two runs.",
+    "- **Measure** (paper): test accuracy of the final MLP; the paper reports mean ± sd over 10 repetitions, "
+    "we use 5 seeds.",
+    "- Paper's figures (table `tab:res3circles`): WDS 0.81 ± 0.04, WDS + WAUM(α=0.1) 0.83 ± 0.03, "
+    "WDS + WAUM(α=0.01) 0.80 ± 0.04, WDS + WAUM(α=0.25) 0.69 ± 0.02, MV 0.73, DS 0.75.",
+]
+
+
+def circles_verdict(circles) -> str:
+    parts, means = [], []
+    for label, get in (("stacked", lambda c: c["WAUM+WDS"]), ("per-worker", lambda c: c["per-worker"]["WAUM+WDS"])):
+        diff = np.array([get(c) - c["WDS"] for c in circles])
+        wins = int((diff > 0).sum())
+        sd = diff.std(ddof=1) if diff.size > 1 else 0.0
+        means.append(diff.mean())
+        parts.append(f"{label}: {diff.mean():+.3f} ± {sd:.3f} (better on {wins} of {diff.size} seeds)")
+    stacked = means[0]
+    if stacked > 0:
+        word = "reproduced" if stacked >= 0.01 else "reproduced only in sign (within noise)"
+    else:
+        word = "not reproduced"
+    return (f"**The claim that WDS + WAUM(α=0.1) beats WDS (stacked WAUM, as in the paper) is {word} here.** "
+            "Mean difference in test accuracy (WAUM+WDS − WDS, same draw and seed): " + "; ".join(parts) + ".")
+
+
+def render_circles(circles, calib=None) -> list[str]:
+    def m(key):
+        return ms([c[key] for c in circles])
+
+    wa = np.mean([c["worker_accuracy"] for c in circles], 0)
+    wt = np.mean([c["worker_test_accuracy"] for c in circles], 0)
+    ratio = np.mean([c["pruned_wrong_wds_share"] for c in circles]) / \
+        max(1e-12, 1 - np.mean([c["wds_label_accuracy"] for c in circles]))
+    lines = ["## WAUM on three circles", "", *CIRCLES_NOTE, "",
+             "| | WDS | WAUM(α=0.1) + WDS, stacked | WAUM(α=0.1) + WDS, per-worker |", "|---|---|---|---|",
+             f"| test accuracy (5 seeds) | {m('WDS')} | {m('WAUM+WDS')} | "
+             f"{ms([c['per-worker']['WAUM+WDS'] for c in circles])} |",
+             "| paper (10 repetitions) | 0.81 ± 0.04 | 0.83 ± 0.03 | |",
+             "", circles_verdict(circles), "",
+             "What differs from the paper, and why the claim may not carry over: (1) the paper does not say what "
+             "the workers were fitted on, their hyper-parameters, the circles' radii or the noise, so our crowd is "
+             "a reconstruction: in ours the RBF SVC is the best worker, in the paper gradient boosting is; (2) in "
+             "the paper the MLP on WDS labels (0.81) stays below the best worker (0.84), i.e. the aggregated labels "
+             "hurt; here WDS labels are about as good as the best worker and the MLP on them matches it, which "
+             "leaves little for pruning to recover; (3) WAUM does find the doubtful tasks (the pruned 10% hold "
+             f"{ratio:.1f} times the base rate of wrong WDS labels, see below), but they sit on the class boundaries, and "
+             "removing them costs the MLP boundary information that outweighs the label noise removed; (4) the "
+             "paper's own gain, +0.02 with sds of 0.03-0.04 over 10 unpaired repetitions, is within its noise; we "
+             "use 5 paired seeds. No hyper-parameter of WAUM, WDS or the MLP was tuned: all are the paper's.", "",
+             "Per seed (0-4), WDS / stacked / per-worker test accuracy: " +
+             "; ".join(f"{c['WDS']:.3f} / {c['WAUM+WDS']:.3f} / {c['per-worker']['WAUM+WDS']:.3f}" for c in circles) +
+             ". WAUM+WDS − WDS per seed: stacked " +
+             ", ".join(format(c["WAUM+WDS"] - c["WDS"], "+.3f") for c in circles) + "; per-worker " +
+             ", ".join(format(c["per-worker"]["WAUM+WDS"] - c["WDS"], "+.3f") for c in circles) + ".",
+             "",
+             "Worker accuracy (linear SVC, RBF SVC, boosting), mean over seeds: on the training tasks "
+             f"{', '.join(format(v, '.3f') for v in wa)}; on the test points {', '.join(format(v, '.3f') for v in wt)}. "
+             f"WDS label accuracy {np.mean([c['wds_label_accuracy'] for c in circles]):.3f}; "
+             f"tasks pruned {np.mean([c['pruned'] for c in circles]):.0f}; share of wrong WDS labels among the pruned "
+             f"tasks: stacked {np.mean([c['pruned_wrong_wds_share'] for c in circles]):.3f}, per-worker "
+             f"{np.mean([c['per-worker']['pruned_wrong_wds_share'] for c in circles]):.3f} (among all tasks "
+             f"{1 - np.mean([c['wds_label_accuracy'] for c in circles]):.3f}).", ""]
+    if calib:
+        lines += ["Noise calibration (validation draws, seeds 100-102; worker accuracy on the training tasks, "
+                  "linear SVC / RBF SVC / boosting):", "", "| noise sd | linear SVC | RBF SVC | boosting |",
+                  "|---|---|---|---|"]
+        lines += [f"| {k} | " + " | ".join(f"{v:.3f}" for v in vals) + " |" for k, vals in calib.items()]
+        lines.append("")
+    return lines
 
 
 def findings(table, ds) -> list[str]:
@@ -407,22 +580,7 @@ def findings(table, ds) -> list[str]:
     return out
 
 
-def circles_verdict(circles) -> str:
-    parts = []
-    for label, get in (("stacked", lambda c: c["WAUM+WDS"]), ("per-worker", lambda c: c["per-worker"]["WAUM+WDS"])):
-        diff = np.array([get(c) - c["WDS"] for c in circles])
-        wins = int((diff > 0).sum())
-        sd = diff.std(ddof=1) if diff.size > 1 else 0.0
-        parts.append(f"{label}: {diff.mean():+.3f} ± {sd:.3f} (better on {wins} of {diff.size} seeds)")
-    ok = all(np.mean([g(c) - c["WDS"] for c in circles]) > 0 for g in
-             (lambda c: c["WAUM+WDS"], lambda c: c["per-worker"]["WAUM+WDS"]))
-    return ("**The claim that WDS + WAUM(α=0.1) beats WDS is " + ("reproduced" if ok else "not reproduced") +
-            " here.** Mean difference in test accuracy: " + "; ".join(parts) + ". WAUM does rank wrongly labelled "
-            "tasks first (see the shares below), but removing 10% of the tasks does not improve this MLP's "
-            "decision boundary on average.")
-
-
-def render(table, circles, sets, n_seeds) -> str:
+def render(table, circles, sets, n_seeds, calib=None) -> str:
     lines = [
         "# Learning from crowds: LabelMe and Music features",
         "",
@@ -469,21 +627,7 @@ def render(table, circles, sets, n_seeds) -> str:
                 lines.append(f"| {lr:g} | {ep} | " + " | ".join("" if c is None else f"{c:.3f}" for c in cells) + " |")
         lines.append("")
     if circles:
-        lines += ["## WAUM on three circles", "", CIRCLES_NOTE, "",
-                  "| | WDS | WAUM(α=0.1) + WDS, stacked | WAUM(α=0.1) + WDS, per-worker |", "|---|---|---|---|",
-                  f"| test accuracy | {ms([c['WDS'] for c in circles])} | {ms([c['WAUM+WDS'] for c in circles])} | "
-                  f"{ms([c['per-worker']['WAUM+WDS'] for c in circles])} |",
-                  "", circles_verdict(circles),
-                  "", f"WAUM+WDS − WDS per seed: stacked "
-                  f"{', '.join(format(c['WAUM+WDS'] - c['WDS'], '+.3f') for c in circles)}; per-worker "
-                  f"{', '.join(format(c['per-worker']['WAUM+WDS'] - c['WDS'], '+.3f') for c in circles)}; "
-                  f"worker accuracies (linear SVC, RBF SVC, boosting) averaged over seeds: "
-                  f"{', '.join(format(v, '.3f') for v in np.mean([c['worker_accuracy'] for c in circles], 0))}; "
-                  f"WDS label accuracy {np.mean([c['wds_label_accuracy'] for c in circles]):.3f}; "
-                  f"share of wrong WDS labels among the pruned tasks: stacked "
-                  f"{np.mean([c['pruned_wrong_wds_share'] for c in circles]):.3f}, per-worker "
-                  f"{np.mean([c['per-worker']['pruned_wrong_wds_share'] for c in circles]):.3f} "
-                  f"(among all tasks {1 - np.mean([c['wds_label_accuracy'] for c in circles]):.3f}).", ""]
+        lines += render_circles(circles, calib)
     return "\n".join(lines) + "\n"
 
 
