@@ -8,7 +8,7 @@ import pytest
 
 from crowdwise import Votes
 from crowdwise.aggregate import DawidSkene, MajorityVote
-from crowdwise.errors import TooLargeError
+from crowdwise.errors import InputError, TooLargeError
 
 
 def ds_crowd(n_tasks=3000, n_workers=12, k=3, per_task=6, seed=0):
@@ -192,3 +192,46 @@ def test_predict_proba_unknown_worker_uses_vote_weighted_mean_confusion():
     mean = np.tensordot(n / n.sum(), ds.confusions_, axes=1)
     expected = ds.priors_ * mean[:, 0]
     np.testing.assert_allclose(ds.predict_proba(new)[0], expected / expected.sum())
+
+
+def test_init_from_a_worker_history_mapping_is_the_posterior_of_those_confusions():
+    # hand example: K = 2, worker a flips labels, b is right 80 % of the time
+    history = {"a": [[0.1, 0.9], [0.9, 0.1]], "b": [[4, 1], [1, 4]]}  # rows normalised
+    v = Votes.from_records(["t1", "t1", "t2"], ["a", "b", "c"], [1, 0, 1], n_classes=2)
+    ds = DawidSkene(init=history)
+    ds._validate(v)
+    T0 = ds._init_state(v, ds._context(v))
+    # t1: a says 1 (-> class 0 w.p. .9), b says 0 (-> class 0 w.p. .8): uniform class shares
+    p0, p1 = 0.9 * 0.8, 0.1 * 0.2
+    np.testing.assert_allclose(T0[0], [p0 / (p0 + p1), p1 / (p0 + p1)])
+    # t2: c is unknown, it gets the mean of a and b: P(answer 1 | k) = (.9 + .2) / 2, (.1 + .8) / 2
+    q0, q1 = (0.9 + 0.2) / 2, (0.1 + 0.8) / 2
+    np.testing.assert_allclose(T0[1], [q0 / (q0 + q1), q1 / (q0 + q1)])
+
+
+def test_init_from_a_fitted_history_starts_at_its_optimum():
+    votes, truth, _ = ds_crowd(n_tasks=800, seed=21)
+    first = DawidSkene(tie="smallest", tol=1e-10, max_iter=1000).fit(votes)
+    again = DawidSkene(init=first, tie="smallest", tol=1e-10, max_iter=1000).fit(votes)
+    assert again.n_iter_ <= 3 < first.n_iter_
+    np.testing.assert_allclose(again.log_likelihood_[-1], first.log_likelihood_[-1], rtol=1e-9)
+    assert again.labels_.tolist() == first.labels_.tolist()
+    # a history of other tasks by the same workers: a fit of new tasks, same classes
+    old, new = split_votes(votes, 0.5, seed=3)
+    hist = DawidSkene(tie="smallest").fit(old)
+    warm = DawidSkene(init=hist, tie="smallest").fit(new)
+    cold = DawidSkene(tie="smallest").fit(new)
+    assert warm.converged_ and np.mean(warm.labels_ == cold.labels_) > 0.99
+
+
+def test_init_history_errors():
+    v = Votes.from_records(["t1", "t1"], ["a", "b"], [1, 0], n_classes=2)
+    with pytest.raises(InputError, match="2 x 2"):
+        DawidSkene(init={"a": np.eye(3)}).fit(v)
+    with pytest.raises(InputError, match="not an initialisation"):
+        DawidSkene(init=3).fit(v)
+    with pytest.raises(InputError, match="dense mode"):
+        DawidSkene(init={"a": np.eye(2)}, sparse=True).fit(v)
+    sparse_fit = DawidSkene(sparse=True).fit(v)
+    with pytest.raises(InputError, match="sparse-mode fit"):
+        DawidSkene(init=sparse_fit).fit(v)

@@ -25,6 +25,7 @@ M-step, its E-step (which returns the objective) and the fitted attributes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -344,8 +345,14 @@ class DawidSkene(EMStrategy):
     prior : float, default=0.0
         Dirichlet smoothing ``a`` added to every confusion count (Passonneau & Carpenter
         2014); ``a > 0`` keeps workers with few votes from getting 0/1 confusions.
-    init : {"naivesoft", "mv"}, default="naivesoft"
-        Initial task posteriors: vote shares, or one-hot majority vote.
+    init : {"naivesoft", "mv"}, fitted DS model, or mapping, default="naivesoft"
+        Initial task posteriors: vote shares, one-hot majority vote, or the posteriors
+        given by a *worker history*: a fitted Dawid-Skene model (its ``confusions_`` and
+        ``priors_``, e.g. last month's fit) or a mapping ``{worker id: (K, K) confusion}``
+        (rows normalised; uniform class shares). The first E-step uses the history's
+        confusion of each known worker and, for a worker the history does not know, the
+        mean of the history's confusions (weighted by their votes for a fitted model);
+        EM then runs on ``votes`` as usual. Dense mode only.
     tie : {"random", "smallest"}, default="random"
         Tie rule of ``labels_`` (argmax of ``probas_``).
     random_state : int or None
@@ -433,10 +440,17 @@ class DawidSkene(EMStrategy):
 
     def _validate(self, votes: Votes) -> None:
         self._check_em_params()
-        if self.init not in ("naivesoft", "mv"):
-            raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'naivesoft' or 'mv'")
+        history = not isinstance(self.init, str)
+        if history and not (hasattr(self.init, "confusions_") or isinstance(self.init, Mapping)):
+            raise InputError(f"init={self.init!r} is not an initialisation",
+                             fix="use 'naivesoft', 'mv', a fitted DS model or {worker id: K x K confusion}")
+        if not history and self.init not in ("naivesoft", "mv"):
+            raise InputError(f"init={self.init!r} is not an initialisation",
+                             fix="use 'naivesoft', 'mv', a fitted DS model or {worker id: K x K confusion}")
         k, w = votes.n_classes, votes.n_workers
         mode = getattr(self, "sparse", False)
+        if history and mode is True:
+            raise InputError("an initial worker history needs the dense mode", fix="set sparse=False or 'auto'")
         if mode not in ("auto", True, False):
             raise InputError(f"sparse={mode!r} is not a mode", fix="use 'auto', True or False")
         dense_bytes = 3 * 8.0 * w * k * k + 8.0 * 4 * votes.n_tasks * k
@@ -447,7 +461,7 @@ class DawidSkene(EMStrategy):
         if mode is True and self.prior > 0:
             raise InputError("the sparse mode is exact only without smoothing (prior=0)",
                              fix="set prior=0 or sparse=False")
-        self._sparse_mode = self._sparse_capable and (
+        self._sparse_mode = self._sparse_capable and not history and (
             mode is True or (mode == "auto" and self.prior == 0 and dense_bytes > budget))
         if self._sparse_mode:
             check_budget(self._budget_name, 2 * 8.0 * w * k + 64.0 * votes.n_votes, self.memory_budget,
@@ -473,6 +487,9 @@ class DawidSkene(EMStrategy):
                           task_pair, sparse.csr_array(task_pair.T), pw, pl, starts)
 
     def _init_state(self, votes: Votes, ctx: _DSContext) -> np.ndarray:
+        if not isinstance(self.init, str):
+            priors, conf = history_confusions(self.init, votes)
+            return self._e_step(votes, ctx, (priors, safe_log(conf)), None)[0]
         if getattr(self, "_sparse_mode", False):
             return _sds.sparse_initial_posteriors(votes.counts(), votes.n_classes, self.init)
         return initial_posteriors(votes, self.init)
@@ -629,6 +646,48 @@ def initial_posteriors(votes: Votes, init: str) -> np.ndarray:
         T = counts
     s = T.sum(axis=1, keepdims=True)
     return np.divide(T, s, out=np.full_like(T, 1.0 / k), where=s > 0)
+
+
+def history_confusions(history: Any, votes: Votes) -> tuple[np.ndarray, np.ndarray]:
+    """Class shares and ``(n_workers, K, K)`` confusions of ``votes``' workers from a
+    worker history: a fitted DS-family model or ``{worker id: (K, K) confusion}``.
+
+    A worker the history does not know gets the mean of its confusions (weighted by the
+    fitted model's votes per worker; equal weights for a mapping).
+    """
+    k = votes.n_classes
+    if hasattr(history, "confusions_"):
+        _check_same_classes(votes, history.classes_)
+        conf = history.confusions_
+        if sparse.issparse(conf):
+            raise InputError("the worker history is a sparse-mode fit (K x K per worker not stored densely)",
+                             fix="fit the history with sparse=False, or pass {worker id: K x K confusion}")
+        ids, conf = np.asarray(history.worker_ids_), np.asarray(conf, dtype=float)
+        wts = history.votes_.votes_per_worker().astype(float) if hasattr(history, "votes_") else np.ones(len(ids))
+        priors = np.asarray(history.priors_, dtype=float)
+    else:
+        items = list(history.items())
+        if not items:
+            raise InputError("the worker history is empty", fix="give at least one worker's K x K confusion")
+        ids = np.asarray([key for key, _ in items], dtype=object)
+        try:
+            conf = np.stack([np.asarray(c, dtype=float) for _, c in items])
+        except ValueError:
+            conf = None
+        if conf is None or conf.shape[1:] != (k, k) or not np.all(np.isfinite(conf)) or np.any(conf < 0):
+            raise InputError(f"every confusion of the worker history must be a finite, non-negative {k} x {k} "
+                             "array", fix="rows = true class, columns = answered class, in the order of votes.classes")
+        tot = conf.sum(axis=2, keepdims=True)
+        conf = np.divide(conf, tot, out=np.full_like(conf, 1.0 / k), where=tot > 0)
+        wts = np.ones(len(ids))
+        priors = np.full(k, 1.0 / k)
+    idx = pd.Index(ids).get_indexer(votes.worker_ids)
+    if (idx < 0).any() and len(ids):
+        alt = pd.Index(np.asarray(ids).astype(str)).get_indexer(np.asarray(votes.worker_ids).astype(str))
+        idx = np.where(idx < 0, alt, idx)
+    mean = np.tensordot(wts / wts.sum(), conf, axes=1) if wts.sum() > 0 else conf.mean(axis=0)
+    out = np.where((idx >= 0)[:, None, None], conf[np.maximum(idx, 0)], mean)
+    return priors, out
 
 
 def pair_sums(votes: Votes, by_pair: Segments, T: np.ndarray) -> np.ndarray:
