@@ -389,8 +389,23 @@ def read_table(
     else:
         raise InputError(f"unknown table extension {''.join(path.suffixes)!r}", source=source_name(path),
                          fix="use .csv, .tsv, .txt (optionally .gz) or .parquet")
-    return _votes_from(tbl, roles, duplicates=duplicates, classes=classes, n_classes=n_classes,
-                       name=name if name is not None else (tbl.metadata.get("name") or default_name(path)))
+    votes = _votes_from(tbl, roles, duplicates=duplicates, classes=classes, n_classes=n_classes,
+                        name=name if name is not None else (tbl.metadata.get("name") or default_name(path)))
+    if suffix == ".parquet":
+        del tbl
+        _release_arrow_memory()
+    return votes
+
+
+def _release_arrow_memory() -> None:
+    """Give the memory Arrow's allocator keeps after a read back to the system, so that the
+    fit that follows reuses it instead of adding to the peak (~25 MB per 500k votes)."""
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except Exception:  # pragma: no cover - an allocator without the call
+        pass
 
 
 def from_dataframe(
