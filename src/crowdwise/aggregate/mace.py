@@ -25,6 +25,10 @@ Dirichlet(dirichlet)`` and maximises the evidence lower bound
 ``ELBO = sum_i log Z~_i - sum_j KL(q(theta_j) || p) - sum_j KL(q(xi_j) || p)``, where
 ``Z~_i`` is the normaliser of task i computed with ``exp E_q[log theta]``, ``exp E_q[log(1 -
 theta)]`` and ``exp E_q[log xi]`` (mean-field coordinate ascent: never decreases).
+
+``partial_fit(new_votes)`` continues on the union of the votes, one run started from the
+fitted worker parameters (a new worker from their vote-weighted mean) instead of the
+random restarts.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ..errors import InputError
 from ..votes import Votes
 from ._base import Aggregator, argmax_ties, check_random_state
 from ._em import EMHistory, check_budget, hashed_uniforms, vote_profile_fingerprints
+from .dawid_skene import append_votes
 from .registry import register
 
 __all__ = ["MACE"]
@@ -112,6 +117,10 @@ class MACE(Aggregator):
         Iterations of the kept restart.
     converged_ : bool
         Whether the kept restart met ``tol`` before ``max_iter``.
+    votes_ : Votes
+        The votes of the fit (a reference, not a copy), kept for :meth:`partial_fit`,
+        which continues the fit on ``votes_`` plus new votes from the fitted parameters
+        (one warm run instead of the restarts).
 
     Notes
     -----
@@ -187,21 +196,126 @@ class MACE(Aggregator):
         fp = vote_profile_fingerprints(votes.worker, votes.label, votes.n_workers, votes.n_classes)
         best, best_obj, histories = None, -np.inf, []
         for r, seed in enumerate(seeds):
-            state = self._run(g, fp, np.random.default_rng(seed))
+            state = self._run(g, _random_start(g, fp, np.random.default_rng(seed), self.init_noise))
             histories.append(state["history"])
             final = state["history"][-1]
             # strictly better beyond rounding: equal restarts keep the first one
             if best is None or final > best_obj + 1e-9 * max(1.0, abs(best_obj)):
                 best, best_obj, self.best_restart_ = state, final, r
         self.restart_log_likelihoods_ = histories
+        self._keep(votes, g, best)
+
+    def partial_fit(self, votes: Votes) -> "MACE":
+        """Continue the fit with more votes: one run on ``votes_ + votes``, warm-started.
+
+        The votes are merged with those of the previous fit (kept in ``votes_``): known
+        tasks and workers keep their indices, new ones are appended in the order of
+        ``votes`` (``append_votes``). The run starts from the fitted worker parameters
+        instead of a random start, i.e. its first E-step computes
+
+            ``log P(T_i = k | votes) = const_i + sum_{votes (i, j, k)} log(1 + w_j / c_jk)``,
+            ``c_jl = s_j xi_jl``
+
+        with the E-step weights of the fit: ``w_j = theta_j``, ``s_j = 1 - theta_j`` and
+        ``xi_jl`` for EM; ``w_j = exp E_q[log theta_j]``, ``s_j = exp E_q[log(1 - theta_j)]``
+        and ``xi_jl = exp E_q[log xi_jl]`` for VB (for VB that E-step is only the initial ``q(T)``: the first recorded ELBO
+        follows the first M-step). A worker the fit never saw starts from the
+        *vote-weighted mean* of the fitted workers, ``sum_j n_j w_j / sum_j n_j`` with
+        ``n_j`` its number of votes in ``votes_`` (per class for ``xi``): the crowd's typical
+        worker rather than the prior mean, which for the default ``alpha = beta = 0.5`` is a
+        coin flip between careful and spamming (the prior mean ``theta = 1/2``, uniform
+        ``xi``, is used only when the fit saw no vote). A known worker voting for a class
+        it had not used starts from its own ``xi`` of unused classes. For EM, the classes a
+        worker does not vote for in the union (one shared value per worker in the model)
+        then share the mass ``1 - sum_{l used} xi_jl`` equally (when it is not positive,
+        ``xi_j`` is rescaled to sum to 1), so that the first recorded objective is a true
+        (smoothed) log-likelihood and the history never decreases; for a fitted worker
+        voting for the same classes as before over the same label set, nothing changes.
+
+        One run, no restarts: the restarts of ``fit`` look for a good basin from random
+        starts, the warm start *is* the chosen basin (that of the best restart so far), so
+        restarting from random points again would redo the cold fit. Same ``method``,
+        hyper-parameters, ``max_iter`` and ``tol`` as ``fit``. It climbs the same objective
+        as a cold ``fit`` on the union and usually needs fewer iterations; as MACE has
+        several optima, the two may stop at different (nearby) ones. ``log_likelihood_``,
+        ``n_iter_`` and ``converged_`` describe this run only; ``restart_log_likelihoods_``
+        is ``[log_likelihood_]`` and ``best_restart_`` is 0.
+
+        Before any fit, ``partial_fit`` is ``fit``. ``votes`` must declare the fitted
+        classes (``InputError`` otherwise).
+
+        Parameters
+        ----------
+        votes : Votes
+            New votes, on known or new tasks and workers.
+
+        Returns
+        -------
+        self : MACE
+        """
+        if not hasattr(self, "labels_"):
+            return self.fit(votes)
+        votes = self._check_votes(votes)
+        _check_classes(votes, self.classes_)
+        merged = append_votes(self.votes_, votes)
+        self._validate(merged)
+        g = _Graph.build(merged)
+        state = self._run(g, self._warm_params(g))
+        self.n_tasks_, self.n_classes_ = merged.n_tasks, merged.n_classes
+        self.classes_ = merged.classes
+        self.task_ids_ = merged.task_ids
+        self.worker_ids_ = merged.worker_ids
+        self.restart_log_likelihoods_ = [state["history"]]
+        self.best_restart_ = 0
+        self._keep(merged, g, state)
+        return self
+
+    def _keep(self, votes: Votes, g: "_Graph", best: dict[str, Any]) -> None:
+        """Fitted attributes from the kept run."""
         self.log_likelihood_ = best["history"]
         self.n_iter_ = best["n_iter"]
         self.converged_ = best["converged"]
         self._set_outputs(votes, g, best)
+        self.votes_ = votes
 
-    def _run(self, g: "_Graph", fp: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
-        """One restart: random start, then alternate M-step and E-step."""
-        params = _random_start(g, fp, rng, self.init_noise)
+    def _warm_params(self, g: "_Graph") -> tuple[np.ndarray, ...]:
+        """The fitted E-step weights laid out on the merged graph ``g`` (see
+        :meth:`partial_fit`): ``(log w_know, log w_spam, log xi per (worker, class) pair,
+        log xi of the other classes)``, a new worker getting the vote-weighted mean."""
+        log_know, log_spam, wl_keys, log_xi_wl, log_xi_rest, _, _ = self._weights
+        k, w_old = g.space.size, log_know.size
+        # dense (fitted workers, K) weights: the worker's own value, else its unused-class value
+        xi = np.repeat(np.exp(log_xi_rest)[:, None], k, axis=1)
+        ow, ol = np.divmod(wl_keys, k)
+        xi[ow, ol] = np.exp(log_xi_wl)
+        n = self.votes_.votes_per_worker().astype(float)
+        cols = np.c_[np.exp(log_know), np.exp(log_spam), np.exp(log_xi_rest), xi]
+        if n.sum() > 0:
+            mean = n @ cols / n.sum()
+        else:  # no vote in the fit: the prior mean, theta = 1/2 and a uniform xi
+            mean = np.r_[0.5, 0.5, np.full(k + 1, 1.0 / max(g.k_eff, 1))]
+        cols = np.vstack([cols, mean])
+        row = np.minimum(np.arange(g.n_workers), w_old)  # new workers -> the mean row
+        know, spam, rest = cols[row, 0], cols[row, 1], cols[row, 2]
+        xi_wl = cols[row[g.wl_worker], 3 + g.wl_label]
+        if self.method == "em":  # a proper distribution over the union's label set
+            used = np.bincount(g.wl_worker, xi_wl, minlength=g.n_workers)
+            free = g.k_eff - g.pairs_per_worker
+            share = (free > 0) & (used < 1.0)
+            # unused classes share the mass the used ones leave (no-op for a fitted worker
+            # voting as before); otherwise everything is rescaled
+            rest = np.where(share, _ratio(1.0 - used, free, 0.0), rest)
+            tot = np.where(share, 1.0, used + free * rest)
+            uniform = 1.0 / max(g.k_eff, 1)
+            xi_wl = _ratio(xi_wl, tot[g.wl_worker], uniform)
+            rest = _ratio(rest, tot, uniform)
+            ks = know + spam
+            know, spam = _ratio(know, ks, 0.5), _ratio(spam, ks, 0.5)
+        with np.errstate(divide="ignore"):
+            return np.log(know), np.log(spam), np.log(xi_wl), np.log(rest)
+
+    def _run(self, g: "_Graph", params: tuple[np.ndarray, ...]) -> dict[str, Any]:
+        """One run from the E-step weights ``params``: alternate M-step and E-step."""
         vb = self.method == "vb"
         s = (0.01 / max(g.k_eff, 1)) if self.smoothing is None else float(self.smoothing)
         hist = EMHistory(self.tol)
@@ -299,9 +413,7 @@ class MACE(Aggregator):
         spamming distribution; votes for a class outside the fitted label set carry no
         information (that class gets probability 0).
         """
-        if not np.array_equal(np.asarray(votes.classes), np.asarray(self.classes_)):
-            raise InputError("new votes declare other classes than the fitted ones",
-                             fix="build them with classes=model.classes_")
+        _check_classes(votes, self.classes_)
         log_know, log_spam, wl_keys, log_xi_wl, log_xi_rest, space, unknown = self._weights
         k, k_eff = votes.n_classes, int(space.sum())
         keep = space[votes.label]
@@ -325,6 +437,13 @@ class MACE(Aggregator):
 
 
 # ---------------------------------------------------------------------- kernels
+def _check_classes(votes: Votes, classes: np.ndarray) -> None:
+    """New votes must declare the fitted classes (predict_proba, partial_fit)."""
+    if not np.array_equal(np.asarray(votes.classes), np.asarray(classes)):
+        raise InputError("new votes declare other classes than the fitted ones",
+                         fix="build them with classes=model.classes_")
+
+
 def _lookup(fitted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Position of each id among the fitted ids (-1 if absent); ``"7"`` matches ``7``."""
     idx = pd.Index(fitted_ids).get_indexer(ids)
