@@ -23,15 +23,22 @@ def ds_confusions(votes: Votes, **ds_params: Any) -> np.ndarray:
     return DawidSkene(**ds_params).fit(votes).confusions_
 
 
-def _confusions(votes: Votes, confusions: Any, ds_params: dict[str, Any]) -> np.ndarray:
-    if confusions is None:
-        return ds_confusions(votes, **ds_params)
+def check_confusions(votes: Votes, confusions: Any) -> np.ndarray:
+    """``confusions`` as a float ``(n_workers, K, K)`` array for ``votes``, or a clear
+    InputError naming the expected shape."""
     c = np.asarray(confusions, dtype=float)
     k = votes.n_classes
     if c.shape != (votes.n_workers, k, k):
         raise InputError(f"confusions must have shape (n_workers, K, K) = ({votes.n_workers}, {k}, {k}), "
-                         f"got {c.shape}", fix="pass DawidSkene().fit(votes).confusions_")
+                         f"got {c.shape}", fix="pass DawidSkene().fit(votes).confusions_ (one K x K matrix "
+                         "per worker)")
     return c
+
+
+def _confusions(votes: Votes, confusions: Any, ds_params: dict[str, Any]) -> np.ndarray:
+    if confusions is None:
+        return ds_confusions(votes, **ds_params)
+    return check_confusions(votes, confusions)
 
 
 def _no_vote_is_nan(votes: Votes, score: np.ndarray) -> np.ndarray:

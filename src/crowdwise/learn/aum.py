@@ -197,12 +197,9 @@ def resolve_confusions(votes: Any, confusions: Any = None, *, random_state: int 
                              fix="use DS, FastDS, HybridDS, DSWC or pass an array")
     else:
         conf = confusions
-    conf = np.asarray(conf, dtype=float)
-    k = votes.n_classes
-    if conf.shape != (votes.n_workers, k, k):
-        raise InputError(f"confusions have shape {conf.shape}, expected (n_workers, K, K) = "
-                         f"({votes.n_workers}, {k}, {k})", fix="give one K x K matrix per worker")
-    return conf
+    from ..identify.workers import check_confusions
+
+    return check_confusions(votes, conf)
 
 
 def waum_weights(probs: np.ndarray, confusions: np.ndarray, worker: np.ndarray) -> np.ndarray:
