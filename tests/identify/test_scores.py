@@ -172,3 +172,26 @@ def test_krippendorff_matches_the_package(name):
     dense[v.worker, v.task] = v.label
     expected = kp.alpha(reliability_data=dense, level_of_measurement="nominal")
     assert krippendorff_alpha(v) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_worker_scores_from_sparse_mode_ds_equal_the_dense_ones(monkeypatch):
+    from crowdwise.aggregate import DawidSkene
+    from crowdwise.identify import worker_spam_score, worker_trace_ds
+    from crowdwise.identify import workers as W
+
+    v = independent_confusion(n_workers=20, n_tasks=300, n_classes=4, feedback=3, seed=1).votes
+    dense = DawidSkene(sparse=False, accelerate=False).fit(v).confusions_
+    sp = DawidSkene(sparse=True, accelerate=False).fit(v).confusions_
+    assert sp.shape == (20 * 4, 4)
+    np.testing.assert_allclose(worker_trace_ds(v, confusions=sp), worker_trace_ds(v, confusions=dense), atol=1e-12)
+    np.testing.assert_allclose(worker_spam_score(v, confusions=sp), worker_spam_score(v, confusions=dense),
+                               atol=1e-12)
+    # a class a worker never met is a uniform row in both forms (1/K on the diagonal)
+    one = Votes.from_records(["t1", "t1", "t2", "t2"], ["a", "b", "a", "b"], [0, 0, 1, 1], n_classes=3)
+    np.testing.assert_allclose(worker_trace_ds(one, confusions=DawidSkene(sparse=True).fit(one).confusions_),
+                               worker_trace_ds(one, confusions=DawidSkene(sparse=False).fit(one).confusions_))
+    # full matrices that would not fit: a clear error, while the trace still works
+    monkeypatch.setattr(W, "DENSE_CONFUSIONS_LIMIT", 100)
+    with pytest.raises(InputError, match="sparse mode"):
+        worker_spam_score(v, confusions=sp)
+    assert np.isfinite(worker_trace_ds(v, confusions=sp)).all()

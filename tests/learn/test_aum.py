@@ -190,3 +190,15 @@ def test_waum_stacked_and_per_worker_weight_each_vote_by_the_worker_trust():
     assert np.array_equal(aumc.labels, MajorityVote(random_state=0).fit(votes).labels_)
     with pytest.raises(InputError, match="unknown WAUM form"):
         waum_scores(votes, data, form="both")
+
+
+def test_resolve_confusions_of_dswc_are_the_membership_mixtures():
+    from crowdwise.aggregate import make_strategy
+    from crowdwise.simulate import independent_confusion
+
+    v = independent_confusion(n_workers=12, n_tasks=150, n_classes=3, feedback=3, seed=2).votes
+    conf = resolve_confusions(v, "DSWC[L=3]")
+    m = make_strategy("DSWC[L=3]", random_state=0).fit(v)
+    expected = np.einsum("jl,lkm->jkm", m.memberships_, m.cluster_confusions_)
+    np.testing.assert_allclose(conf, expected)
+    np.testing.assert_allclose(conf.sum(axis=2), 1.0)

@@ -144,10 +144,19 @@ class EMStrategy(Aggregator):
             new, obj = self._e_step(votes, ctx, p, s)
             return p, self._clamp(ctx, new), obj + self._log_prior(p)
 
-        def accept(p: Any, new: Any, obj: float) -> bool:
-            """Make ``new`` the current state; True when converged."""
+        def accept(p: Any, new: Any, obj: float, check: bool = True) -> bool:
+            """Make ``new`` the current state; True when converged.
+
+            An extrapolated point is recorded without the stop test (``check=False``): a
+            jump that gains little says nothing about EM having converged, only plain EM
+            steps do.
+            """
             nonlocal state, params
-            stop = self._converged(hist, obj, state, new)
+            if check:
+                stop = self._converged(hist, obj, state, new)
+            else:
+                hist.values.append(float(obj))
+                stop = False
             state, params = new, p
             self._tick(n_eval, max_iter, obj)
             return stop
@@ -171,7 +180,7 @@ class EMStrategy(Aggregator):
                 continue
             p3, s3, obj3 = em_map(self._clamp(ctx, jump))
             if obj3 >= obj2:  # keep the objective monotone: a worse jump is dropped
-                converged = accept(p3, s3, obj3)
+                converged = accept(p3, s3, obj3, check=False)
             else:
                 self._tick(n_eval, max_iter, obj2)
         self.n_iter_ = n_eval
@@ -371,7 +380,10 @@ class DawidSkene(EMStrategy):
         posteriors: every third iteration jumps along the extrapolated path and is kept
         only when the objective does not decrease, so the objective stays monotone and
         the fixed points are those of plain EM; it needs about half the iterations where
-        EM crawls. ``False`` runs plain EM.
+        EM crawls. ``False`` runs plain EM. Both stop when one plain EM step gains less
+        than ``tol`` (relative); on a flat likelihood they may stop at different points
+        within that tolerance (a few labels apart), so use ``False`` (or a smaller
+        ``tol``) to reproduce another library's plain EM.
 
     Attributes
     ----------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from ..errors import InputError
 from ..votes import Votes
@@ -23,11 +24,35 @@ def ds_confusions(votes: Votes, **ds_params: Any) -> np.ndarray:
     return DawidSkene(**ds_params).fit(votes).confusions_
 
 
+#: largest dense (n_workers, K, K) array made from sparse-mode DS confusions: 2 GiB
+DENSE_CONFUSIONS_LIMIT = 2 * 2**30
+
+
 def check_confusions(votes: Votes, confusions: Any) -> np.ndarray:
     """``confusions`` as a float ``(n_workers, K, K)`` array for ``votes``, or a clear
-    InputError naming the expected shape."""
-    c = np.asarray(confusions, dtype=float)
+    InputError naming the expected shape.
+
+    Sparse-mode DS confusions (CSR ``(n_workers * K, K)``) are made dense when that takes
+    at most 2 GiB; a class a worker never met (an empty row) becomes uniform, as in the
+    dense fit.
+    """
     k = votes.n_classes
+    if sparse.issparse(confusions):
+        w = votes.n_workers
+        if confusions.shape != (w * k, k):
+            raise InputError(f"sparse confusions must have shape (n_workers * K, K) = ({w * k}, {k}), "
+                             f"got {confusions.shape}", fix="pass DawidSkene(...).fit(votes).confusions_")
+        need = 8.0 * w * k * k
+        if need > DENSE_CONFUSIONS_LIMIT:
+            raise InputError(f"this score needs every worker's full {k} x {k} confusion: {need / 2**30:.1f} GiB "
+                             f"for {w:,} workers (DS ran in its sparse mode)",
+                             fix="use the scores that do not need them (trace, agreement, glad-ability), or "
+                                 "fewer classes / workers")
+        m = sparse.csr_array(confusions)
+        dense = m.toarray()
+        dense[np.diff(m.indptr) == 0] = 1.0 / k
+        return dense.reshape(w, k, k)
+    c = np.asarray(confusions, dtype=float)
     if c.shape != (votes.n_workers, k, k):
         raise InputError(f"confusions must have shape (n_workers, K, K) = ({votes.n_workers}, {k}, {k}), "
                          f"got {c.shape}", fix="pass DawidSkene().fit(votes).confusions_ (one K x K matrix "
@@ -87,8 +112,19 @@ def worker_trace_ds(votes: Votes, *, confusions: Any = None, **ds_params: Any) -
     [1.0, 0.5]
     """
     votes = check_votes(votes, "worker_trace_ds")
-    c = _confusions(votes, confusions, ds_params)
     k = max(votes.n_classes, 1)
+    if confusions is None:
+        confusions = ds_confusions(votes, **ds_params)
+    if sparse.issparse(confusions) and confusions.shape == (votes.n_workers * k, k):
+        # sparse-mode DS: the diagonal straight from the stored cells (any size);
+        # a class the worker never met is a uniform row, 1/K on the diagonal
+        m = sparse.csr_array(confusions).tocoo()
+        on_diag = m.row % k == m.col
+        diag = np.bincount(m.row[on_diag] // k, weights=m.data[on_diag], minlength=votes.n_workers)
+        empty = np.diff(sparse.csr_array(confusions).indptr) == 0
+        diag += np.bincount(np.flatnonzero(empty) // k, minlength=votes.n_workers) / k
+        return _no_vote_is_nan(votes, diag / k)
+    c = _confusions(votes, confusions, ds_params)
     return _no_vote_is_nan(votes, np.trace(c, axis1=1, axis2=2) / k)
 
 

@@ -192,6 +192,9 @@ def resolve_confusions(votes: Any, confusions: Any = None, *, random_state: int 
         if not hasattr(model, "confusions_"):
             model = model.fit(votes)
         conf = getattr(model, "confusions_", None)
+        if conf is None and hasattr(model, "memberships_") and hasattr(model, "cluster_confusions_"):
+            # DSWC: each worker's expected confusion under its cluster memberships
+            conf = np.einsum("jl,lkm->jkm", model.memberships_, model.cluster_confusions_)
         if conf is None:
             raise InputError(f"strategy {confusions!r} learns no confusion matrices",
                              fix="use DS, FastDS, HybridDS, DSWC or pass an array")

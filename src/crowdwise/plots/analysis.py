@@ -107,7 +107,9 @@ class CrowdAnalysis:
     def ds(self) -> Any:
         from ..aggregate.dawid_skene import DawidSkene
 
-        return DawidSkene(random_state=self.random_state).fit(self.votes)
+        # dense confusions for the figures (K x K per worker drawn); where they would not
+        # fit, DS refuses and the report says so instead of drawing them
+        return DawidSkene(random_state=self.random_state, sparse=False).fit(self.votes)
 
     @cached_property
     def trace(self) -> np.ndarray:
