@@ -56,6 +56,15 @@ def test_plot_list_and_errors_name_the_figures(crowd, tmp_path):
         runner.invoke(app, ["plot", str(crowd), "histo", "-o", str(tmp_path)], catch_exceptions=False)
     with pytest.raises(InputError, match="at least one figure.*trace-spam"):
         runner.invoke(app, ["plot", str(crowd), "-o", str(tmp_path)], catch_exceptions=False)
+    import shutil
+
+    bare = tmp_path.parent / (tmp_path.name + "-bare")  # the crowd without its ground_truth.npy
+    bare.mkdir()
+    for name in ("answers.json", "metadata.json"):
+        shutil.copy(crowd / name, bare / name)
     with pytest.raises(InputError, match="--truth"):
-        runner.invoke(app, ["plot", str(crowd), "strategies", "-o", str(tmp_path)], catch_exceptions=False)
+        runner.invoke(app, ["plot", str(bare), "strategies", "-o", str(tmp_path)], catch_exceptions=False)
     assert list(tmp_path.iterdir()) == []
+    # with the folder's own ground_truth.npy, 'strategies' needs no --truth
+    run("plot", str(crowd), "strategies", "-o", str(tmp_path / "auto"), "-s", "MV", "-q", "--dpi", "20")
+    assert [p.name for p in (tmp_path / "auto").iterdir()] == ["strategies.png"]

@@ -39,9 +39,27 @@ def test_report_with_truth_writes_the_page(crowd, tmp_path):
         assert f"<td>{r['strategy']}</td><td class=\"num\">{r['accuracy']:.4f}</td>" in text
 
 
+def _without_truth(folder, tmp_path):
+    """A copy of the peerannot folder without its ground_truth.npy."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("answers.json", "metadata.json"):
+        shutil.copy(folder / name, bare / name)
+    return bare
+
+
+def test_report_uses_the_folder_truth_when_no_truth_is_given(crowd, tmp_path):
+    out = tmp_path / "auto.html"
+    run("report", str(crowd), "-o", str(out), "-s", "MV", "--quiet", "--dpi", "30")
+    text = out.read_text()
+    assert "Strategies compared" in text and 'data-figure="strategies"' in text
+
+
 def test_report_without_truth_has_no_comparison_and_quiet_prints_nothing(crowd, tmp_path):
     out = tmp_path / "r.html"
-    res = run("report", str(crowd), "-o", str(out), "--quiet", "--top", "3", "--dpi", "30")
+    res = run("report", str(_without_truth(crowd, tmp_path)), "-o", str(out), "--quiet", "--top", "3", "--dpi", "30")
     assert res.output == ""
     text = out.read_text()
     assert "Strategies compared" not in text and 'data-figure="strategies"' not in text

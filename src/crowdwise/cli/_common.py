@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -51,3 +53,16 @@ def fit_with_progress(model, votes, description: str, *, quiet: bool = False):
             return model.fit(votes)
         finally:
             del model._progress_callback
+
+
+#: truth files looked for in a data-set folder, in this order (peerannot's, then ours)
+TRUTH_FILES = ("ground_truth.npy", "truth.csv")
+
+
+def folder_truth(dataset: Path, truth: Path | None) -> Path | None:
+    """``truth`` when given, else the data-set folder's ``ground_truth.npy`` or ``truth.csv``
+    (for a votes file: the files beside it), else None."""
+    if truth is not None:
+        return truth
+    folder = dataset if dataset.is_dir() else dataset.parent
+    return next((folder / f for f in TRUTH_FILES if (folder / f).is_file()), None)

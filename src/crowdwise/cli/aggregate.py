@@ -47,7 +47,7 @@ def command(
 
     from .. import io
     from ..aggregate import make_strategy
-    from ._common import console, fit_with_progress, progress
+    from ._common import console, fit_with_progress, folder_truth, progress
 
     from ..errors import InputError
 
@@ -93,7 +93,7 @@ def command(
     console.print(f"[bold]{model!r}[/] on {votes!r}: {elapsed:.2f} s")
     if valid is not None:
         console.print(f"valid labels: {int(valid.sum()):,} of {votes.n_tasks:,} tasks ({valid.mean():.1%})")
-    truth_file = truth or next((folder / f for f in ("ground_truth.npy", "truth.csv") if (folder / f).exists()), None)
+    truth_file = folder_truth(dataset, truth)
     if truth_file is not None:
         from ..evaluate import evaluate_labels
 

@@ -23,7 +23,8 @@ def command(
     output: Annotated[Path, typer.Option("--output", "-o", file_okay=False,
                                          help="Folder of the PNG files (created if needed).")] = Path("."),
     truth: Annotated[Optional[Path], typer.Option("--truth", "-t", help="Ground truth, for the 'strategies' "
-                                                  "figure.")] = None,
+                                                  "figure. Default: ground_truth.npy or truth.csv of the "
+                                                  "data-set folder when present.")] = None,
     strategies: Annotated[str, typer.Option("--strategies", "-s", help="Strategies of the 'strategies' figure, "
                                             "comma-separated.")] = ",".join(DEFAULT_STRATEGIES),
     seeds: Annotated[int, typer.Option("--seeds", help="Repeat each strategy with seeds 0..N-1.")] = 1,
@@ -44,7 +45,7 @@ def command(
     from ..plots._mpl import require_matplotlib, to_png
     from ..plots.analysis import CrowdAnalysis
     from ..plots.figures import FIGURES, make_figure
-    from ._common import console, progress
+    from ._common import console, folder_truth, progress
 
     if list_:
         print(_figure_list())
@@ -53,6 +54,7 @@ def command(
     if dataset is None or not names:
         raise InputError("name the data set and at least one figure",
                          fix=f"crowdwise plot DATASET FIGURE... -o DIR, figures: {', '.join(FIGURES)} or all")
+    truth = folder_truth(dataset, truth)  # the folder's ground_truth.npy / truth.csv when -t is not given
     if "all" in names:
         names = [n for n, spec in FIGURES.items() if truth is not None or not spec.needs_truth]
     bad = [n for n in names if n not in FIGURES]

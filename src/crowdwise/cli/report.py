@@ -17,7 +17,8 @@ def command(
                                          help="The HTML file to write (e.g. report.html).")],
     truth: Annotated[Optional[Path], typer.Option("--truth", "-t", help="Ground truth (.npy aligned with the "
                                                   "tasks, or CSV/Parquet task,label): adds the strategies "
-                                                  "compared.")] = None,
+                                                  "compared. Default: ground_truth.npy or truth.csv of the "
+                                                  "data-set folder when present.")] = None,
     strategies: Annotated[str, typer.Option("--strategies", "-s", help="Strategies compared against the truth, "
                                             "comma-separated (ck:<class> for crowd-kit's, when installed).")]
     = ",".join(DEFAULT_STRATEGIES),
@@ -42,7 +43,7 @@ def command(
     from ..plots._mpl import require_matplotlib
     from ..plots.analysis import CrowdAnalysis
     from ..plots.report import write_report
-    from ._common import console, err_console
+    from ._common import console, err_console, folder_truth
 
     require_matplotlib()
     if output.exists() and output.is_dir():
@@ -50,6 +51,7 @@ def command(
     if seeds < 1 or top < 1 or not dpi > 0:
         raise InputError(f"--seeds and --top must be at least 1 and --dpi positive, got {seeds}, {top} and {dpi}")
     specs = [s.strip() for s in split_specs(strategies) if s.strip()]
+    truth = folder_truth(dataset, truth)  # the folder's ground_truth.npy / truth.csv when -t is not given
     if truth is not None:
         if not specs:
             raise InputError("no strategy to compare", fix="give -s MV,DS (or leave -s out for the default)")
