@@ -130,6 +130,13 @@ def row_max(L: np.ndarray) -> np.ndarray:
     return m
 
 
+def row_sum(X: np.ndarray) -> np.ndarray:
+    """``X.sum(axis=1)`` of a 2-D array, fast when rows are short (einsum's kernel; a
+    matrix-vector product with ones is as fast on an idle machine but its BLAS threads
+    stall several-fold when another process holds a core)."""
+    return np.einsum("ij->i", X) if X.shape[1] else np.zeros(X.shape[0])
+
+
 def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise softmax in log space: ``(probas, log_normalizers)``.
 
@@ -146,11 +153,11 @@ def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False) -> tuple[n
     m[~np.isfinite(m)] = 0.0
     e = np.subtract(L, m[:, None], out=L if overwrite and L.flags.writeable else None)
     np.exp(e, out=e)
-    s = e @ np.ones(k) if k else np.zeros(L.shape[0])
+    s = row_sum(e)
     with np.errstate(divide="ignore", invalid="ignore"):
         lognorm = np.log(s)
         lognorm += m
-        e /= s[:, None]
+        e *= (1.0 / s)[:, None]
     empty = s <= 0
     if empty.any():
         e[empty] = 1.0 / max(k, 1)

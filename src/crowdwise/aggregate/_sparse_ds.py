@@ -221,6 +221,7 @@ def support_closure(T: sparse.csr_array, task_pair: sparse.csr_array, pair_task:
     P = sparse.csr_array((np.ones(T.nnz), T.indices.copy(), T.indptr.copy()), shape=T.shape)
     P.sum_duplicates()
     voted = n_votes > 0
+    pair_task = sparse.csr_array(pair_task)  # once here, not at every product below
     while True:
         Q = sparse.csr_array(pair_task @ P)
         Q.data[:] = 1.0
