@@ -8,7 +8,9 @@ Commands (from the repository root; ../shared/datasets beside it):
     python benchmarks/learning.py                      # 5 seeds, everything -> docs/results/learning.md
     python benchmarks/learning.py --tune               # the validation grid behind the recipe (LabelMe)
     python benchmarks/learning.py --seeds 1 --only labelme --no-peers    # a quick look
-    python benchmarks/learning.py --circles-only       # only the three-circles WAUM check (its doc section)
+    python benchmarks/learning.py --circles-only       # only the three-circles WAUM check (its doc section):
+        # first reconstruction (5 seeds) + calibrated one (24-set-up grid on validation seeds 100-102, then
+        # seeds 0-9 at the argmin; stops after printing the grid while CIRCLES_CALIBRATED is unset)
 
 Results of every run are cached in /tmp/crowdwise-learning/runs.json (tune.json for --tune;
 delete it to start over); crowd-kit runs in its own venv (/tmp/crowdwise-peers/crowdkit, crowd-kit 1.4.2 with
@@ -240,35 +242,38 @@ def three_circles(n: int, rng, noise: float = CIRCLES_NOISE):
     return x.astype(np.float32), y
 
 
-def circle_workers(seed: int):
-    """The paper's three workers, scikit-learn defaults: linear SVC, RBF SVC, gradient boosting."""
+def circle_workers(seed: int, svc_c: float = 1.0, gb_depth: int = 3):
+    """The paper's three workers: linear SVC, RBF SVC, gradient boosting (scikit-learn defaults unless the
+    calibrated set-up says otherwise: ``svc_c`` is the RBF SVC's C, ``gb_depth`` boosting's max_depth)."""
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.svm import SVC, LinearSVC
 
-    return [LinearSVC(random_state=seed), SVC(kernel="rbf", random_state=seed),
-            GradientBoostingClassifier(random_state=seed)]
+    return [LinearSVC(random_state=seed), SVC(kernel="rbf", C=svc_c, random_state=seed),
+            GradientBoostingClassifier(max_depth=gb_depth, random_state=seed)]
 
 
-def circle_crowd(seed: int, noise: float = CIRCLES_NOISE):
+def circle_crowd(seed: int, noise: float = CIRCLES_NOISE, n_fit: int | None = None, svc_c: float = 1.0,
+                 gb_depth: int = 3):
     """One draw: 525 training tasks with the three workers' votes, 225 test points, the fitted workers.
 
-    Each worker is fitted on its own independent draw of 525 labelled points (our choice: the paper does not say
-    what the workers learnt from; fitting them on the training tasks themselves would make gradient boosting
-    almost always right on them, 0.99, which cannot give the paper's WDS 0.81 below its best worker's 0.84).
+    Each worker is fitted on its own independent draw of ``n_fit`` labelled points (default 525, as many as the
+    training tasks; our choice: the paper does not say what the workers learnt from; fitting them on the training
+    tasks themselves would make gradient boosting almost always right on them, 0.99, which cannot give the paper's
+    WDS 0.81 below its best worker's 0.84).
     """
     rng = np.random.default_rng(seed)
     x, y = three_circles(CIRCLES_N, rng, noise)
     n_train = CIRCLES_N - int(round(CIRCLES_TEST * CIRCLES_N))
     (x, y), (xt, yt) = (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
-    workers = circle_workers(seed)
+    workers = circle_workers(seed, svc_c, gb_depth)
     for clf in workers:
-        clf.fit(*three_circles(n_train, rng, noise))
+        clf.fit(*three_circles(n_train if n_fit is None else n_fit, rng, noise))
     return x, y, xt, yt, workers
 
 
 def circles_calibration(seeds=(100, 101, 102)) -> dict:
     """Mean accuracy of each worker on the training tasks, per noise level, on validation draws (not the
-    evaluation seeds 0-4): how CIRCLES_NOISE was picked."""
+    evaluation seeds 0-4): how CIRCLES_NOISE was picked (first reconstruction)."""
     import warnings
 
     out = {}
@@ -283,16 +288,39 @@ def circles_calibration(seeds=(100, 101, 102)) -> dict:
     return out
 
 
-def run_circles(seed: int, form: str = "stacked") -> dict:
-    import torch
+# Calibrated reconstruction (issue 5). Declared before any MLP of the grid was trained: a grid over what the paper
+# leaves open, scored on validation draws (seeds 100-102, never the evaluation seeds) by the squared distance between
+# our figures and the paper's published ones; nothing of WAUM is computed on the grid, so the choice is blind to it.
+CIRCLES_GRID = {"noise": (0.10, 0.13),          # sd of the Gaussian noise
+                "n_fit": (100, 200, 525),       # size of each worker's own labelled training draw
+                "svc_c": (1.0, 0.1),            # RBF SVC's C: scikit-learn's default, or 10 times more regularised
+                "gb_depth": (3, 1)}             # gradient boosting's max_depth: default 3, or stumps
+CIRCLES_CALIB_SEEDS = (100, 101, 102)
+CIRCLES_TARGETS = {"MV": 0.73, "DS": 0.75, "WDS": 0.81, "boosting": 0.84}  # MLP test accuracy on MV / DS / WDS
+#   labels, and the test accuracy of gradient boosting ("the best worker, w3, reaches 0.84"); plus the squared
+#   shortfall of boosting below the better of the two SVCs (the paper's ranking: boosting is the best worker)
+CIRCLES_CALIBRATED = dict(noise=0.10, n_fit=100, svc_c=0.1, gb_depth=3)  # the grid's argmin (main() checks)
+CIRCLES_EVAL_SEEDS = 10    # the paper's 10 repetitions (seeds 0-9)
+CIRCLES_MORE_SEEDS = 30    # declared after the 10-seed run, before running them: seeds 0-29 at the argmin (more power)
+CIRCLES_NEAR = 1.5         # ... and, on seeds 0-9, every other set-up whose distance is within 1.5 x the argmin's
 
+
+def setup_key(setup: dict) -> str:
+    return f"noise={setup['noise']:.2f},n_fit={setup['n_fit']},C={setup['svc_c']:g},depth={setup['gb_depth']}"
+
+
+def grid_setups() -> list[dict]:
+    import itertools
+
+    keys = list(CIRCLES_GRID)
+    return [dict(zip(keys, v)) for v in itertools.product(*(CIRCLES_GRID[k] for k in keys))]
+
+
+def circles_problem(x, y, xt, yt, workers):
+    """Votes of the three workers on the training tasks, the learning data, the workers' accuracies."""
     from crowdwise import Votes
-    from crowdwise.aggregate import make_strategy
-    from crowdwise.learn.aum import prune_mask, waum_scores
     from crowdwise.learn.data import Split, TaskData
 
-    torch.set_num_threads(1)
-    x, y, xt, yt, workers = circle_crowd(seed)
     labels = [clf.predict(x) for clf in workers]
     n = y.size
     votes = Votes.from_records(np.tile(np.arange(n), 3), np.repeat(np.arange(3), n), np.concatenate(labels),
@@ -301,10 +329,80 @@ def run_circles(seed: int, form: str = "stacked") -> dict:
                     Split("test", np.arange(yt.size), yt, features=xt), np.arange(3))
     out = {"worker_accuracy": [float((lab == y).mean()) for lab in labels],
            "worker_test_accuracy": [float((clf.predict(xt) == yt).mean()) for clf in workers]}
+    return votes, data, out
+
+
+def circles_label_mlps(votes, data, seed, methods=("MV", "DS", "WDS")) -> dict:
+    """The MLP (paper's recipe) trained on each method's labels: MV hard labels, DS / WDS soft labels (as the
+    LabelMe / Music rows); test accuracy under the method's name, label accuracy under ``<method>_label_accuracy``."""
+    from crowdwise.aggregate import make_strategy
+
+    out = {}
+    for m in methods:
+        agg = make_strategy(m, random_state=seed).fit(votes)
+        targets = agg.labels_ if m == "MV" else np.asarray(agg.probas_)
+        out[f"{m.lower()}_label_accuracy"] = float((agg.labels_ == data.train.truth).mean())
+        out[m] = train_on_labels(data, targets, seed, "mlp", CIRCLES_MLP, **CIRCLES_RECIPE)["test_accuracy"]
+    return out
+
+
+def circles_mv_ds(seed: int, setup: dict | None = None) -> dict:
+    """MV and DS rows alone (for the first reconstruction, whose cached runs predate them)."""
+    import torch
+
+    torch.set_num_threads(1)
+    votes, data, _ = circles_problem(*circle_crowd(seed, **(setup or {})))
+    return circles_label_mlps(votes, data, seed, ("MV", "DS"))
+
+
+def circles_grid_point(setup: dict, seeds=CIRCLES_CALIB_SEEDS) -> dict:
+    """Validation figures of one set-up (no WAUM): worker test accuracies, MLP test accuracy on MV / DS / WDS labels,
+    mean over the validation draws, and their squared distance to the paper's (see CIRCLES_TARGETS)."""
+    import warnings
+
+    import torch
+
+    torch.set_num_threads(1)
+    rows = []
+    for s in seeds:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            votes, data, out = circles_problem(*circle_crowd(s, **setup))
+        out.update(circles_label_mlps(votes, data, s))
+        rows.append(out)
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("MV", "DS", "WDS")}
+    wt = np.mean([r["worker_test_accuracy"] for r in rows], 0)
+    mean["worker_test_accuracy"] = [float(v) for v in wt]
+    mean["worker_accuracy"] = [float(v) for v in np.mean([r["worker_accuracy"] for r in rows], 0)]
+    mean["distance"] = circles_distance(mean)
+    return mean
+
+
+def circles_distance(fig: dict) -> float:
+    """The calibration criterion (declared before the grid ran): squared distance to the paper's figures."""
+    boost = fig["worker_test_accuracy"][2]
+    d = sum((fig[m] - CIRCLES_TARGETS[m]) ** 2 for m in ("MV", "DS", "WDS"))
+    d += (boost - CIRCLES_TARGETS["boosting"]) ** 2
+    d += max(0.0, max(fig["worker_test_accuracy"][:2]) - boost) ** 2
+    return float(d)
+
+
+def run_circles(seed: int, form: str = "stacked", setup: dict | None = None) -> dict:
+    import warnings
+
+    import torch
+
+    from crowdwise.aggregate import make_strategy
+    from crowdwise.learn.aum import prune_mask, waum_scores
+
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x, y, xt, yt, workers = circle_crowd(seed, **(setup or {}))
+    votes, data, out = circles_problem(x, y, xt, yt, workers)
+    # MV and DS rows (stacked form only: the per-worker form shares the draw and these rows)
+    out.update(circles_label_mlps(votes, data, seed, ("MV", "DS", "WDS") if form == "stacked" else ("WDS",)))
     wds = make_strategy("WDS", random_state=seed).fit(votes)
-    out["wds_label_accuracy"] = float((wds.labels_ == y).mean())
-    out["WDS"] = train_on_labels(data, np.asarray(wds.probas_), seed, "mlp", CIRCLES_MLP,
-                                 **CIRCLES_RECIPE)["test_accuracy"]
     w = waum_scores(votes, data, confusions="DS", form=form, model="mlp", model_options=CIRCLES_MLP,
                     config=config(seed, **{**CIRCLES_RECIPE, "epochs": CIRCLES_T}))
     keep = prune_mask(w.scores, CIRCLES_ALPHA)
@@ -321,6 +419,39 @@ def run_circles(seed: int, form: str = "stacked") -> dict:
 def ms(values) -> str:
     v = np.asarray(values, dtype=float)
     return f"{v.mean():.3f} ± {v.std(ddof=1) if v.size > 1 else 0.0:.3f}"
+
+
+def circles_calibrated(cached) -> dict | None:
+    """The calibrated reconstruction: the grid on validation draws, its argmin, then the evaluation (seeds 0-9,
+    stacked and per-worker WAUM) at the chosen set-up. Returns None (after printing the grid) while
+    CIRCLES_CALIBRATED is not yet set to the argmin."""
+    grid = {setup_key(g): cached(f"circles3-grid|{setup_key(g)}", lambda: circles_grid_point(g)) for g in grid_setups()}
+    best = min(grid, key=lambda k: grid[k]["distance"])
+    if CIRCLES_CALIBRATED.get("noise") is None:
+        for k in sorted(grid, key=lambda k: grid[k]["distance"]):
+            print(f"{k}: {grid[k]}")
+        print(f"grid argmin: {best}; set CIRCLES_CALIBRATED to it")
+        return None
+    assert setup_key(CIRCLES_CALIBRATED) == best, f"grid picks {best}, CIRCLES_CALIBRATED is {CIRCLES_CALIBRATED}"
+    key = setup_key(CIRCLES_CALIBRATED)
+    runs = [cached(f"circles3|{key}|{s}", lambda: run_circles(s, setup=CIRCLES_CALIBRATED))
+            for s in range(CIRCLES_EVAL_SEEDS)]
+    for c, s in zip(runs, range(CIRCLES_EVAL_SEEDS)):
+        c["per-worker"] = cached(f"circles3-per-worker|{key}|{s}",
+                                 lambda: run_circles(s, "per-worker", CIRCLES_CALIBRATED))
+    more = runs + [cached(f"circles3|{key}|{s}", lambda: run_circles(s, setup=CIRCLES_CALIBRATED))
+                   for s in range(CIRCLES_EVAL_SEEDS, CIRCLES_MORE_SEEDS)]
+    for c, s in zip(more, range(CIRCLES_MORE_SEEDS)):
+        c["per-worker"] = cached(f"circles3-per-worker|{key}|{s}",
+                                 lambda: run_circles(s, "per-worker", CIRCLES_CALIBRATED))
+    near = {}
+    for g in grid_setups():
+        k = setup_key(g)
+        if k != best and grid[k]["distance"] <= CIRCLES_NEAR * grid[best]["distance"]:
+            near[k] = [cached(f"circles3|{k}|{s}", lambda: run_circles(s, setup=g)) for s in range(CIRCLES_EVAL_SEEDS)]
+            for c, s in zip(near[k], range(CIRCLES_EVAL_SEEDS)):
+                c["per-worker"] = cached(f"circles3-per-worker|{k}|{s}", lambda: run_circles(s, "per-worker", g))
+    return {"grid": grid, "best": best, "runs": runs, "more": more, "near": near}
 
 
 def main() -> None:
@@ -367,8 +498,14 @@ def main() -> None:
         calib = cached("circles2-calibration", circles_calibration)
         best = min(calib, key=lambda k: abs(max(calib[k]) - CIRCLES_WORKER_ANCHOR))
         assert float(best) == CIRCLES_NOISE, f"calibration picks noise {best}, CIRCLES_NOISE is {CIRCLES_NOISE}"
+        for c, s in zip(circles, seeds):  # MV / DS rows, added after the first run (same draws and seeds)
+            if "MV" not in c:
+                c.update(cached(f"circles2-mvds|{CIRCLES_NOISE}|{s}", lambda: circles_mv_ds(s)))
+        circles3 = circles_calibrated(cached)
+        if circles3 is None:
+            return
     if sets == ["circles"]:  # splice the circles section into the existing doc, leave the rest as it is
-        section = "\n".join(render_circles(circles, calib)) + "\n"
+        section = "\n".join(render_circles(circles, calib, circles3)) + "\n"
         print(section)
         if not args.no_doc:
             old = DOC.read_text() if DOC.exists() else ""
@@ -376,7 +513,7 @@ def main() -> None:
             DOC.write_text(head + section)
             print(f"wrote {DOC}")
         return
-    text = render(table, circles, sets, len(seeds), calib if circles else None)
+    text = render(table, circles, sets, len(seeds), calib if circles else None, circles3 if circles else None)
     print(text)
     if not args.no_doc:
         DOC.parent.mkdir(parents=True, exist_ok=True)
@@ -489,6 +626,39 @@ CIRCLES_NOTE = [
 ]
 
 
+CIRCLES_INTRO = [
+    "Issue 5: does WDS + WAUM(α=0.1) beat WDS without pruning on the paper's three-circles simulation? Two "
+    "reconstructions of the simulation follow, both made by `python benchmarks/learning.py --circles-only` (results "
+    "cached in /tmp/crowdwise-learning/runs.json). The first fixed only the noise, on the paper's best-worker figure; "
+    "the second calibrates the crowd on all the paper's figures (MV, DS, WDS, best worker and which worker is best) "
+    "on validation draws, blind to WAUM, then evaluates on 10 seeds as the paper. Both keep WAUM's, WDS's and the "
+    "MLP's hyper-parameters at the paper's values (none was tuned). Every row is the test accuracy of the same MLP "
+    "trained on the labels named (MV: hard majority labels; DS, WDS: soft labels `probas_`), 225 test points per seed.",
+]
+
+CIRCLES_CALIB_NOTE = [
+    "The paper leaves open what the workers were fitted on, their hyper-parameters, the radii and the noise; the "
+    "first reconstruction fixed all of them but the noise by hand, and its crowd does not look like the paper's (RBF "
+    "SVC best worker, MV/DS/WDS all ≈ 0.84 where the paper has 0.73/0.75/0.81). Here the open choices are set by a "
+    "small grid declared before any of its MLPs was trained (`CIRCLES_GRID`, `circles_distance` in "
+    "`benchmarks/learning.py`):",
+    "",
+    "- **Grid** (24 set-ups): noise sd ∈ {0.10, 0.13}; size of each worker's own labelled training draw n_fit ∈ "
+    "{100, 200, 525}; the RBF SVC's C ∈ {1 (scikit-learn's default), 0.1}; gradient boosting's max_depth ∈ {3 "
+    "(default), 1}. Radii (1/3, 2/3, 1), the linear SVC and everything downstream of the votes stay as in the first "
+    "reconstruction.",
+    "- **Criterion** (squared distance to the paper's published figures, mean over validation draws seeds 100-102, "
+    "never the evaluation seeds): (MV − 0.73)² + (DS − 0.75)² + (WDS − 0.81)² + (boosting − 0.84)² + "
+    "max(0, best SVC − boosting)², where MV, DS, WDS are the MLP's test accuracies on those labels and boosting / SVC "
+    "the workers' test accuracies (the paper: \"the best worker, w3 [boosting], reaches 0.84 on test accuracy\"). "
+    "WAUM is never run on the grid, so the choice cannot follow the WAUM gain.",
+    "- **Disclosure**: before declaring the grid, a pilot looked at the workers' test accuracies alone (no MLP, no "
+    "WAUM; same validation seeds) for noise {0.08, 0.10, 0.13} × n_fit {50, 100, 200, 525} × boosting depth {3, 1}, "
+    "and at RBF SVC variants (γ = 'auto', C = 0.1): with scikit-learn's default SVC the RBF SVC is the best worker "
+    "everywhere (near the Bayes rate), which is why the grid includes the more regularised C = 0.1 (with few points "
+    "it falls well below boosting). The pilot is not part of the criterion.",
+]
+
 def circles_verdict(circles) -> str:
     parts, means = [], []
     for label, get in (("stacked", lambda c: c["WAUM+WDS"]), ("per-worker", lambda c: c["per-worker"]["WAUM+WDS"])):
@@ -506,7 +676,136 @@ def circles_verdict(circles) -> str:
             "Mean difference in test accuracy (WAUM+WDS − WDS, same draw and seed): " + "; ".join(parts) + ".")
 
 
-def render_circles(circles, calib=None) -> list[str]:
+def circles_table(circles, label) -> list[str]:
+    def m(key, form=None):
+        return ms([(c[form] if form else c)[key] for c in circles])
+
+    return ["| | MV | DS | WDS | WAUM(α=0.1) + WDS, stacked | WAUM(α=0.1) + WDS, per-worker |",
+            "|---|---|---|---|---|---|",
+            f"| {label} | {m('MV')} | {m('DS')} | {m('WDS')} | {m('WAUM+WDS')} | {m('WAUM+WDS', 'per-worker')} |",
+            "| paper (10 repetitions) | 0.73 | 0.75 | 0.81 ± 0.04 | 0.83 ± 0.03 | |"]
+
+
+def diff_cell(runs, get) -> str:
+    d = np.array([get(c) - c["WDS"] for c in runs])
+    return f"{d.mean():+.3f} ± {d.std(ddof=1):.3f} ({int((d > 0).sum())}/{d.size})"
+
+
+def t_interval(d) -> tuple[float, float]:
+    from scipy import stats
+
+    d = np.asarray(d, dtype=float)
+    half = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+    return d.mean() - half, d.mean() + half
+
+
+def best_gain(c3) -> list[float]:
+    return [float(np.mean([c["WAUM+WDS"] - c["WDS"] for c in rs]))
+            for rs in [c3.get("more", c3["runs"]), *c3.get("near", {}).values()]]
+
+
+def circles_conclusion(c3) -> list[str]:
+    grid, best, runs, more = c3["grid"], c3["best"], c3["runs"], c3.get("more", c3["runs"])
+    fig = grid[best]
+    order = [k for k in grid if grid[k]["MV"] < grid[k]["DS"] < grid[k]["WDS"]]
+    st = [c["WAUM+WDS"] - c["WDS"] for c in more]
+    pw = [c["per-worker"]["WAUM+WDS"] - c["WDS"] for c in more]
+    (a, b), (a2, b2) = t_interval(st), t_interval(pw)
+    m = {k: np.mean([c[k] for c in more]) for k in ("MV", "DS", "WDS")}
+    ordered = (f" except with all three at {min(grid[k]['MV'] for k in order):.2f}-"
+               f"{max(grid[k]['WDS'] for k in order):.2f} ({len(order)} set-up{'s' if len(order) != 1 else ''})"
+               if order else "")
+    return [
+        "**Conclusion (calibrated reconstruction).** The calibration does what it was asked: boosting is now the best "
+        f"worker at {fig['worker_test_accuracy'][2]:.2f} (paper 0.84), and the MLP on aggregated labels falls below it "
+        f"(WDS {fig['WDS']:.2f} on validation, {m['WDS']:.2f} over seeds 0-{len(more) - 1}), i.e. the aggregated "
+        "labels now hurt as in the paper, and WAUM finds wrong labels (the pruned tasks carry "
+        f"{np.mean([c['pruned_wrong_wds_share'] for c in runs]):.2f} wrong WDS labels against "
+        f"{1 - np.mean([c['wds_label_accuracy'] for c in runs]):.2f} overall). The match is not exact: over seeds "
+        f"0-{len(more) - 1} MV "
+        f"{m['MV']:.2f} / DS {m['DS']:.2f} / WDS {m['WDS']:.2f} against the paper's 0.73 / 0.75 / 0.81, and on our "
+        "crowds DS does not beat MV (its labels are less accurate: "
+        f"{np.mean([c['ds_label_accuracy'] for c in more]):.2f} against "
+        f"{np.mean([c['mv_label_accuracy'] for c in more]):.2f}); no grid set-up gives "
+        f"the paper's order MV < DS < WDS{ordered}. Even so, **pruning with WAUM(α=0.1) does not beat "
+        f"WDS here**: over the paper's 10 repetitions the stacked difference is {np.mean(st[:len(runs)]):+.3f} "
+        f"(better on {sum(x > 0 for x in st[:len(runs)])} of {len(runs)} seeds), and "
+        f"over seeds 0-{len(more) - 1} it is {np.mean(st):+.3f} (95% t-interval {a:+.3f} to {b:+.3f}; better on "
+        f"{sum(x > 0 for x in st)} of {len(st)} seeds); per-worker {np.mean(pw):+.3f} ({a2:+.3f} to {b2:+.3f}). "
+        "The set-ups nearly as close to the paper's figures give the same picture (table above). The paired "
+        f"differences have an sd of {np.std(st, ddof=1):.3f} from seed to seed (the MLP trained on noisy labels is "
+        f"itself unstable: seed {int(np.argmin(st))} loses {-min(st):.2f}, seed {int(np.argmax(st))} gains "
+        f"{max(st):.2f}), so a +0.02 gain measured over 10 unpaired repetitions with sds of 0.03-0.04, as the "
+        f"paper's, cannot be told from zero; with {len(st)} paired seeds the upper end of our interval, {b:+.3f}, is "
+        f"{'just below' if 0.015 < b < 0.02 else 'below' if b < 0.02 else 'above'} the paper's +0.02. What remains "
+        "open: the paper's own crowd (radii, noise, the workers' training data and settings) is not published, and a "
+        "crowd that matches its figures more closely might behave differently; of the "
+        f"{1 + len(c3.get('near', {}))} set-ups we evaluated (the argmin and the {len(c3.get('near', {}))} nearly as "
+        f"close), the best mean stacked difference is {max(best_gain(c3)):+.3f}.",
+    ]
+
+
+def render_calibrated(c3) -> list[str]:
+    grid, best, runs = c3["grid"], c3["best"], c3["runs"]
+    n = len(runs)
+    fig = grid[best]
+    wt = np.mean([c["worker_test_accuracy"] for c in runs], 0)
+    wa = np.mean([c["worker_accuracy"] for c in runs], 0)
+    lines = ["### Calibrated reconstruction: the crowd matched to all the paper's figures", "", *CIRCLES_CALIB_NOTE, "",
+             "Grid (validation draws, seeds 100-102; MLP test accuracy on MV / DS / WDS labels, workers' test "
+             "accuracy linear SVC / RBF SVC / boosting; sorted by distance):", "",
+             "| noise sd | n_fit | RBF SVC C | boosting depth | MV | DS | WDS | workers (test) | distance |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for k in sorted(grid, key=lambda k: grid[k]["distance"]):
+        g = grid[k]
+        parts = dict(kv.split("=") for kv in k.split(","))
+        lines.append(f"| {parts['noise']} | {parts['n_fit']} | {parts['C']} | {parts['depth']} | {g['MV']:.3f} | "
+                     f"{g['DS']:.3f} | {g['WDS']:.3f} | " + " / ".join(f"{v:.3f}" for v in g["worker_test_accuracy"])
+                     + f" | {g['distance']:.4f} |" + (" ← chosen" if k == best else ""))
+    lines += ["", f"Chosen set-up (argmin): **{best}**. Its validation figures against the paper's: MV {fig['MV']:.3f} "
+              f"(0.73), DS {fig['DS']:.3f} (0.75), WDS {fig['WDS']:.3f} (0.81), boosting {fig['worker_test_accuracy'][2]:.3f} "
+              f"(0.84), workers' ranking by test accuracy " +
+              " > ".join(n_ for _, n_ in sorted(zip(fig["worker_test_accuracy"], ("linear SVC", "RBF SVC", "boosting")),
+                                                reverse=True)) + " (paper: boosting first).", "",
+              f"Evaluation at the chosen set-up (seeds 0-{n - 1}, never used by the grid), made by "
+              "`python benchmarks/learning.py --circles-only`:", "",
+              *circles_table(runs, f"test accuracy ({n} seeds)"), "",
+              circles_verdict(runs), "",
+              "| seed | MV | DS | WDS | WAUM+WDS stacked | WAUM+WDS per-worker | stacked − WDS | per-worker − WDS |",
+              "|---|---|---|---|---|---|---|---|"]
+    for s, c in enumerate(runs):
+        pw = c["per-worker"]["WAUM+WDS"]
+        lines.append(f"| {s} | {c['MV']:.3f} | {c['DS']:.3f} | {c['WDS']:.3f} | {c['WAUM+WDS']:.3f} | {pw:.3f} | "
+                     f"{c['WAUM+WDS'] - c['WDS']:+.3f} | {pw - c['WDS']:+.3f} |")
+    more, near = c3.get("more", []), c3.get("near", {})
+    if len(more) > n or near:
+        lines += ["", f"Checks declared after the {n}-seed run and before running them (the 10-seed run stays the "
+                  f"result): (a) seeds 0-{CIRCLES_MORE_SEEDS - 1} at the chosen set-up, for a tighter paired "
+                  f"difference; (b) every other grid set-up whose distance is within {CIRCLES_NEAR:g} × the argmin's "
+                  "(the grid's choice is not sharp), seeds 0-9. Paired differences as mean ± sd (seeds better / n):", "",
+                  "| set-up | distance | seeds | MV | DS | WDS | stacked | per-worker | stacked − WDS | per-worker − WDS |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        rows = [(best, more)] if len(more) > n else []
+        rows += sorted(near.items(), key=lambda kv: grid[kv[0]]["distance"])
+        for k, rs in rows:
+            lines.append(f"| {k} | {grid[k]['distance']:.4f} | 0-{len(rs) - 1} | " +
+                         " | ".join(ms([c[m] for c in rs]) for m in ("MV", "DS", "WDS", "WAUM+WDS")) + " | " +
+                         ms([c["per-worker"]["WAUM+WDS"] for c in rs]) + " | " +
+                         diff_cell(rs, lambda c: c["WAUM+WDS"]) + " | " +
+                         diff_cell(rs, lambda c: c["per-worker"]["WAUM+WDS"]) + " |")
+    lines += ["", "Worker accuracy (linear SVC, RBF SVC, boosting), mean over the evaluation seeds: on the training "
+              f"tasks {', '.join(format(v, '.3f') for v in wa)}; on the test points {', '.join(format(v, '.3f') for v in wt)}. "
+              f"Label accuracy MV {np.mean([c['mv_label_accuracy'] for c in runs]):.3f}, DS "
+              f"{np.mean([c['ds_label_accuracy'] for c in runs]):.3f}, WDS "
+              f"{np.mean([c['wds_label_accuracy'] for c in runs]):.3f}; tasks pruned "
+              f"{np.mean([c['pruned'] for c in runs]):.0f}; share of wrong WDS labels among the pruned tasks: stacked "
+              f"{np.mean([c['pruned_wrong_wds_share'] for c in runs]):.3f}, per-worker "
+              f"{np.mean([c['per-worker']['pruned_wrong_wds_share'] for c in runs]):.3f} (among all tasks "
+              f"{1 - np.mean([c['wds_label_accuracy'] for c in runs]):.3f}).", "", *circles_conclusion(c3), ""]
+    return lines
+
+
+def render_circles(circles, calib=None, circles3=None) -> list[str]:
     def m(key):
         return ms([c[key] for c in circles])
 
@@ -514,11 +813,9 @@ def render_circles(circles, calib=None) -> list[str]:
     wt = np.mean([c["worker_test_accuracy"] for c in circles], 0)
     ratio = np.mean([c["pruned_wrong_wds_share"] for c in circles]) / \
         max(1e-12, 1 - np.mean([c["wds_label_accuracy"] for c in circles]))
-    lines = ["## WAUM on three circles", "", *CIRCLES_NOTE, "",
-             "| | WDS | WAUM(α=0.1) + WDS, stacked | WAUM(α=0.1) + WDS, per-worker |", "|---|---|---|---|",
-             f"| test accuracy (5 seeds) | {m('WDS')} | {m('WAUM+WDS')} | "
-             f"{ms([c['per-worker']['WAUM+WDS'] for c in circles])} |",
-             "| paper (10 repetitions) | 0.81 ± 0.04 | 0.83 ± 0.03 | |",
+    lines = ["## WAUM on three circles", "", *CIRCLES_INTRO, "",
+             "### First reconstruction: noise calibrated on the best worker alone", "", *CIRCLES_NOTE, "",
+             *circles_table(circles, f"test accuracy ({len(circles)} seeds)"),
              "", circles_verdict(circles), "",
              "What differs from the paper, and why the claim may not carry over: (1) the paper does not say what "
              "the workers were fitted on, their hyper-parameters, the circles' radii or the noise, so our crowd is "
@@ -530,7 +827,7 @@ def render_circles(circles, calib=None) -> list[str]:
              "removing them costs the MLP boundary information that outweighs the label noise removed; (4) the "
              "paper's own gain, +0.02 with sds of 0.03-0.04 over 10 unpaired repetitions, is within its noise; we "
              "use 5 paired seeds. No hyper-parameter of WAUM, WDS or the MLP was tuned: all are the paper's.", "",
-             "Per seed (0-4), WDS / stacked / per-worker test accuracy: " +
+             f"Per seed (0-{len(circles) - 1}), WDS / stacked / per-worker test accuracy: " +
              "; ".join(f"{c['WDS']:.3f} / {c['WAUM+WDS']:.3f} / {c['per-worker']['WAUM+WDS']:.3f}" for c in circles) +
              ". WAUM+WDS − WDS per seed: stacked " +
              ", ".join(format(c["WAUM+WDS"] - c["WDS"], "+.3f") for c in circles) + "; per-worker " +
@@ -538,7 +835,9 @@ def render_circles(circles, calib=None) -> list[str]:
              "",
              "Worker accuracy (linear SVC, RBF SVC, boosting), mean over seeds: on the training tasks "
              f"{', '.join(format(v, '.3f') for v in wa)}; on the test points {', '.join(format(v, '.3f') for v in wt)}. "
-             f"WDS label accuracy {np.mean([c['wds_label_accuracy'] for c in circles]):.3f}; "
+             f"Label accuracy MV {np.mean([c['mv_label_accuracy'] for c in circles]):.3f}, DS "
+             f"{np.mean([c['ds_label_accuracy'] for c in circles]):.3f}, "
+             f"WDS {np.mean([c['wds_label_accuracy'] for c in circles]):.3f}; "
              f"tasks pruned {np.mean([c['pruned'] for c in circles]):.0f}; share of wrong WDS labels among the pruned "
              f"tasks: stacked {np.mean([c['pruned_wrong_wds_share'] for c in circles]):.3f}, per-worker "
              f"{np.mean([c['per-worker']['pruned_wrong_wds_share'] for c in circles]):.3f} (among all tasks "
@@ -549,6 +848,8 @@ def render_circles(circles, calib=None) -> list[str]:
                   "|---|---|---|---|"]
         lines += [f"| {k} | " + " | ".join(f"{v:.3f}" for v in vals) + " |" for k, vals in calib.items()]
         lines.append("")
+    if circles3:
+        lines += render_calibrated(circles3)
     return lines
 
 
@@ -580,7 +881,7 @@ def findings(table, ds) -> list[str]:
     return out
 
 
-def render(table, circles, sets, n_seeds, calib=None) -> str:
+def render(table, circles, sets, n_seeds, calib=None, circles3=None) -> str:
     lines = [
         "# Learning from crowds: LabelMe and Music features",
         "",
@@ -627,7 +928,7 @@ def render(table, circles, sets, n_seeds, calib=None) -> str:
                 lines.append(f"| {lr:g} | {ep} | " + " | ".join("" if c is None else f"{c:.3f}" for c in cells) + " |")
         lines.append("")
     if circles:
-        lines += render_circles(circles, calib)
+        lines += render_circles(circles, calib, circles3)
     return "\n".join(lines) + "\n"
 
 
