@@ -28,6 +28,7 @@ Usage::
     python benchmarks/speed.py --only DS,GLAD --datasets small --no-doc
     python benchmarks/speed.py --datasets large --run-peers-large --timeout 1200
     python benchmarks/speed.py --resume     # rerun only what is missing from <cache>/results.json
+    python benchmarks/speed.py --only DS --no-doc   # a side run: results to <cache>/results-<time>.json
     python benchmarks/speed.py --render     # rewrite the doc from <cache>/results.json
 
 Run by hand, not by CI. The fit is timed alone (load timed separately); peak memory is
@@ -553,6 +554,8 @@ def write_doc(args, commands: list[list[str]], results: dict, rows: list[str], d
          "cached results of the first; the rest were reused)\n" if len(commands) > 1 else ""),
         f"on {machine_info()}, {time.strftime('%Y-%m-%d %H:%M %Z')}.\n",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in {**vers, **peer_vers}.items()) + ".\n",
+        ("**The latest figures are in the Observations section at the end (\"Latest re-run\"); the "
+         "tables below are from the first full run.**\n" if "Latest re-run" in old_obs else ""),
         "The machine has 2 cores and was shared with other engineers running test suites during "
         "the run: timings are noisy (a few tens of per cent on short runs). Every child ran under "
         f"`nice -n 5` with an address-space limit of {args.mem_limit_gb:g} GB (`RLIMIT_AS`), one "
@@ -724,6 +727,10 @@ def main() -> None:
                 plan.append((lib, row, ds))
     store = args.cache / "results.json"
     saved = json.loads(store.read_text()) if (args.resume or args.render) and store.exists() else {}
+    if args.no_doc and not args.render:
+        # a partial run (no doc) must not overwrite the cache the doc's tables were rendered from
+        store = args.cache / f"results-{time.strftime('%Y%m%dT%H%M%S')}.json"
+        print(f"--no-doc: results go to {store} ({args.cache / 'results.json'} is left as it is)")
     commands = saved.get("commands", [saved["argv"]] if "argv" in saved else []) if args.resume else []
     if args.render:
         commands = saved.get("commands", [saved.get("argv", argv)])
