@@ -35,6 +35,7 @@ from scipy.special import expit
 from ..errors import InputError
 from ..votes import Votes
 from ._base import Aggregator, argmax_ties, check_random_state, normalize_rows
+from .dawid_skene import append_votes
 from .registry import register
 
 __all__ = ["KOS"]
@@ -96,10 +97,13 @@ class KOS(Aggregator):
     n_iter_ : int
     converged_ : bool
         Whether the signs were stable for ``patience`` iterations within ``n_iter``.
+    votes_ : Votes
+        The votes of the fit (with those of every ``partial_fit`` since).
 
     Notes
     -----
-    KOS is transductive: ``predict_proba(new_votes)`` runs it again on the new votes.
+    KOS is transductive: ``predict_proba(new_votes)`` runs it again on the new votes;
+    ``partial_fit(new_votes)`` runs it on the union, warm-started from the fitted workers.
 
     Raises
     ------
@@ -153,7 +157,47 @@ class KOS(Aggregator):
         if self.init not in ("ones", "normal"):
             raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'ones' or 'normal'")
 
+    def partial_fit(self, votes: Votes) -> "KOS":
+        """Continue with more votes: message passing on ``votes_ + votes``, warm-started.
+
+        The votes are merged with those of the previous fit (``append_votes``: known tasks
+        and workers keep their indices, new ones are appended in the order of ``votes``).
+        Instead of ``init``, the worker-to-task messages start from what the fit learnt:
+        ``y_{j->i} = r_j`` on every vote of a fitted worker j (``worker_reliability_``, so
+        an adversarial worker starts negative), and for a worker the fit never saw (or saw
+        without vote) the vote-weighted mean ``sum_j n_j r_j / sum_j n_j`` over the fitted
+        workers (1 when that mean is not positive: the analysis needs a positive start).
+        The iteration is a power iteration, so a start near the leading direction settles
+        the signs in fewer rounds; on the union it reaches the labels of a cold ``fit``
+        whenever both converge to the same leading direction (tested on simulated crowds).
+        ``n_iter_`` and ``converged_`` describe this run only.
+
+        Before any fit, ``partial_fit`` is ``fit``. ``votes`` must declare the fitted
+        classes (``InputError`` otherwise).
+        """
+        if not hasattr(self, "labels_"):
+            return self.fit(votes)
+        votes = self._check_votes(votes)
+        merged = append_votes(self.votes_, votes)
+        self._validate(merged)
+        fitted = np.asarray(self.worker_reliability_, dtype=float)
+        n_fit = np.bincount(self.votes_.worker, minlength=fitted.size).astype(float)
+        mean = float(n_fit @ fitted / n_fit.sum()) if n_fit.sum() > 0 else 0.0
+        start = np.full(merged.n_workers, mean if mean > 0 else 1.0)
+        known = np.flatnonzero(n_fit > 0)
+        start[known] = fitted[known]
+        self.n_tasks_, self.n_classes_ = merged.n_tasks, merged.n_classes
+        self.classes_ = merged.classes
+        self.task_ids_ = merged.task_ids
+        self.worker_ids_ = merged.worker_ids
+        self._run(merged, start[merged.worker])
+        return self
+
     def _fit(self, votes: Votes) -> None:
+        self._run(votes, None)
+
+    def _run(self, votes: Votes, y_start: np.ndarray | None) -> None:
+        """Message passing from ``y_start`` (one message per vote), or from ``init``."""
         self._validate(votes)
         rng = check_random_state(self.random_state)
         task, worker = votes.task, votes.worker
@@ -167,7 +211,10 @@ class KOS(Aggregator):
         else:
             scale_x = scale_y = None
         # y_{j->i}, one per edge (vote)
-        y = rng.normal(1.0, 1.0, votes.n_votes) if self.init == "normal" else np.ones(votes.n_votes)
+        if y_start is not None:
+            y = np.asarray(y_start, dtype=float)
+        else:
+            y = rng.normal(1.0, 1.0, votes.n_votes) if self.init == "normal" else np.ones(votes.n_votes)
         x = np.zeros(votes.n_votes)
         signs, stable, it = None, 0, 0
         for it in range(1, self.n_iter + 1):
@@ -197,6 +244,7 @@ class KOS(Aggregator):
             probas[blank] = normalize_rows(votes.counts().toarray()[blank])
         self.probas_ = probas
         self.labels_ = argmax_ties(probas, tie=self.tie, random_state=rng)
+        self.votes_ = votes
 
 
 def _inverse(d: np.ndarray) -> np.ndarray:
