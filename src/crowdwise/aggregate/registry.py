@@ -9,6 +9,7 @@ None, quoted strings) and as plain strings otherwise. Names match case-insensiti
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -138,10 +139,12 @@ def make_strategy(spec: str | Aggregator, **overrides: Any) -> Aggregator:
     info = get_strategy(name)
     names = set(info.cls._param_names())
     kwargs = dict(info.defaults)
+    signature = inspect.signature(info.cls.__init__).parameters
     for k, v in params.items():
         if k not in names:
             raise InputError(f"strategy {info.name} has no parameter {k!r}",
                              fix=f"use one of {', '.join(sorted(names)) or '(none)'}")
+        _check_type(info.name, k, v, info.defaults.get(k, signature[k].default))
         kwargs[k] = v
     for k, v in overrides.items():
         if k in names and k not in params:
@@ -150,6 +153,21 @@ def make_strategy(spec: str | Aggregator, **overrides: Any) -> Aggregator:
         return info.cls(**kwargs)
     except TypeError as exc:  # pragma: no cover - defensive
         raise InputError(f"bad parameters for {info.name}: {exc}") from None
+
+
+def _check_type(strategy: str, name: str, value: Any, default: Any) -> None:
+    """A text value where the parameter takes a number or a boolean is a typo on the command
+    line (``DS[max_iter=abc]``): say so here rather than fail inside ``fit``."""
+    if not isinstance(value, str):
+        return
+    if isinstance(default, bool):
+        kind, example = "True or False", "True"
+    elif isinstance(default, (int, float)):
+        kind, example = "a number", repr(default)
+    else:
+        return
+    raise InputError(f"parameter {name} of strategy {strategy} must be {kind}, got {value!r}",
+                     fix=f"write e.g. {strategy}[{name}={example}]")
 
 
 def _ensure_loaded() -> None:
