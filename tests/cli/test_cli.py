@@ -173,3 +173,17 @@ def test_version():
     from crowdwise import __version__
 
     assert run("--version").output.strip() == f"crowdwise {__version__}"
+
+
+def test_an_output_folder_that_is_a_file_is_one_clear_line(tmp_path):
+    f = tmp_path / "votes.csv"
+    f.write_text("task,worker,label\nq1,ann,cat\nq1,bob,cat\n")
+    blocker = tmp_path / "taken"
+    blocker.write_text("x")
+    for args in (("aggregate", str(f), "--out-dir", str(blocker)),
+                 ("identify", str(f), "-s", "entropy", "--out-dir", str(blocker / "scores")),
+                 ("simulate", "-o", str(blocker / "crowd"))):
+        res = _cli(*args, "--quiet")
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+        assert "taken is a file" in res.stderr or "it is a file" in res.stderr
+    assert blocker.read_text() == "x"

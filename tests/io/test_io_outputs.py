@@ -141,6 +141,21 @@ def test_atomic_write_replaces_only_on_success(tmp_path):
             pass
 
 
+def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path):
+    from crowdwise.io import make_dir
+
+    blocker = tmp_path / "taken"
+    blocker.write_text("x")
+    assert make_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()
+    for target, where in ((blocker, "it is a file"), (blocker / "sub" / "deeper", ".../taken is a file")):
+        with pytest.raises(InputError) as err:
+            make_dir(target)
+        assert where in str(err.value) and str(blocker) in str(err.value)
+    with pytest.raises(InputError, match="is a file, not a folder"):  # atomic_write creates the parent the same way
+        save_npy(blocker / "labels.npy", np.zeros(2))
+    assert blocker.read_text() == "x"
+
+
 def test_failed_writers_leave_nothing(tmp_path):
     v = Votes.from_records([0, 0], [0, 0], [0, 1])  # a repeated pair: not writable as JSON
     from crowdwise.io import save_votes

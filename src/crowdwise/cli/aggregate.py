@@ -66,7 +66,7 @@ def command(
     folder = dataset if dataset.is_dir() else dataset.parent
     name = votes.name or dataset.stem
     out_dir = out_dir or folder / "labels"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    io.make_dir(out_dir)
     stem = f"labels_{name}_{output_stem(strategy)}"
     npy = out_dir / f"{stem}.npy"
     valid = getattr(model, "valid_", None)

@@ -157,7 +157,7 @@ def command(
     written = []
     labels_dir, models_dir, conf_dir, res_dir = (out / d for d in ("labels", "models", "confusions", "results"))
     for d in (labels_dir, models_dir, conf_dir, res_dir):
-        d.mkdir(parents=True, exist_ok=True)
+        io.make_dir(d)
     npy = labels_dir / f"labels_{stem}.npy"
     io.save_npy(npy, res.soft_labels)
     csv = labels_dir / f"labels_{stem}.csv"

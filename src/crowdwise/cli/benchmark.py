@@ -73,7 +73,6 @@ def command(
         cmd = "crowdwise benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else \
             "crowdwise benchmark"
         text = "# Accuracy of the strategies on the real data sets\n\n" + to_markdown(runs, cmd)
-        output.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(output, "w") as f:
             f.write(text)
         runs.to_csv(output.with_suffix(".runs.csv"), index=False)

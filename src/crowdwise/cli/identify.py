@@ -207,7 +207,7 @@ def command(
 
     written: list[Path] = []
     if methods:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        io.make_dir(out_dir)
     for name, (values, n) in scores.items():
         kind, stem, _, _ = ALL_METHODS[name]
         ids = votes.task_ids if kind == "task" else votes.worker_ids
@@ -384,7 +384,7 @@ def _write_pruned(votes: Any, keep: Any, values: Any, name: str, output: Path, f
         for r in kept_rows:  # links to the kept training images; val/ and test/ linked whole
             src = Path(data.train.paths[r]).resolve()
             dst = output / "train" / src.parent.name / src.name
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            io.make_dir(dst.parent)
             os.symlink(src, dst)
         for part in ("val", "test"):
             if (folder / part).is_dir():

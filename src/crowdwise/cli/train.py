@@ -173,7 +173,7 @@ def command(
                       freeze_backbone=freeze_backbone, small_images=small_images, seed=seed)
     stem = "gold" if gold else labels_path.stem.removeprefix("labels_")
     out_dir = output or folder / "results" / f"train_{stem}_{model.lower()}"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    io.make_dir(out_dir)
 
     t0 = time.perf_counter()
     res = fit(net, train_set, config=config, val_set=val_set,

@@ -56,7 +56,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..votes import DuplicatePolicy, Votes
-from ._common import PathLike, atomic_write, check_exists, kind_of, save_npy, save_sparse, source_name
+from ._common import PathLike, atomic_write, check_exists, kind_of, make_dir, save_npy, save_sparse, source_name
 from .dense import looks_dense, read_dense, write_dense
 from .labels import read_labels, write_labels_table
 from .peerannot import read_answers, read_metadata, read_peerannot, write_answers, write_peerannot
@@ -78,6 +78,7 @@ __all__ = [
     "write_dense",
     "load_truth",
     "atomic_write",
+    "make_dir",
     "save_npy",
     "save_sparse",
     "read_table_frame",

@@ -146,7 +146,7 @@ def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO[Any]]:
     if path.is_dir():
         raise InputError("is a folder, cannot write a file there", source=source_name(path),
                          fix="give a file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     # os.open applies the umask, so the final file gets the usual permissions
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -166,6 +166,36 @@ def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO[Any]]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def make_dir(path: PathLike) -> Path:
+    """Create the folder ``path`` and its parents; a file in the way is an InputError naming it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> make_dir(root / "a" / "b").is_dir()
+    True
+    >>> _ = (root / "f").write_text("x")
+    >>> try:
+    ...     make_dir(root / "f" / "sub")
+    ... except InputError as exc:
+    ...     print(str(exc).split(": ", 1)[1].split(". Fix")[0])
+    cannot create this folder: .../f is a file, not a folder
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        where = "it" if blocker == path else f".../{blocker.name}"
+        raise InputError(f"cannot create this folder: {where} is a file, not a folder", source=source_name(path),
+                         fix=f"choose another output folder, or move the file {blocker} away") from None
+    except PermissionError:
+        raise InputError("cannot create this folder: permission denied", source=source_name(path),
+                         fix="choose an output folder you can write to") from None
+    return path
 
 
 def save_npy(path: PathLike, array: Any) -> None:

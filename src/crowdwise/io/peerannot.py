@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..votes import DuplicatePolicy, Votes
-from ._common import PathLike, atomic_write, check_exists, default_name, have_pyarrow, source_name
+from ._common import PathLike, atomic_write, check_exists, default_name, have_pyarrow, make_dir, source_name
 from ._encode import (build_votes, show, check_duplicates_policy, encode_ids, encode_labels, extend_ids,
                       resolve_classes)
 
@@ -408,7 +408,7 @@ def write_peerannot(votes: Votes, folder: PathLike) -> Path:
     if folder.exists() and not folder.is_dir():
         raise InputError("exists and is not a folder", source=source_name(folder),
                          fix="give a folder path for a peerannot data set")
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dir(folder)
     name = votes.name or folder.resolve().name
     write_answers(votes, folder / "answers.json", metadata=False)
     with atomic_write(folder / "metadata.json", "wb") as f:

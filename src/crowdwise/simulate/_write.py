@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write, save_npy, write_answers
+from ..io import atomic_write, make_dir, save_npy, write_answers
 from ._result import SimulationResult
 
 __all__ = ["write_simulation"]
@@ -61,8 +61,7 @@ def write_simulation(result: SimulationResult, folder: str | os.PathLike, *,
     >>> answers["0"] == {"0": int(sim.truth[0]), "1": int(sim.truth[0])}
     True
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_dir(folder)
     paths = {"answers": folder / "answers.json", "metadata": folder / "metadata.json",
              "ground_truth": folder / "ground_truth.npy"}
     write_answers(result.votes, paths["answers"], metadata=False)
