@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 from _cli import run, runner, simulate_folder  # noqa: E402
 from crowdwise import io  # noqa: E402
 from crowdwise.cli.main import app  # noqa: E402
+from crowdwise.errors import InputError  # noqa: E402
 
 TRAIN = ["--hidden", "8", "--epochs", "4", "--threads", "1", "--quiet"]
 
@@ -115,6 +116,24 @@ def test_aum_with_labels_file_and_bad_requests(crowd, tmp_path):
     assert "--per-class applies to --prune" in fails("-s", "waum", "--per-class", "--features-train", str(x))
     assert "unknown margin" in fails("-s", "aumc", "--margin", "psi9", "--features-train", str(x), "--out-dir",
                                      str(tmp_path), *TRAIN)
+
+
+def test_unreadable_or_misshapen_labels_and_confusions_name_the_file(crowd, tmp_path):
+    folder, x = crowd
+    empty, scalar, big = tmp_path / "empty.npy", tmp_path / "scalar.npy", tmp_path / "big.npy"
+    empty.write_bytes(b"")  # np.load raises EOFError: click printed a bare "Aborted."
+    np.save(scalar, np.array(3))  # 0-d: indexing its shape raised IndexError
+    np.save(big, np.full(100, 3))  # class 3 of a 3-class crowd
+    for args, expected in (
+            (("-s", "aum", "--labels", str(empty)), "empty.npy: not a readable .npy file"),
+            (("-s", "aum", "--labels", str(scalar)), "scalar.npy: expected one label per task, shape (100,)"),
+            (("-s", "aum", "--labels", str(big)), "big.npy, entry 0: label 3 is not a class index (0..2)"),
+            (("-s", "waum", "--confusions", str(empty)), "empty.npy: not a readable .npy file")):
+        res = runner.invoke(app, ["identify", str(folder), *args, "--features-train", str(x),
+                                  "--out-dir", str(tmp_path / "scores"), *TRAIN])
+        assert isinstance(res.exception, InputError), (args, res.output)
+        assert expected in str(res.exception)
+    assert not (tmp_path / "scores").exists()
 
 
 def test_prune_on_an_image_folder_links_the_kept_images(tmp_path):

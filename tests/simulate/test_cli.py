@@ -87,6 +87,15 @@ def test_invalid_combinations_raise_input_error(tmp_path, extra, match):
     assert not (tmp_path / "x" / "answers.json").exists()
 
 
+def test_unreadable_matrix_file_is_an_input_error_naming_it(tmp_path):
+    empty = tmp_path / "m.npy"
+    empty.write_bytes(b"")  # np.load raises EOFError, which click turned into a bare "Aborted."
+    res = runner.invoke(app, ["simulate", "--matrix-file", str(empty), "-o", str(tmp_path / "x")])
+    assert isinstance(res.exception, InputError), res.output
+    assert "m.npy" in str(res.exception) and "not a readable .npy" in str(res.exception)
+    assert not (tmp_path / "x").exists()
+
+
 def test_matrix_file_with_other_strategy(tmp_path):
     np.save(tmp_path / "m.npy", np.tile(np.eye(2), (10, 1, 1)))
     res = runner.invoke(app, ["simulate", "-s", "student-teacher", "--matrix-file", str(tmp_path / "m.npy"),

@@ -293,14 +293,25 @@ def _read_task_labels(path: Path, votes: Any) -> Any:
     if not path.exists():
         raise InputError("labels file not found", source=path, fix="check the path")
     if path.suffix.lower() == ".npy":
-        arr = np.load(path, allow_pickle=False)
-        if arr.ndim == 2:
+        from ..io.truth import integer_array, load_npy
+
+        arr = load_npy(path)
+        shape = arr.shape
+        if arr.ndim == 2 and arr.dtype.kind in "iuf":
             ok = np.isfinite(arr).all(1) & (arr.sum(1) > 0)
             arr = np.where(ok, np.argmax(arr, axis=1), -1)
         if arr.shape != (votes.n_tasks,):
-            raise InputError(f"{arr.shape[0]} labels for {votes.n_tasks} tasks", source=path,
+            raise InputError(f"expected one label per task, shape ({votes.n_tasks},) or soft labels "
+                             f"({votes.n_tasks}, K), got shape {shape}", source=path,
                              fix="give one label per task, in the order of the votes' tasks")
-        return arr.astype(np.int64)
+        arr = integer_array(arr, str(path))
+        bad = (arr < -1) | (arr >= votes.n_classes)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"label {arr[i]} is not a class index (0..{votes.n_classes - 1}) nor -1 (no label)",
+                             source=path, position=f"entry {i}",
+                             fix="read the labels with the votes they were computed from")
+        return arr
     hard, _ = io.read_labels(path, votes)
     return np.asarray(hard, dtype=np.int64)
 
@@ -324,7 +335,9 @@ def _learning_scores(learning: list[str], votes: Any, dataset: Path, scores: dic
         p = Path(confusions_spec)
         if not p.is_file():
             raise InputError("confusions file not found", source=p, fix="give a .npy of shape (n_workers, K, K)")
-        conf = np.load(p, allow_pickle=False)
+        from ..io.truth import load_npy
+
+        conf = load_npy(p)
     with progress("reading the items of the tasks", quiet=quiet):
         data = load_learning_data(dataset, votes, **features)
     from ..learn import aum as A
@@ -367,7 +380,9 @@ def _write_pruned(votes: Any, keep: Any, values: Any, name: str, output: Path, f
     with io.atomic_write(output / "pruned.csv") as f:
         table.to_csv(f, index=False, lineterminator="\n")
     if dataset.is_dir() and (folder / "ground_truth.npy").is_file():
-        gt = np.load(folder / "ground_truth.npy", allow_pickle=False)
+        from ..io.truth import load_npy
+
+        gt = load_npy(folder / "ground_truth.npy")
         if gt.shape[:1] == (votes.n_tasks,):
             io.save_npy(output / "ground_truth.npy", gt[kept_rows])
     if dataset.is_dir() and (folder / "truth.csv").is_file():

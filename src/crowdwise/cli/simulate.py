@@ -73,11 +73,9 @@ def command(
         if strategy is not Strategy.independent_confusion:
             raise InputError(f"--matrix-file is used by independent-confusion only, not {strategy.value}",
                              fix="add --strategy independent-confusion, or drop --matrix-file")
-        try:
-            options["confusions"] = np.load(matrix_file, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read confusion matrices: {exc}", source=matrix_file,
-                             fix="give a .npy file saved with numpy.save") from None
+        from ..io.truth import load_npy
+
+        options["confusions"] = load_npy(matrix_file)
 
     with progress(f"Simulating {strategy.value}", quiet=quiet):
         result = simulate(strategy.value, n_task, n_worker, n_classes, **options)
