@@ -243,6 +243,15 @@ def test_bad_config(kw, match):
         TrainConfig(**kw)
 
 
+@pytest.mark.parametrize("device, match", [("xyz", "not a torch device"), ("cuda:99", "CUDA GPU")])
+def test_bad_device_is_an_input_error(device, match):
+    if device.startswith("cuda") and torch.cuda.device_count() > 99:  # pragma: no cover
+        pytest.skip("a machine with 100 GPUs")
+    with pytest.raises(InputError, match=match):
+        TrainConfig(device=device)
+    assert TrainConfig(device="cpu").device == "cpu"
+
+
 def test_resnet18_trains_on_tiny_images(tmp_path):
     make_image_dataset(tmp_path, n_train=12, n_val=6, n_test=6, size=8)
     from crowdwise import io

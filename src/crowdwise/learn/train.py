@@ -72,6 +72,22 @@ class TrainingDiverged(CrowdwiseError):
     """The training loss became NaN or infinite."""
 
 
+def _check_device(device: Any) -> None:
+    """A device torch can parse and that this machine has (else torch fails deep in the loop)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device {device!r} is not a torch device", fix="use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise InputError(f"device {device!r} asked for, but torch sees no CUDA GPU on this machine",
+                             fix="use --device cpu (or leave --device out: cuda is used when available)")
+        if dev.index is not None and dev.index >= n:
+            raise InputError(f"device {device!r} asked for, but torch sees {n} CUDA GPU(s) (cuda:0..cuda:{n - 1})",
+                             fix=f"use cuda:0..cuda:{n - 1}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of :func:`fit`.
@@ -160,6 +176,8 @@ class TrainConfig:
                 raise InputError(f"milestones must be increasing epochs >= 1, got {self.milestones!r}",
                                  fix="e.g. milestones=(25, 50)")
             object.__setattr__(self, "milestones", tuple(int(m) for m in ms))
+        if self.device is not None:
+            _check_device(self.device)
 
     @property
     def resolved_milestones(self) -> tuple[int, ...]:
