@@ -187,3 +187,33 @@ def test_an_output_folder_that_is_a_file_is_one_clear_line(tmp_path):
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
         assert "taken is a file" in res.stderr or "it is a file" in res.stderr
     assert blocker.read_text() == "x"
+
+
+@pytest.mark.parametrize("verb", [("aggregate", "-s", "DS"), ("aggregate", "-s", "GLAD"), ("identify", "-s", "trace"),
+                                  ("report", "-o", "r.html"), ("plot", "all", "-o", "figs")])
+def test_a_data_set_without_any_vote_is_one_clear_error(tmp_path, verb):
+    from _cli import runner
+    from crowdwise.cli.main import app
+    from crowdwise.errors import InputError
+
+    f = tmp_path / "votes.csv"
+    f.write_text("task,worker,label\n")  # the header alone: zero votes (DS divided by K = 0)
+    args = [verb[0], str(f), *verb[1:]]
+    args = [str(tmp_path / a) if a in ("r.html", "figs") else a for a in args]
+    res = runner.invoke(app, [*args, "--quiet"] if verb[0] != "plot" else [*args, "-q"])
+    assert isinstance(res.exception, InputError), res.output
+    assert "votes.csv: holds no vote" in str(res.exception)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["votes.csv"]  # nothing written
+
+
+def test_plot_and_benchmark_refuse_zero_seeds_and_bad_dpi(simulated, tmp_path):
+    from _cli import runner
+    from crowdwise.cli.main import app
+    from crowdwise.errors import InputError
+
+    for args, match in ((["plot", str(simulated), "entropy", "--dpi", "0", "-o", str(tmp_path / "f")], "--dpi"),
+                        (["plot", str(simulated), "strategies", "--seeds", "0", "-o", str(tmp_path / "f")], "--seeds"),
+                        (["benchmark", str(simulated), "-s", "MV", "--seeds", "0", "-q"], "--seeds")):
+        res = runner.invoke(app, args)
+        assert isinstance(res.exception, InputError) and match in str(res.exception), res.output
+    assert not (tmp_path / "f").exists()

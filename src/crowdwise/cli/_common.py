@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 from rich.console import Console
 
@@ -66,3 +66,17 @@ def folder_truth(dataset: Path, truth: Path | None) -> Path | None:
         return truth
     folder = dataset if dataset.is_dir() else dataset.parent
     return next((folder / f for f in TRUTH_FILES if (folder / f).is_file()), None)
+
+
+def load_dataset_votes(dataset: Path, **kwargs: Any) -> Any:
+    """``io.load_votes`` for a verb that needs votes: a data set without any vote (a table with
+    only its header, ``{}`` in answers.json) is one clear error, not a division by zero later."""
+    from .. import io
+    from ..errors import InputError
+
+    votes = io.load_votes(dataset, **kwargs)
+    if votes.n_votes == 0:
+        raise InputError("holds no vote", source=dataset,
+                         fix="give it at least one vote (rows task,worker,label below the header of a table, "
+                             "{task: {worker: label}} in answers.json), or point to the right data set")
+    return votes

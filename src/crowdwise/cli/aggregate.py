@@ -47,7 +47,7 @@ def command(
 
     from .. import io
     from ..aggregate import make_strategy
-    from ._common import console, fit_with_progress, folder_truth, progress
+    from ._common import console, fit_with_progress, folder_truth, load_dataset_votes, progress
 
     from ..errors import InputError
 
@@ -58,7 +58,7 @@ def command(
         raise InputError("truth file not found", source=truth, fix="check the path")
     model = make_strategy(strategy, random_state=seed)
     with progress(f"reading {dataset}", quiet=quiet):
-        votes = io.load_votes(dataset, duplicates=duplicates)
+        votes = load_dataset_votes(dataset, duplicates=duplicates)
     t0 = time.perf_counter()
     fit_with_progress(model, votes, f"{strategy} on {votes.n_votes:,} votes", quiet=quiet)
     elapsed = time.perf_counter() - t0

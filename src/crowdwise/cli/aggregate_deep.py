@@ -126,7 +126,7 @@ def command(
     from ..learn import require_torch
     from ..learn.crowd_layers import parse_crowd_spec
     from .aggregate import output_stem
-    from ._common import console, progress
+    from ._common import console, load_dataset_votes, progress
 
     require_torch()
     parse_crowd_spec(strategy)  # a bad spec fails before anything is read
@@ -140,7 +140,7 @@ def command(
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder", source=out, fix="give -o a folder")
     with progress(f"reading {dataset}", quiet=quiet):
-        votes = io.load_votes(dataset, duplicates=duplicates)
+        votes = load_dataset_votes(dataset, duplicates=duplicates)
         data = load_learning_data(dataset, votes, features_train=features_train, features_val=features_val,
                                   features_test=features_test, train_truth=train_truth, val_truth=val_truth,
                                   test_truth=test_truth)

@@ -35,6 +35,10 @@ def command(
     from ..io import atomic_write
     from ._common import console, progress
 
+    from ..errors import InputError
+
+    if seeds < 1:
+        raise InputError(f"--seeds must be at least 1, got {seeds}", fix="e.g. --seeds 3 (runs with seeds 0, 1, 2)")
     specs = [s.strip() for s in split_specs(strategies) if s.strip()] or [i.name for i in available()]
     if crowdkit.strip():
         specs += [s for s in crowdkit_specs(crowdkit) if s not in specs]

@@ -123,7 +123,7 @@ def command(
     from ..identify.workers import ds_confusions
     from ..errors import InputError
     from ..votes import Votes
-    from ._common import console, progress
+    from ._common import console, load_dataset_votes, progress
 
     methods = _parse_methods(method)
     learning = [m for m in methods if m in LEARNING_METHODS]
@@ -157,7 +157,7 @@ def command(
                                                    "or use --drop-spammers THRESHOLD -o NEWFOLDER")
 
     with progress(f"reading {dataset}", quiet=quiet):
-        votes = io.load_votes(dataset, duplicates=duplicates)
+        votes = load_dataset_votes(dataset, duplicates=duplicates)
     folder = dataset if dataset.is_dir() else dataset.parent
     out_dir = out_dir or folder / "identification"
 

@@ -45,11 +45,14 @@ def command(
     from ..plots._mpl import require_matplotlib, to_png
     from ..plots.analysis import CrowdAnalysis
     from ..plots.figures import FIGURES, make_figure
-    from ._common import console, folder_truth, progress
+    from ._common import console, folder_truth, load_dataset_votes, progress
 
     if list_:
         print(_figure_list())
         return
+    if seeds < 1 or not dpi > 0:
+        raise InputError(f"--seeds must be at least 1 and --dpi positive, got {seeds} and {dpi}",
+                         fix="e.g. --seeds 3 --dpi 150")
     names = [n.strip().lower() for f in (figures or []) for n in f.split(",") if n.strip()]
     if dataset is None or not names:
         raise InputError("name the data set and at least one figure",
@@ -70,7 +73,7 @@ def command(
     specs = [s.strip() for s in split_specs(strategies) if s.strip()]
     if "strategies" in names:
         check_strategies(specs)
-    votes = io.load_votes(dataset, duplicates=duplicates)
+    votes = load_dataset_votes(dataset, duplicates=duplicates)
     truth_arr = io.load_truth(truth, votes) if truth is not None else None
     analysis = CrowdAnalysis(votes, truth_arr, strategies=specs, seeds=range(seeds), random_state=seed)
     written = []

@@ -43,7 +43,7 @@ def command(
     from ..plots._mpl import require_matplotlib
     from ..plots.analysis import CrowdAnalysis
     from ..plots.report import write_report
-    from ._common import console, err_console, folder_truth
+    from ._common import console, err_console, folder_truth, load_dataset_votes
 
     require_matplotlib()
     if output.exists() and output.is_dir():
@@ -58,7 +58,7 @@ def command(
         check_strategies(specs)
         if not truth.exists():
             raise InputError("file not found", source=truth, fix="check the path of --truth")
-    votes = io.load_votes(dataset, duplicates=duplicates)
+    votes = load_dataset_votes(dataset, duplicates=duplicates)
     truth_arr = io.load_truth(truth, votes) if truth is not None else None
     analysis = CrowdAnalysis(votes, truth_arr, strategies=specs, seeds=range(seeds), random_state=seed)
 

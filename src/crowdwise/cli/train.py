@@ -115,7 +115,7 @@ def command(
     from ..learn.metrics import reliability_data
     from ..learn.models import build_model, default_device
     from ..learn.train import TrainConfig, evaluate, fit
-    from ._common import console, progress
+    from ._common import console, load_dataset_votes, progress
 
     if img_size < 1:
         raise InputError(f"--img-size must be >= 1, got {img_size}", fix="e.g. --img-size 224")
@@ -137,7 +137,7 @@ def command(
         raise InputError("no such weights file", source=weights, fix="pass a local state-dict file")
 
     with progress(f"reading {dataset}", quiet=quiet):
-        votes = io.load_votes(dataset)
+        votes = load_dataset_votes(dataset)
         folder = dataset if dataset.is_dir() else dataset.parent
         data = ld.load_task_data(folder, votes, features_train=features_train, features_val=features_val,
                                  features_test=features_test, train_truth=train_truth, val_truth=val_truth,
