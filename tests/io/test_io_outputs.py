@@ -32,6 +32,18 @@ def test_truth_csv_matches_ids_and_integer_text(votes, tmp_path, caplog):
     assert "1 truth row(s)" in caplog.text
 
 
+def test_truth_table_naming_no_task_of_the_votes_is_an_error(votes, tmp_path):
+    f = tmp_path / "other_truth.csv"
+    f.write_text("task,label\n1,3\n2,5\n")  # another data set's ids: every truth would be unknown (NaN accuracy)
+    with pytest.raises(InputError) as err:
+        load_truth(f, votes)
+    msg = str(err.value)
+    assert "other_truth.csv" in msg and "none of the 2 row(s) names a task of the votes" in msg
+    assert "'1', '2'" in msg and "'t1', 't10', 't2'" in msg and "Fix:" in msg
+    f.write_text("task,label\n")  # no row at all: nothing known, no error
+    assert load_truth(f, votes).tolist() == [-1, -1, -1, -1]
+
+
 def test_truth_parquet_and_npy(votes, tmp_path):
     pytest.importorskip("pyarrow")
     pd.DataFrame({"task": ["t10"], "label": [5]}).to_parquet(tmp_path / "t.parquet")

@@ -128,6 +128,12 @@ def load_truth(path: PathLike, votes: Votes | None) -> np.ndarray:
     u_match = match_classes(l_uniq.values, votes.classes) if len(l_uniq) else np.zeros(0, np.int64)
     l_idx = np.where(l_codes >= 0, u_match[np.maximum(l_codes, 0)] if u_match.size else -1, -1)
     known = t_idx >= 0
+    if t_idx.size and not known.any():
+        _, task_uniq = raw_factorize(tbl.column(roles["task"]), what="task", source=source, locate=locate)
+        seen = ", ".join(repr(str(x)) for x in ids_as_text(_values(task_uniq))[:3])
+        raise InputError(f"none of the {t_idx.size} row(s) names a task of the votes (truth tasks: {seen}...; "
+                         f"tasks of the votes: {', '.join(repr(str(x)) for x in votes.task_ids[:3])}...)",
+                         source=source, fix="check that the truth and the votes come from the same data set")
     bad = known & (l_codes >= 0) & (l_idx < 0)
     if bad.any():
         row = int(np.argmax(bad))
