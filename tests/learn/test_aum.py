@@ -151,6 +151,11 @@ def test_mislabelled_examples_get_the_lowest_aum():
     assert np.isnan(res2.scores[:5]).all() and not np.isnan(res2.scores[5:]).any()
     with pytest.raises(InputError, match="one hard label per task"):
         aum_scores(_data(x, truth), labels[:10], config=_config(1))
+    for burn_in in (2, 5, -1):  # all NaN scores before: no epoch was left to average
+        with pytest.raises(InputError, match=f"burn_in={burn_in} leaves no epoch of the 2"):
+            aum_scores(_data(x, truth), labels, config=_config(2), burn_in=burn_in)
+    assert not np.isnan(aum_scores(_data(x, truth), labels, model="mlp", model_options={"hidden": ()},
+                                   config=_config(2), burn_in=1).scores[5:]).any()
 
 
 def test_waum_stacked_and_per_worker_weight_each_vote_by_the_worker_trust():

@@ -305,6 +305,9 @@ def _train_recording(split: Any, labels: np.ndarray, n_classes: int, *, model: s
     from .train import TrainConfig, fit
 
     cfg = config or TrainConfig()
+    if not 0 <= int(burn_in) < cfg.epochs:  # no epoch left to average: every score would be NaN
+        raise InputError(f"burn_in={burn_in} leaves no epoch of the {cfg.epochs} to average the margins over",
+                         fix=f"use a burn-in between 0 and {cfg.epochs - 1}, or train for more epochs")
     opts = dict(model_options or {})
     opts.setdefault("seed", cfg.seed)
     if split.features is not None:
