@@ -59,3 +59,13 @@ def test_align_by_id_without_common_label_is_an_error():
     truth = pd.DataFrame({"task": ["1"], "label": ["dog"]})
     with pytest.raises(InputError, match="no predicted label is a label of the truth"):
         align_labels_by_id(pred, truth)
+
+
+def test_align_by_id_missing_column_names_the_file():
+    pred = pd.DataFrame({"task": ["1"], "worker": ["w"]})  # a votes table passed as labels
+    truth = pd.DataFrame({"task": ["1"], "label": ["dog"]})
+    with pytest.raises(InputError) as err:
+        align_labels_by_id(pred, truth, sources=("votes.csv", "truth.csv"))
+    assert str(err.value).startswith("votes.csv, line 1 (header): the labels table has no column label")
+    with pytest.raises(InputError, match="^the truth table has no column label"):  # no source: as before
+        align_labels_by_id(truth, pred)

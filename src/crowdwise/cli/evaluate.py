@@ -34,7 +34,7 @@ def command(
     if keyed and truth_keyed:
         pred_df = io.read_table_frame(labels)
         truth_df = io.read_table_frame(truth)
-        lab, tru, valid, k = align_labels_by_id(pred_df, truth_df)
+        lab, tru, valid, k = align_labels_by_id(pred_df, truth_df, sources=(labels, truth))
     else:
         if dataset is None and labels.parent.name == "labels":
             dataset = labels.parent.parent

@@ -8,6 +8,7 @@ strategy gave no valid label (the task counts in ``share_valid`` but not in accu
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -95,20 +96,22 @@ def evaluate_labels(labels: np.ndarray, truth: np.ndarray, valid: np.ndarray | N
     )
 
 
-def align_labels_by_id(pred: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def align_labels_by_id(pred: pd.DataFrame, truth: pd.DataFrame, *, sources: tuple[Any, Any] = (None, None),
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Join predicted and true labels on the task id (both tables keyed by original ids).
 
     ``pred`` has columns ``task``, ``label`` (and optionally ``valid``); ``truth`` has
     ``task``, ``label``. Ids and labels are compared as text, so ``3`` matches ``"3"``.
     Returns ``(labels, truth, valid, n_classes)`` as class indices over the union of the
     label values, for :func:`evaluate_labels`. Tasks of the truth without a prediction
-    count as not valid.
+    count as not valid. ``sources`` (the files the two tables come from) name them in errors.
     """
-    for name, df in (("labels", pred), ("truth", truth)):
+    for name, df, source in (("labels", pred, sources[0]), ("truth", truth, sources[1])):
         missing = {"task", "label"} - set(df.columns)
         if missing:
             raise InputError(f"the {name} table has no column {', '.join(sorted(missing))} "
-                             f"(columns: {', '.join(map(str, df.columns))})",
+                             f"(columns: {', '.join(map(str, df.columns))})", source=source,
+                             position="line 1 (header)" if source is not None else None,
                              fix="give a table with columns task,label")
     p = pd.DataFrame({"task": _canonical(pred["task"]), "label": _canonical(pred["label"])})
     p["valid"] = pred["valid"].astype(bool).to_numpy() if "valid" in pred else True
