@@ -34,6 +34,17 @@ def folder(tmp_path, answers, metadata=None, name="set"):
 
 
 # --------------------------------------------------------------------------- JSON
+def test_class_indices_mixed_with_another_value_is_an_error(tmp_path):
+    # without metadata, 2.5 became a class "2.5" and the indices 0..3 became the text classes "0".."3"
+    d = folder(tmp_path, {"t1": {"a": 0, "b": 2.5}, "t2": {"a": 3, "c": 1}})
+    msg = error_of(load_votes, d)
+    assert "answers.json" in msg and "task 't1', worker 'b'" in msg
+    assert "label 2.5 is not a class index, while other labels are (e.g. 0)" in msg
+    v = load_votes(folder(tmp_path, {"t1": {"a": "cat", "b": "dog"}}, name="names"))  # names only: still fine
+    assert v.classes.tolist() == ["cat", "dog"]
+    assert load_votes(folder(tmp_path, {"t1": {"a": 0, "b": "2"}}, name="digits")).n_classes == 3
+
+
 @pytest.mark.parametrize("use_orjson", [True, False])
 def test_malformed_json_reports_line_and_column(tmp_path, monkeypatch, use_orjson):
     if not use_orjson:

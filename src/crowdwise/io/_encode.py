@@ -432,7 +432,16 @@ def encode_labels(col: Any, *, classes: np.ndarray | None, as_indices: bool, sou
                 raise InputError(problem, source=source, position=locate(row),
                                  fix=f"correct the label, or declare more classes ({declared_by})")
             return idx[codes], classes
-        # text labels and nothing declared: fall through to natural classes
+        if classes is None and ok.any():
+            # class indices mixed with other values (2.5, "cat"): the indices would silently become
+            # class *values* and the odd one a class of its own
+            j = int(np.argmax(~ok))
+            row = _first_row(codes, ~ok)
+            raise InputError(f"label {show(values[j])} is not a class index, while other labels are "
+                             f"(e.g. {show(values[int(np.argmax(ok))])})", source=source, position=locate(row),
+                             fix=f"correct the label, or declare the class names ({declared_by}) "
+                                 "to use names instead of indices")
+        # text labels only and nothing declared: fall through to natural classes
     if classes is None:
         rank, ids = natural_order(uniq)
         return rank[codes] if codes.size else codes, ids
