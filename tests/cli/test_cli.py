@@ -132,6 +132,19 @@ def test_aggregate_out_dir_and_truth_csv_detected(tmp_path):
     assert "accuracy against truth.csv: 0.5000 on 2 tasks" in res.output.replace("\n", " ")
 
 
+def test_aggregate_with_a_bad_truth_writes_no_labels(tmp_path):
+    from _cli import runner
+    from crowdwise.cli.main import app
+    from crowdwise.errors import InputError
+
+    f = tmp_path / "votes.csv"
+    f.write_text("task,worker,label\nq1,ann,cat\nq1,bob,cat\nq2,ann,dog\n")
+    (tmp_path / "truth.csv").write_text("task,label\nq1,owl\n")  # not a class of the votes
+    res = runner.invoke(app, ["aggregate", str(f), "--out-dir", str(tmp_path / "out")])
+    assert isinstance(res.exception, InputError) and "'owl'" in str(res.exception), res.output
+    assert not (tmp_path / "out").exists()  # exit 2 used to come after the labels were written
+
+
 def test_fit_with_progress_reports_each_em_iteration():
     from crowdwise.aggregate import DawidSkene
     from crowdwise.cli import _common

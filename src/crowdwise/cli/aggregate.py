@@ -62,6 +62,9 @@ def command(
     t0 = time.perf_counter()
     fit_with_progress(model, votes, f"{strategy} on {votes.n_votes:,} votes", quiet=quiet)
     elapsed = time.perf_counter() - t0
+    # the truth is read before anything is written: a wrong truth file leaves no labels behind
+    truth_file = None if quiet else folder_truth(dataset, truth)
+    truth_arr = io.load_truth(truth_file, votes) if truth_file is not None else None
 
     folder = dataset if dataset.is_dir() else dataset.parent
     name = votes.name or dataset.stem
@@ -93,12 +96,10 @@ def command(
     console.print(f"[bold]{model!r}[/] on {votes!r}: {elapsed:.2f} s")
     if valid is not None:
         console.print(f"valid labels: {int(valid.sum()):,} of {votes.n_tasks:,} tasks ({valid.mean():.1%})")
-    truth_file = folder_truth(dataset, truth)
-    if truth_file is not None:
+    if truth_arr is not None:
         from ..evaluate import evaluate_labels
 
-        t = io.load_truth(truth_file, votes)
-        r = evaluate_labels(hard_labels, t, n_classes=votes.n_classes)
+        r = evaluate_labels(hard_labels, truth_arr, n_classes=votes.n_classes)
         console.print(f"accuracy against {truth_file.name}: {r.accuracy:.4f} on {r.n_evaluated:,} tasks")
     for p in written:
         console.print(f"wrote {p}")
