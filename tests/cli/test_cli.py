@@ -121,6 +121,13 @@ def test_quickstart_prints_accuracies_that_beat_chance():
     assert all(0.4 < a <= 1 for a in accs)  # 5 classes: chance is 0.2
 
 
+def test_quickstart_takes_specs_with_commas_inside_brackets():
+    res = run("quickstart", "--n-task", "200", "--n-worker", "20", "-s", "MV,PlantNet[theta_conf=2, theta_acc=0.7]")
+    rows = [ln.split("│") for ln in res.output.splitlines() if ln.strip().startswith("│")]
+    assert [r[1].strip() for r in rows if r[2].strip()] == ["MV", "PlantNet[theta_conf=2,"], res.output
+    assert 0 < float(rows[1][4].strip().rstrip("%")) < 100  # PlantNet's validity rule ran: some tasks invalid
+
+
 def test_aggregate_out_dir_and_truth_csv_detected(tmp_path):
     data = tmp_path / "data"
     data.mkdir()

@@ -21,7 +21,7 @@ def command(
                                                  "workers' confusion rows: smaller means sharper workers.")] = 0.3,
     strategies: Annotated[str, typer.Option("--strategies", "-s", help="Comma-separated strategies.")] = DEFAULT_STRATEGIES,
     folder: Annotated[Optional[Path], typer.Option("--folder", "-o", help="Also write the simulated data set "
-                                                   "(peerannot folder) and its labels here.")] = None,
+                                                   "here (peerannot folder with its ground_truth.npy).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation and of the strategies.")] = 0,
 ) -> None:
     """Simulate a crowd (with spammers), aggregate it with several strategies and print
@@ -32,8 +32,12 @@ def command(
     from .. import simulate
     from ..aggregate import make_strategy
     from ..evaluate import evaluate_labels
+    from ..evaluate.benchmark import split_specs
     from ._common import console
 
+    # commas inside brackets belong to one spec: 'PlantNet[theta_conf=2, theta_acc=0.7]'
+    specs = [s.strip() for s in split_specs(strategies) if s.strip()]
+    models = [make_strategy(spec, random_state=seed) for spec in specs]  # a bad name fails before simulating
     sim = simulate.independent_confusion(n_tasks=n_task, n_workers=n_worker, n_classes=n_classes,
                                          feedback=feedback, spammer_fraction=spammers,
                                          concentration=concentration, seed=seed)
@@ -45,8 +49,7 @@ def command(
     table = Table(title="Accuracy against the simulated truth")
     for col in ("strategy", "accuracy", "tasks kept as valid", "time (s)"):
         table.add_column(col, justify="left" if col == "strategy" else "right")
-    for spec in [s.strip() for s in strategies.split(",") if s.strip()]:
-        model = make_strategy(spec, random_state=seed)
+    for spec, model in zip(specs, models):
         t0 = time.perf_counter()
         model.fit(votes)
         dt = time.perf_counter() - t0
