@@ -237,3 +237,20 @@ def test_plot_and_benchmark_refuse_zero_seeds_and_bad_dpi(simulated, tmp_path):
         res = runner.invoke(app, args)
         assert isinstance(res.exception, InputError) and match in str(res.exception), res.output
     assert not (tmp_path / "f").exists()
+
+
+def test_evaluate_npy_in_a_labels_folder_without_votes_above(tmp_path):
+    # aggregate-deep -o OUT writes OUT/labels/labels_<data>_<strategy>.npy, and OUT holds no votes
+    from _cli import runner
+    from crowdwise.cli.main import app
+    from crowdwise.errors import InputError
+
+    (tmp_path / "out" / "labels").mkdir(parents=True)
+    npy = tmp_path / "out" / "labels" / "labels_x_crowdlayer.npy"
+    np.save(npy, np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+    np.save(tmp_path / "truth.npy", np.array([0, 1, 1]))
+    (tmp_path / "truth.csv").write_text("task,label\n0,0\n")
+    res = run("evaluate", str(npy), "--truth", str(tmp_path / "truth.npy"), "--json")
+    assert json.loads(res.output)["accuracy"] == pytest.approx(2 / 3)  # was: "no answers.json in .../out"
+    res = runner.invoke(app, ["evaluate", str(npy), "--truth", str(tmp_path / "truth.csv")])
+    assert isinstance(res.exception, InputError) and "pass --dataset DATASET" in str(res.exception)

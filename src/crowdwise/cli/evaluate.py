@@ -9,6 +9,10 @@ from typing import Annotated, Optional
 import typer
 
 
+#: files that make a folder a data set for `io.load_votes`
+VOTE_FILES = ("answers.json", "votes.csv", "votes.parquet", "votes.tsv", "votes.csv.gz")
+
+
 def command(
     labels: Annotated[Path, typer.Argument(help="Labels written by `crowdwise aggregate`: the .npy (hard or soft) "
                                                 "or the CSV/Parquet keyed by task ids.")],
@@ -37,7 +41,9 @@ def command(
         lab, tru, valid, k = align_labels_by_id(pred_df, truth_df, sources=(labels, truth))
     else:
         if dataset is None and labels.parent.name == "labels":
-            dataset = labels.parent.parent
+            guess = labels.parent.parent  # peerannot's place; not aggregate-deep's -o folder, which holds no votes
+            if any((guess / f).is_file() for f in VOTE_FILES):
+                dataset = guess
         votes = io.load_votes(dataset) if dataset is not None else None
         if votes is None and truth_keyed:
             raise InputError("a .npy of labels has no task ids to match the truth table", source=labels,
