@@ -88,3 +88,28 @@ def test_aggregate_deep_bad_input_is_one_line(crowd, tmp_path):
     np.save(short, np.zeros((5, 4), dtype=np.float32))
     bad = runner.invoke(app, ["aggregate-deep", str(folder), "--features-train", str(short), "-o", str(tmp_path)])
     assert bad.exit_code != 0
+
+
+def test_aggregate_deep_standardize_trains_on_features_scaled_by_the_training_statistics(crowd, tmp_path):
+    folder, root, x_test, y_test = crowd
+    x = np.load(root / "train.npy")
+    far = tmp_path / "far"  # badly scaled features: large offsets and spreads
+    far.mkdir()
+    np.save(far / "train.npy", (x * 50.0 + 1000.0).astype(np.float32))
+    np.save(far / "test.npy", (x_test * 50.0 + 1000.0).astype(np.float32))
+    out = tmp_path / "out"
+    run("aggregate-deep", str(folder), "-s", "CrowdLayer", "-m", "mlp", "--hidden", "16", "--standardize",
+        "--features-train", str(far / "train.npy"), "--features-test", str(far / "test.npy"),
+        "--test-truth", str(root / "test_truth.txt"), "--epochs", "15", "--lr", "0.01", "--threads", "1",
+        "-o", str(out), "--quiet")
+    res = json.loads((out / "results" / "sim_crowdlayer.json").read_text())
+    from crowdwise.learn.models import build_model
+
+    model = build_model("mlp", 3, n_features=4, hidden=(16,), weights=out / "models" / "sim_crowdlayer.pth").eval()
+    raw = np.load(far / "train.npy").astype(np.float64)
+    scaled = ((np.load(far / "test.npy") - raw.mean(0)) / raw.std(0)).astype(np.float32)
+    with torch.no_grad():
+        pred = model(torch.as_tensor(scaled)).argmax(1).numpy()
+    # the network was trained, and is scored, on the test features scaled with the training mean and sd
+    assert res["test_accuracy"] == pytest.approx((pred == y_test).mean())
+    assert res["test_accuracy"] > 0.9

@@ -161,3 +161,26 @@ def test_prune_on_an_image_folder_links_the_kept_images(tmp_path):
     assert len(links) == 12 and all(p.is_symlink() for p in links)
     assert (new / "test").is_symlink()
     assert io.load_votes(new).n_tasks == 12
+
+
+def test_standardize_scores_on_scaled_features_and_prunes_the_original_ones(crowd, tmp_path):
+    from crowdwise.cli.aggregate_deep import make_config
+    from crowdwise.learn.aum import waum_scores
+    from crowdwise.learn.data import load_features, standardize
+
+    folder, x = crowd
+    far = tmp_path / "far.npy"
+    np.save(far, (np.load(x) * 20.0 + 500.0).astype(np.float32))
+    new = tmp_path / "pruned"
+    run("identify", str(folder), "-s", "waum", "--features-train", str(far), "--standardize",
+        "--out-dir", str(tmp_path / "id"), "--prune", "0.1", "-o", str(new), *TRAIN)
+    votes = io.load_votes(folder)
+    cfg = make_config(epochs=4, batch_size=64, optimizer="adam", lr=1e-3, momentum=0.9, weight_decay=0.0,
+                      scheduler="none", milestones=None, seed=0, device=None, threads=1)
+    want = waum_scores(votes, standardize(load_features(far, votes=votes))[0], confusions="DS",
+                       model_options={"hidden": (8,), "dropout": 0.0}, config=cfg).scores
+    np.testing.assert_allclose(np.load(tmp_path / "id" / "waum.npy"), want, rtol=1e-6, atol=1e-9)
+    # the pruned data set keeps the features as given, not the scaled copy the networks saw
+    kept = pd.read_csv(new / "pruned.csv")
+    rows = kept.loc[kept["kept"].astype(bool), "task"].map({t: i for i, t in enumerate(votes.task_ids)}).to_numpy()
+    np.testing.assert_array_equal(np.load(new / "features_train.npy"), np.load(far)[np.sort(rows)])

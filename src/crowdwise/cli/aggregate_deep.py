@@ -18,6 +18,8 @@ FeaturesTrain = Annotated[Optional[Path], typer.Option(
 FeaturesVal = Annotated[Optional[Path], typer.Option("--features-val", help="Validation features (pick the "
                                                                             "best epoch).")]
 FeaturesTest = Annotated[Optional[Path], typer.Option("--features-test", help="Test features (scored).")]
+Standardize = Annotated[bool, typer.Option("--standardize/--no-standardize", help="Scale features by the "
+                                           "training mean and sd (as train --standardize; e.g. Music).")]
 TrainTruth = Annotated[Optional[Path], typer.Option("--train-truth", help="True classes of the training rows "
                                                                           "(.txt one index per line, .npy).")]
 ValTruth = Annotated[Optional[Path], typer.Option("--val-truth", help="True classes of the validation rows.")]
@@ -101,6 +103,7 @@ def command(
                       "models/, confusions/, results/ inside). Default: the data-set folder, like peerannot.")] = None,
     features_train: FeaturesTrain = None, features_val: FeaturesVal = None, features_test: FeaturesTest = None,
     train_truth: TrainTruth = None, val_truth: ValTruth = None, test_truth: TestTruth = None,
+    standardize: Standardize = False,
     model: Model = "mlp", hidden: Hidden = "128", dropout: Dropout = 0.0, weights: Weights = None,
     epochs: Epochs = 50, batch_size: BatchSize = 64, optimizer: Optim = "adam", lr: Lr = 1e-3,
     momentum: Momentum = 0.9, weight_decay: WeightDecay = 0.0, scheduler: Scheduler = "none",
@@ -144,6 +147,10 @@ def command(
         data = load_learning_data(dataset, votes, features_train=features_train, features_val=features_val,
                                   features_test=features_test, train_truth=train_truth, val_truth=val_truth,
                                   test_truth=test_truth)
+        if standardize:
+            from ..learn.data import standardize as scale
+
+            data = scale(data)[0]
 
     import torch
 

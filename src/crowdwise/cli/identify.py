@@ -8,8 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .aggregate_deep import (BatchSize, Device, Dropout, Epochs, FeaturesTest, FeaturesTrain, FeaturesVal, Hidden,
-                             ImgSize, Lr, Milestones, Model, Momentum, Optim, Scheduler, TestTruth, Threads,
-                             TrainTruth, ValTruth, WeightDecay, Weights)
+                             ImgSize, Lr, Milestones, Model, Momentum, Optim, Scheduler, Standardize, TestTruth,
+                             Threads, TrainTruth, ValTruth, WeightDecay, Weights)
 
 #: CLI name -> (what it scores, file stem, column title, rank the top 10 by the highest
 #: value first?, what the top 10 shows)
@@ -97,6 +97,7 @@ def command(
     burn_in: Annotated[int, typer.Option("--burn-in", help="First epochs left out of the margin average.")] = 0,
     features_train: FeaturesTrain = None, features_val: FeaturesVal = None, features_test: FeaturesTest = None,
     train_truth: TrainTruth = None, val_truth: ValTruth = None, test_truth: TestTruth = None,
+    standardize: Standardize = False,
     model: Model = "mlp", hidden: Hidden = "128", dropout: Dropout = 0.0, weights: Weights = None,
     epochs: Epochs = 50, batch_size: BatchSize = 64, optimizer: Optim = "adam", lr: Lr = 1e-3,
     momentum: Momentum = 0.9, weight_decay: WeightDecay = 0.0, scheduler: Scheduler = "none",
@@ -200,7 +201,7 @@ def command(
             confusions_spec=confusions_spec, waum_form=waum_form, margin=margin, topk=topk, burn_in=burn_in,
             features=dict(features_train=features_train, features_val=features_val, features_test=features_test,
                           train_truth=train_truth, val_truth=val_truth, test_truth=test_truth),
-            model=model, model_opts=(hidden, dropout, weights), img_size=img_size,
+            model=model, model_opts=(hidden, dropout, weights), img_size=img_size, standardize=standardize,
             cfg=dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
                      weight_decay=weight_decay, scheduler=scheduler, milestones=milestones, seed=seed,
                      device=device, threads=threads))
@@ -319,8 +320,10 @@ def _read_task_labels(path: Path, votes: Any) -> Any:
 def _learning_scores(learning: list[str], votes: Any, dataset: Path, scores: dict, n_task: Any, *,
                      quiet: bool, labels: Optional[Path], confusions_spec: str, waum_form: str, margin: str,
                      topk: int, burn_in: int, features: dict, model: str, model_opts: tuple, img_size: int,
-                     cfg: dict) -> tuple[Any, dict]:
-    """AUM / AUMC / WAUM scores into ``scores``; returns the task data and each score's classes."""
+                     cfg: dict, standardize: bool = False) -> tuple[Any, dict]:
+    """AUM / AUMC / WAUM scores into ``scores``; returns the task data (as read: a pruned data set
+    keeps the original features) and each score's classes. ``standardize``: the networks see
+    the features scaled by the training mean and sd."""
     import numpy as np
 
     from ..aggregate import MajorityVote
@@ -340,6 +343,11 @@ def _learning_scores(learning: list[str], votes: Any, dataset: Path, scores: dic
         conf = load_npy(p)
     with progress("reading the items of the tasks", quiet=quiet):
         data = load_learning_data(dataset, votes, **features)
+    seen = data
+    if standardize:
+        from ..learn.data import standardize as scale
+
+        seen = scale(data)[0]
     from ..learn import aum as A
 
     common = dict(model=model, model_options=model_options(*model_opts), config=config, kind=margin, topk=topk,
@@ -349,13 +357,13 @@ def _learning_scores(learning: list[str], votes: Any, dataset: Path, scores: dic
     for name in learning:
         bar = False if quiet else f"{name} ({config.epochs} epochs)"
         if name == "aum":
-            res = A.aum_scores(data, lab, progress=bar, **common)
+            res = A.aum_scores(seen, lab, progress=bar, **common)
             scores[name], groups[name] = (res.scores, n_task), lab
         elif name == "aumc":
-            res = A.aumc_scores(votes, data, seed=cfg["seed"], progress=bar, **common)
+            res = A.aumc_scores(votes, seen, seed=cfg["seed"], progress=bar, **common)
             scores[name], groups[name] = (res.scores, n_task), res.labels
         else:
-            w = A.waum_scores(votes, data, confusions=conf, form=waum_form,
+            w = A.waum_scores(votes, seen, confusions=conf, form=waum_form,
                               progress=bar if waum_form == "stacked" else False, **common)
             scores[name], groups[name] = (w.scores, n_task), mv
     return data, groups
