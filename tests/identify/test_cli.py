@@ -71,7 +71,21 @@ def test_drop_spammers_writes_a_clean_copy(crowd, tmp_path):
     assert cio.load_votes(crowd).equals(votes)  # the input is untouched
 
 
+def test_min_votes_keeps_the_workers_with_too_few_votes_to_judge(crowd, tmp_path):
+    votes = cio.load_votes(crowd)
+    spam = identify.worker_spam_score(votes)
+    n = np.bincount(votes.worker, minlength=votes.n_workers)
+    threshold = 0.1
+    limit = int(np.median(n[spam < threshold]))  # some low scorers below the limit, some above
+    new = tmp_path / "clean"
+    run("identify", str(crowd), "--drop-spammers", str(threshold), "--min-votes", str(limit), "-o", str(new), "-q")
+    dropped = set(votes.worker_ids.tolist()) - set(cio.load_votes(new).worker_ids.tolist())
+    want = set(votes.worker_ids[(spam < threshold) & (n >= limit)].tolist())
+    assert dropped == want and 0 < len(want) < int((spam < threshold).sum())
+
+
 @pytest.mark.parametrize("args, match", [
+    (["--drop-spammers", "0.1", "--min-votes", "0", "-o", "x"], "below 1"),
     (["-s", "entropie"], "unknown identification method"),
     ([], "nothing to compute"),
     (["--drop-spammers", "0.1"], "needs the folder"),

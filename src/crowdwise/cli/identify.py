@@ -73,7 +73,12 @@ def command(
                                                     "identification/ inside the data-set folder.")] = None,
     drop_spammers: Annotated[Optional[float], typer.Option(
         "--drop-spammers", help="Write a copy of the data set without the workers whose spam score "
-                                "(Raykar & Yu, in [0, 1], 0 = spammer) is below THRESHOLD; needs -o.")] = None,
+                                "(Raykar & Yu, in [0, 1], 0 = spammer) is below THRESHOLD; needs -o. A worker with "
+                                "few votes has a low, unreliable score (about 0.2 with one vote): see --min-votes.")]
+    = None,
+    min_votes: Annotated[int, typer.Option(
+        "--min-votes", help="With --drop-spammers: never drop a worker with fewer votes than this (its spam "
+                            "score rests on too little). Default 1: every worker with a vote can be dropped.")] = 1,
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", file_okay=False, help="New (or empty) folder of the cleaned peerannot data set "
                                                 "(with --drop-spammers).")] = None,
@@ -153,6 +158,8 @@ def command(
             raise InputError(f"--drop-spammers {drop_spammers} is outside [0, 1]",
                              fix="give a spam-score threshold between 0 (spammer) and 1 (perfect), e.g. 0.1")
         output = _check_new_folder(output, dataset, "--drop-spammers")
+        if min_votes < 1:
+            raise InputError(f"--min-votes {min_votes} is below 1", fix="give a number of votes, e.g. --min-votes 10")
     if not methods and drop_spammers is None:
         raise InputError("nothing to compute", fix=f"choose scores with -s ({', '.join(ALL_METHODS)}) "
                                                    "or use --drop-spammers THRESHOLD -o NEWFOLDER")
@@ -232,6 +239,8 @@ def command(
     if drop_spammers is not None:
         spam = identify.worker_spam_score(votes, confusions=confusions())
         bad = ~(spam >= drop_spammers)  # NaN (no vote) counts as dropped: it has no vote anyway
+        n_votes = np.bincount(votes.worker, minlength=votes.n_workers)
+        bad &= ~((n_votes > 0) & (n_votes < min_votes))  # too few votes to judge: kept
         keep = ~bad[votes.worker]
         kept_workers, w = np.unique(votes.worker[keep], return_inverse=True)
         cleaned = Votes(task=votes.task[keep], worker=w, label=votes.label[keep], task_ids=votes.task_ids,
@@ -275,7 +284,8 @@ def command(
             table.add_row(str(ids[i]), f"{vals[i]:.4f}", str(int(n[i])))
         console.print(table)
     if dropped is not None:
-        console.print(f"dropped {dropped[0]:,} worker(s) with spam score < {drop_spammers} "
+        least = f" and at least {min_votes} votes" if min_votes > 1 else ""
+        console.print(f"dropped {dropped[0]:,} worker(s) with spam score < {drop_spammers}{least} "
                       f"({dropped[1]:,} votes); kept {dropped[2]!r}")
     if pruned is not None:
         console.print(f"pruned {int(votes.n_tasks - pruned[0].sum()):,} task(s) at or below the {prune}-quantile of "
