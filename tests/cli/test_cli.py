@@ -113,6 +113,14 @@ def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path):
     assert not (tmp_path / "labels" / "labels_empty_mv.npy").exists()
 
 
+def test_progress_leaves_nothing_on_a_stderr_that_is_not_a_terminal(simulated, tmp_path):
+    # a log file or a pipe: no bar and no blank lines left behind; results still on stdout
+    res = _cli("aggregate", str(simulated), "-s", "DS", "--out-dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    assert "wrote" in res.stdout and (tmp_path / "labels_crowd_ds.npy").is_file()
+
+
 def test_quickstart_prints_accuracies_that_beat_chance():
     res = run("quickstart", "--n-task", "400", "--n-worker", "20", "--strategies", "MV,WAWA,TwoThird")
     rows = [ln for ln in res.output.splitlines() if ln.strip().startswith(("│ MV", "│ WAWA", "│ TwoThird"))]

@@ -25,7 +25,8 @@ def progress(description: str, *, quiet: bool = False, total: float | None = Non
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=err_console, transient=True) as prog:
+                  TimeElapsedColumn(), console=err_console, transient=True,
+                  disable=not err_console.is_terminal) as prog:
         tid = prog.add_task(description, total=total)
         yield lambda n=1: prog.advance(tid, n)
 
@@ -41,7 +42,7 @@ def fit_with_progress(model, votes, description: str, *, quiet: bool = False):
     total = getattr(model, "max_iter", None)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as prog:
+                  console=err_console, transient=True, disable=not err_console.is_terminal) as prog:
         tid = prog.add_task(description, total=total, info="")
 
         def on_iteration(iteration: int, n: int, objective: float | None) -> None:

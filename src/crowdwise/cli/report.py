@@ -68,7 +68,7 @@ def command(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as prog:
+                  console=err_console, transient=True, disable=not err_console.is_terminal) as prog:
         tid = prog.add_task("report", total=None)
 
         def on_step(done: int, total: int, step: str) -> None:

@@ -330,9 +330,11 @@ class RichProgress(Callback):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, \
             TimeElapsedColumn
 
+        console = self.console or Console(stderr=True)
+        # not a terminal (a log file, a pipe): no bar, and no blank line left behind
         self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                   MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                                  console=self.console or Console(stderr=True), transient=True)
+                                  console=console, transient=True, disable=not console.is_terminal)
         self._progress.start()
         self._task = self._progress.add_task(self.description, total=state.config.epochs, info="")
 
