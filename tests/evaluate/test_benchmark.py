@@ -55,6 +55,17 @@ def test_cli_writes_markdown_and_runs(tmp_path):
     assert len(runs) == 2 * 2 * 2
 
 
+def test_console_marks_strategies_scored_on_their_valid_tasks_only(tmp_path):
+    folder, _ = _folder(tmp_path, seed=3)
+    res = CliRunner().invoke(app, ["benchmark", str(folder), "-s", "MV,TwoThird"])
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())  # rich wraps long lines
+    mean = flat[flat.index("mean accuracy over data sets"):]
+    assert "TwoThird" in mean and mean.count("(on its valid tasks only)") == 1
+    assert mean.index("(on its valid tasks only)") > mean.index("TwoThird") > mean.index("MV")
+    assert "% valid)" in flat  # the TwoThird row gives its share of valid tasks
+
+
 # ----------------------------------------------------------------------------- crowd-kit option
 import sys  # noqa: E402
 

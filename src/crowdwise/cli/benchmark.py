@@ -62,16 +62,21 @@ def command(
         if isinstance(r["error"], str):
             table.add_row(r["dataset"], escape(r["strategy"]), "n/a", "", "", "")
             continue
-        table.add_row(r["dataset"], escape(r["strategy"]), f"{r['accuracy']:.4f} ± {r['accuracy_sd']:.3f}",
+        partial = f" ({r['share_valid']:.0%} valid)" if r["share_valid"] < 1 - 1e-12 else ""
+        table.add_row(r["dataset"], escape(r["strategy"]), f"{r['accuracy']:.4f} ± {r['accuracy_sd']:.3f}{partial}",
                       f"{r['time_s']:.3f}", f"{r['peak_mb']:.1f}",
                       "" if r["n_iter"] != r["n_iter"] else f"{r['n_iter']:.0f}")
     console.print(table)
     for _, r in summ[summ["error"].notna()].iterrows():
         console.print(escape(f"n/a: {r['strategy']} on {r['dataset']}: {r['error']}"))
-    ok = summ[summ["error"].isna()].groupby("strategy", sort=False)["accuracy"]
+    done = summ[summ["error"].isna()]
+    ok = done.groupby("strategy", sort=False)["accuracy"]
     means, counts = ok.mean(), ok.size()
+    # a strategy with a validity rule is scored on the tasks it keeps: its mean is not comparable
+    partial = set(done.loc[done["share_valid"] < 1 - 1e-12, "strategy"])
     console.print(escape("mean accuracy over data sets: " + ", ".join(
         f"{k} {v:.4f}" + (f" ({counts[k]} of {len(data)} sets)" if counts[k] < len(data) else "")
+        + (" (on its valid tasks only)" if k in partial else "")
         for k, v in means.items())))
     if output is not None:
         cmd = "crowdwise benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else \
