@@ -242,6 +242,10 @@ def test_missing_file_and_folder(tmp_path):
     assert "votes.csv" in msg and "no such file" in msg and str(tmp_path) in msg
     msg = error_of(read_peerannot, tmp_path / "nowhere")
     assert "nowhere" in msg and "no such folder" in msg
+    # a path through a file: the message says which part is a file, not "nearest folder"
+    (tmp_path / "afile").write_text("x")
+    msg = error_of(load_votes, tmp_path / "afile" / "votes.csv")
+    assert "afile" in msg and "is a file, not a folder" in msg and "nearest existing folder" not in msg
 
 
 def test_unknown_extension(tmp_path):

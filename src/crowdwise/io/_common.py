@@ -64,6 +64,9 @@ def check_exists(path: Path, what: str = "file") -> None:
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
+    if parent.exists() and not parent.is_dir():  # the path goes through a file
+        raise InputError(f"no such {what}: {str(parent)!r} on its way is a file, not a folder",
+                         source=source_name(path), fix="check the path")
     raise InputError(f"no such {what}", source=source_name(path),
                      fix=f"check the path (the nearest existing folder is {str(parent)!r})")
 
