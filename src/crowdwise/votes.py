@@ -462,6 +462,7 @@ def _duplicate_mask(task: np.ndarray, worker: np.ndarray, n_workers: int, policy
                 f"worker {_show(worker_ids[worker[row]])} voted twice on task {_show(task_ids[task[row]])} "
                 f"({int(dup.sum())} repeated pair(s) in all)",
                 source=source, position=f"row {row}",
-                fix="remove the repeats, or choose duplicates='keep', 'first' or 'last'")
+                fix="remove the repeats, or choose duplicates='keep', 'first' or 'last' "
+                    "(on the command line: --duplicates keep|first|last)")
         return None
     return ~key.duplicated(keep=policy).to_numpy()

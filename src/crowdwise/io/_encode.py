@@ -476,5 +476,6 @@ def build_votes(task: np.ndarray, task_ids: np.ndarray, worker: np.ndarray, work
             f"worker {show(votes.worker_ids[votes.worker[row]])} voted twice on task "
             f"{show(votes.task_ids[votes.task[row]])} ({int(dup.sum())} repeated pair(s) in all)",
             source=source, position=locate(row),
-            fix="remove the repeats, or choose duplicates='keep', 'first' or 'last'")
+            fix="remove the repeats, or choose duplicates='keep', 'first' or 'last' "
+                "(on the command line: --duplicates keep|first|last)")
     return votes.take(~dup)

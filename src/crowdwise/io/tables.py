@@ -103,7 +103,8 @@ def resolve_columns(tbl: TableData, aliases: Mapping[str, Sequence[str]],
             raise InputError(f"several columns can be the {role} column: "
                              f"{', '.join(repr(tbl.names[i]) for i in hits)}",
                              source=tbl.source, position=tbl.header_position,
-                             fix=f"keep one of them, or choose with columns={{'{role}': ...}}")
+                             fix=f"keep one of them, or choose with columns={{'{role}': ...}} (Python; on the "
+                                 "command line, rename the others)")
         if hits:
             found[role] = hits[0]
         elif role not in optional:
@@ -118,7 +119,7 @@ def resolve_columns(tbl: TableData, aliases: Mapping[str, Sequence[str]],
                     "tasks x workers matrix is read by read_dense)")
         raise InputError(f"missing column(s) {', '.join(repr(m) for m in missing)}; columns found: {shown}",
                          source=tbl.source, position=tbl.header_position,
-                         fix=f"name the columns ({expected}), or map yours with columns={{...}}{hint}")
+                         fix=f"name the columns ({expected}), or map yours with columns={{...}} in Python{hint}")
     return found
 
 
