@@ -163,4 +163,7 @@ def test_bad_settings_fail_before_reading(tmp_path):
     res = _fails("train", str(tmp_path / "absent"), "--labels", "gold", "--optimizer", "rmsprop")
     assert "unknown optimizer 'rmsprop'" in str(res.exception)
     res = _fails("train", str(tmp_path / "absent"), "--labels", "gold", "--hidden", "12,x")
-    assert "--hidden must be comma-separated integers" in str(res.exception)
+    assert "--hidden '12,x' is not a list of integers" in str(res.exception)
+    assert "e.g. --hidden 128,64" in str(res.exception)
+    res = _fails("train", str(tmp_path / "absent"), "--labels", "gold", "--top-k", "abc")
+    assert "--top-k 'abc' is not a list of integers" in str(res.exception) and "e.g. --top-k 3,5" in str(res.exception)

@@ -46,6 +46,10 @@ Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads o
                                                                   "models on a busy machine).")]
 
 
+#: an example value for each option read by parse_ints (shown in its error)
+_INT_LIST_EXAMPLES = {"--hidden": "128,64", "--milestones": "30,60", "--top-k": "3,5"}
+
+
 def parse_ints(text: Optional[str], what: str) -> tuple[int, ...] | None:
     """``"128,64"`` -> ``(128, 64)``; ``""`` -> ``()``; None stays None."""
     from ..errors import InputError
@@ -56,7 +60,9 @@ def parse_ints(text: Optional[str], what: str) -> tuple[int, ...] | None:
     try:
         return tuple(int(p) for p in parts)
     except ValueError:
-        raise InputError(f"{what} {text!r} is not a list of integers", fix=f"write e.g. {what} 128,64") from None
+        example = _INT_LIST_EXAMPLES.get(what, "1,2")
+        raise InputError(f"{what} {text!r} is not a list of integers",
+                         fix=f"write e.g. {what} {example}") from None
 
 
 def load_learning_data(dataset: Path, votes: Any, *, features_train: Optional[Path], features_val: Optional[Path],

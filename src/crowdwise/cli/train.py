@@ -7,19 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-
-def _ints(text: str | None, what: str) -> tuple[int, ...] | None:
-    from ..errors import InputError
-
-    if text is None:
-        return None
-    text = text.strip()
-    if not text:
-        return ()
-    try:
-        return tuple(int(t) for t in text.replace(" ", "").split(","))
-    except ValueError:
-        raise InputError(f"{what} must be comma-separated integers, got {text!r}", fix=f"e.g. {what} 128,64") from None
+from .aggregate_deep import parse_ints
 
 
 def command(
@@ -119,13 +107,13 @@ def command(
 
     if img_size < 1:
         raise InputError(f"--img-size must be >= 1, got {img_size}", fix="e.g. --img-size 224")
-    hidden_sizes = _ints(hidden, "--hidden")
-    ks = _ints(top_k, "--top-k")
+    hidden_sizes = parse_ints(hidden, "--hidden")
+    ks = parse_ints(top_k, "--top-k")
     if any(k < 1 for k in ks):
         raise InputError(f"--top-k values must be >= 1, got {top_k!r}", fix="e.g. --top-k 3,5")
     config_args = dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer.lower(), lr=lr, momentum=momentum,
                        weight_decay=weight_decay, scheduler=scheduler.lower(),
-                       milestones=_ints(milestones, "--milestones"), gamma=gamma, seed=seed, device=device,
+                       milestones=parse_ints(milestones, "--milestones"), gamma=gamma, seed=seed, device=device,
                        num_workers=num_workers, select=select)
     TrainConfig(**config_args, threads=threads)  # bad settings fail before any reading
     gold = labels.strip().lower() == "gold"
