@@ -127,7 +127,7 @@ def test_unreadable_or_misshapen_labels_and_confusions_name_the_file(crowd, tmp_
     for args, expected in (
             (("-s", "aum", "--labels", str(empty)), "empty.npy: not a readable .npy file"),
             (("-s", "aum", "--labels", str(scalar)), "scalar.npy: expected one label per task, shape (100,)"),
-            (("-s", "aum", "--labels", str(big)), "big.npy, entry 0: label 3 is not a class index (0..2)"),
+            (("-s", "aum", "--labels", str(big)), "big.npy, task 0: label index 3 is outside 0..2"),
             (("-s", "waum", "--confusions", str(empty)), "empty.npy: not a readable .npy file")):
         res = runner.invoke(app, ["identify", str(folder), *args, "--features-train", str(x),
                                   "--out-dir", str(tmp_path / "scores"), *TRAIN])

@@ -304,7 +304,7 @@ def _read_task_labels(path: Path, votes: Any) -> Any:
     if not path.exists():
         raise InputError("labels file not found", source=path, fix="check the path")
     if path.suffix.lower() == ".npy":
-        from ..io.truth import integer_array, load_npy
+        from ..io.truth import load_npy
 
         arr = load_npy(path)
         shape = arr.shape
@@ -315,14 +315,7 @@ def _read_task_labels(path: Path, votes: Any) -> Any:
             raise InputError(f"expected one label per task, shape ({votes.n_tasks},) or soft labels "
                              f"({votes.n_tasks}, K), got shape {shape}", source=path,
                              fix="give one label per task, in the order of the votes' tasks")
-        arr = integer_array(arr, str(path))
-        bad = (arr < -1) | (arr >= votes.n_classes)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise InputError(f"label {arr[i]} is not a class index (0..{votes.n_classes - 1}) nor -1 (no label)",
-                             source=path, position=f"entry {i}",
-                             fix="read the labels with the votes they were computed from")
-        return arr
+        return io.labels.check_task_labels(arr, votes, str(path))
     hard, _ = io.read_labels(path, votes)
     return np.asarray(hard, dtype=np.int64)
 

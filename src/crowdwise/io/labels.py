@@ -17,7 +17,7 @@ from ._encode import match_classes, raw_factorize, show
 from .tables import _write_csv
 from .truth import integer_array, load_npy, read_columns, task_index
 
-__all__ = ["write_labels_table", "read_labels", "MAX_PROBA_COLUMNS"]
+__all__ = ["write_labels_table", "read_labels", "check_task_labels", "MAX_PROBA_COLUMNS"]
 
 #: dense soft labels get one ``p_<class>`` column each up to this many classes
 MAX_PROBA_COLUMNS = 50
@@ -26,7 +26,9 @@ LABEL_ALIASES = {"task": ("task",), "label_index": ("label_index",), "label": ("
                  "valid": ("valid",)}
 
 
-def _check_labels(labels: Any, votes: Votes, source: str) -> np.ndarray:
+def check_task_labels(labels: Any, votes: Votes, source: str) -> np.ndarray:
+    """``labels`` as one class index per task of ``votes`` (-1: no label); an InputError
+    naming ``source`` and the task otherwise."""
     arr = np.asarray(labels)
     if arr.shape != (votes.n_tasks,):
         raise InputError(f"expected one label per task, shape ({votes.n_tasks},), got shape {arr.shape}",
@@ -78,7 +80,7 @@ def write_labels_table(path: PathLike, votes: Votes, labels: Any, *, probas: Any
     source = source_name(path)
     if not isinstance(votes, Votes):
         raise InputError(f"write_labels_table expects a crowdwise.Votes, got {type(votes).__name__}")
-    lab = _check_labels(labels, votes, source)
+    lab = check_task_labels(labels, votes, source)
     has = lab >= 0
     values = votes.classes[np.where(has, lab, 0)] if votes.n_classes else np.zeros(lab.size)
     cols: dict[str, Any] = {"task": votes.task_ids}
