@@ -54,6 +54,21 @@ def test_truth_parquet_and_npy(votes, tmp_path):
     assert load_truth(tmp_path / "float.npy", votes).dtype == np.int64
 
 
+def test_truth_txt_of_class_indices_is_read_by_position_like_train_does(votes, tmp_path):
+    f = tmp_path / "truth.txt"
+    f.write_text("2\n-1\n0\n1\n")  # one class index per line, no header (as LabelMe_Z_test.txt)
+    assert load_truth(f, votes).tolist() == [2, -1, 0, 1]
+    assert load_truth(f, None).tolist() == [2, -1, 0, 1]
+    f.write_text("2\n0\n")
+    with pytest.raises(InputError, match=r"truth.txt: expected one class index per task, shape \(4,\)"):
+        load_truth(f, votes)
+    f.write_text("2\n-1\n0\n3\n")  # 3 classes: index 3 is out of range
+    with pytest.raises(InputError, match="value 3 is not a class index"):
+        load_truth(f, votes)
+    f.write_text("task,label\nt2,7\n")  # a header: still a table matched on ids
+    assert load_truth(f, votes).tolist() == [-1, -1, 2, -1]
+
+
 def test_truth_text_classes(tmp_path):
     v = Votes.from_records(["1", "2"], ["w", "w"], ["cat", "dog"])
     f = tmp_path / "truth.tsv"

@@ -65,6 +65,32 @@ def read_columns(path: Path, aliases: dict[str, tuple[str, ...]], *, optional: t
                      fix="use .npy, .csv, .tsv, .txt (optionally .gz) or .parquet")
 
 
+def looks_like_index_lines(path: Path) -> bool:
+    """Whether a text file holds one class index per line (its first non-blank line is an
+    integer, as peerannot's ``LabelMe_Z_test.txt``) rather than a table with a header."""
+    import re
+
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        for line in f:
+            if line.strip():
+                return bool(re.fullmatch(r"\s*-?\d+(\.0*)?\s*", line))
+    return True
+
+
+def read_index_lines(path: Path) -> np.ndarray:
+    """One class index per line of a text file, as int64 (-1: unknown)."""
+    source = source_name(path)
+    try:
+        arr = np.loadtxt(path, dtype=np.float64, ndmin=1)
+    except ValueError as exc:
+        raise InputError(f"not one class index per line ({exc})", source=source,
+                         fix="write one integer per line, -1 for unknown") from None
+    if arr.ndim != 1:
+        raise InputError(f"expected one class index per line, got {arr.shape[1]} columns", source=source,
+                         fix="write one integer per line")
+    return integer_array(arr, source)
+
+
 def load_truth(path: PathLike, votes: Votes | None) -> np.ndarray:
     """Ground-truth class index of each task of ``votes`` (-1 where unknown).
 
@@ -73,14 +99,16 @@ def load_truth(path: PathLike, votes: Votes | None) -> np.ndarray:
     path : str or Path
         - ``.npy`` (e.g. peerannot's ``ground_truth.npy``): class indices aligned by
           position with ``votes.task_ids``, length ``n_tasks``, -1 for unknown.
+        - ``.txt`` holding one integer per line (no header; as ``train --test-truth``
+          reads it): the same, one class index per line.
         - ``.csv`` / ``.tsv`` / ``.txt`` / ``.parquet``: columns ``task`` and ``label``
           (also accepted: ``truth``, ``gold``, ``true_label``), the label a class value.
           Text ``"3"`` matches class 3. Rows of tasks the votes do not have are ignored
           (their number is logged on the ``crowdwise.io`` logger); an empty label means
           unknown.
     votes : Votes or None
-        The votes to align with. ``None`` is accepted for a ``.npy`` only, returned as
-        it is (checked to hold class indices or -1).
+        The votes to align with. ``None`` is accepted for a ``.npy`` (or a ``.txt`` of
+        indices) only, returned as it is (checked to hold class indices or -1).
 
     Returns
     -------
@@ -105,8 +133,9 @@ def load_truth(path: PathLike, votes: Votes | None) -> np.ndarray:
     path = Path(path)
     source = source_name(path)
     check_exists(path)
-    if votes is None and kind_of(path)[0] == ".npy":
-        arr = load_npy(path)
+    index_lines = kind_of(path)[0] == ".txt" and looks_like_index_lines(path)
+    if votes is None and (kind_of(path)[0] == ".npy" or index_lines):
+        arr = read_index_lines(path) if index_lines else load_npy(path)
         if arr.ndim != 1:
             raise InputError(f"expected one class index per task (1-D), got shape {arr.shape}", source=source,
                              fix="save the true class index of each task, -1 for unknown")
@@ -119,8 +148,8 @@ def load_truth(path: PathLike, votes: Votes | None) -> np.ndarray:
     if not isinstance(votes, Votes):
         raise InputError(f"load_truth needs the crowdwise.Votes to align with, got {type(votes).__name__}",
                          source=source, fix="pass the votes (a truth table is matched on their task ids)")
-    if kind_of(path)[0] == ".npy":
-        return _truth_npy(path, votes)
+    if kind_of(path)[0] == ".npy" or index_lines:
+        return _truth_npy(path, votes, read_index_lines(path) if index_lines else None)
     tbl, roles = read_columns(path, TRUTH_ALIASES, text_roles=("task", "label"))
     locate = tbl.locate
     t_idx = task_index(tbl.column(roles["task"]), votes, source=source, locate=locate)
@@ -159,9 +188,11 @@ def load_truth(path: PathLike, votes: Votes | None) -> np.ndarray:
     return truth
 
 
-def _truth_npy(path: Path, votes: Votes) -> np.ndarray:
+def _truth_npy(path: Path, votes: Votes, arr: np.ndarray | None = None) -> np.ndarray:
+    """Class indices aligned by position with the tasks of ``votes`` (from ``path``, a
+    ``.npy``, unless ``arr`` is given), checked."""
     source = source_name(path)
-    arr = load_npy(path)
+    arr = load_npy(path) if arr is None else arr
     if arr.ndim != 1 or arr.shape[0] != votes.n_tasks:
         raise InputError(f"expected one class index per task, shape ({votes.n_tasks},), got shape {arr.shape}",
                          source=source, fix="align the truth with the tasks of the votes (declare tasks "

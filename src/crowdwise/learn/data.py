@@ -469,7 +469,7 @@ def _read_truth_file(path: Path, n: int, classes: np.ndarray | None, *, ids: np.
     ``task,label`` table matched on ``ids``. Returns an int64 index array (classes known)
     or an object array of class values to be matched later."""
     from ..io._common import check_exists, kind_of
-    from ..io.truth import integer_array, load_npy
+    from ..io.truth import integer_array, load_npy, looks_like_index_lines, read_index_lines
 
     check_exists(path)
     source = str(path)
@@ -480,16 +480,8 @@ def _read_truth_file(path: Path, n: int, classes: np.ndarray | None, *, ids: np.
             raise InputError(f"truth must be 1-D (one class index per row), got shape {arr.shape}", source=source,
                              fix="save the true class index of each row, -1 for unknown")
         arr = integer_array(arr, source)
-    elif suffix == ".txt" and _looks_like_indices(path):
-        try:
-            arr = np.loadtxt(path, dtype=np.float64, ndmin=1)
-        except ValueError as exc:
-            raise InputError(f"not one class index per line ({exc})", source=source,
-                             fix="write one integer per line, -1 for unknown") from None
-        if arr.ndim != 1:
-            raise InputError(f"expected one class index per line, got {arr.shape[1]} columns", source=source,
-                             fix="write one integer per line")
-        arr = integer_array(arr, source)
+    elif suffix == ".txt" and looks_like_index_lines(path):
+        arr = read_index_lines(path)
     else:
         if ids is None:
             raise InputError("a truth table (task,label) needs task ids on the feature rows", source=source,
@@ -507,14 +499,6 @@ def _read_truth_file(path: Path, n: int, classes: np.ndarray | None, *, ids: np.
                              position=f"line {i + 1}" if suffix == ".txt" else f"entry {i}",
                              fix="use class indices of the votes' classes")
     return arr
-
-
-def _looks_like_indices(path: Path) -> bool:
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
-        for line in f:
-            if line.strip():
-                return bool(re.fullmatch(r"\s*-?\d+(\.0*)?\s*", line))
-    return True
 
 
 def _read_matrix_free_table(path: Path) -> pd.DataFrame:
