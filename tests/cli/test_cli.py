@@ -56,14 +56,28 @@ def test_aggregate_folder_writes_peerannot_npy_and_csv(simulated, spec, soft):
     assert table["label"].tolist() == votes.classes[model.labels_].tolist()
 
 
-def test_aggregate_strategy_options_and_output_path(simulated, tmp_path):
+def test_aggregate_strategy_options_and_output_path(tmp_path):
+    simulated = simulate_folder(tmp_path / "data" / "crowd", n_task=300, n_worker=20, n_classes=4,
+                                spammers=0.2, seed=3)
+    tmp_path = tmp_path / "out"
     out = tmp_path / "twothird.csv"
     run("aggregate", str(simulated), "-s", "TwoThird[threshold=0.8]", "-o", str(out), "--quiet")
     votes = cio.load_votes(simulated)
     model = make_strategy("TwoThird[threshold=0.8]", random_state=0).fit(votes)
     table = pd.read_csv(out)
     np.testing.assert_array_equal(table["valid"].to_numpy(), model.valid_)
-    assert (simulated / "labels" / "labels_crowd_twothird-threshold=0.8.npy").exists()
+    # -o alone writes nothing into the data-set folder: the .npy lies beside the table
+    assert not (simulated / "labels").exists()
+    expected = model.labels_.copy()
+    expected[~model.valid_] = -1
+    np.testing.assert_array_equal(np.load(tmp_path / "twothird.npy"), expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["twothird.csv", "twothird.npy"]
+    # with --out-dir as well, the .npy keeps peerannot's name in that folder
+    other = tmp_path / "npy"
+    run("aggregate", str(simulated), "-s", "TwoThird[threshold=0.8]", "-o", str(tmp_path / "t2.parquet"),
+        "--out-dir", str(other), "--quiet")
+    assert sorted(p.name for p in other.iterdir()) == ["labels_crowd_twothird-threshold=0.8.npy"]
+    assert (tmp_path / "t2.parquet").exists() and not (simulated / "labels").exists()
 
 
 def test_evaluate_prints_accuracy_of_the_labels(simulated):

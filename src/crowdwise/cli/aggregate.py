@@ -23,10 +23,13 @@ def command(
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy name, with options in brackets: "
                                           "MV, TwoThird, 'PlantNet\\[theta_conf=2]'. See `crowdwise agginfo`.")] = "MV",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Labels table keyed by the original "
-                                                   "task ids (.csv or .parquet). Default: labels/labels_<data>_<strategy>.csv "
-                                                   "beside the .npy.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder of the labels files. Default: "
-                                                    "labels/ inside the data-set folder (peerannot's place).")] = None,
+                                                   "task ids (.csv, .tsv or .parquet); the .npy is then written beside "
+                                                   "it with the same name (out.csv -> out.npy) unless --out-dir is "
+                                                   "given. Default: labels/labels_<data>_<strategy>.csv beside the "
+                                                   ".npy.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder of the .npy (and of the table "
+                                                    "when -o is not given). Default: labels/ inside the data-set "
+                                                    "folder (peerannot's place), or the folder of -o.")] = None,
     hard: Annotated[bool, typer.Option("--hard", help="Write hard labels in the .npy even for a soft strategy.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the strategy (tie rule, initialisation).")] = 0,
     duplicates: Annotated[str, typer.Option("--duplicates", help="Repeated (task, worker) votes: keep, first, last "
@@ -40,7 +43,9 @@ def command(
 
     Writes labels/labels_<data>_<strategy>.npy like peerannot (soft labels (n_tasks, K)
     for soft strategies, hard labels (n_tasks,) otherwise, -1 where a strategy with a
-    validity rule gives no valid label) and a CSV keyed by the original task ids.
+    validity rule gives no valid label) and a CSV keyed by the original task ids. With
+    -o FILE (and no --out-dir) nothing is written into the data-set folder: the .npy goes
+    beside FILE under its name.
     """
     import numpy as np
     from scipy import sparse
@@ -68,9 +73,12 @@ def command(
 
     folder = dataset if dataset.is_dir() else dataset.parent
     name = votes.name or dataset.stem
-    out_dir = out_dir or folder / "labels"
+    if output is not None and out_dir is None:  # all beside the table the user named
+        out_dir, stem = output.parent, output.stem
+    else:
+        out_dir = out_dir or folder / "labels"
+        stem = f"labels_{name}_{output_stem(strategy)}"
     io.make_dir(out_dir)
-    stem = f"labels_{name}_{output_stem(strategy)}"
     npy = out_dir / f"{stem}.npy"
     valid = getattr(model, "valid_", None)
     hard_labels = model.labels_.copy()
@@ -88,6 +96,8 @@ def command(
             written.append(npz)
     written.insert(0, npy)
     table = output or out_dir / f"{stem}.csv"
+    if table.resolve() == npy.resolve():  # pragma: no cover - the extension check rules it out
+        raise InputError("the labels table and the .npy would be the same file", source=table)
     io.write_labels_table(table, votes, model.labels_, probas=probas, valid=valid)
     written.append(table)
 
