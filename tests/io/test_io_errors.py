@@ -54,6 +54,26 @@ def test_malformed_json_reports_line_and_column(tmp_path, monkeypatch, use_orjso
     assert "answers.json" in msg and "line 2, column" in msg and "not valid JSON" in msg
 
 
+@pytest.mark.parametrize("use_orjson", [True, False])
+def test_a_key_written_twice_in_answers_is_an_error_not_a_dropped_vote(tmp_path, monkeypatch, use_orjson):
+    if not use_orjson:
+        monkeypatch.setattr(peerannot_mod, "_orjson", None)
+    # worker w1 voted twice on t2: a JSON parser keeps the last value and drops the other
+    d = folder(tmp_path, '{"t1": {"w1": 0, "w2": 1}, "t2": {"w1": 1, "w3": 0, "w1": 0}}', name="worker")
+    msg = error_of(load_votes, d)
+    assert "answers.json" in msg and "task 't2', worker 'w1'" in msg and "twice" in msg
+    assert "duplicates='last'" in msg and "--duplicates last" in msg
+    v = load_votes(d, duplicates="last")  # JSON's own rule, asked for explicitly
+    assert v.n_votes == 4 and v.to_frame().query("task == 't2' and worker == 'w1'")["label"].tolist() == [0]
+    # a task written twice loses all the votes of its first copy
+    d = folder(tmp_path, '{"t1": {"w1": 0}, "t2": {"w1": 1}, "t1": {"w2": 1}}', name="task")
+    msg = error_of(load_votes, d)
+    assert "task 't1'" in msg and "a task key is written twice" in msg
+    # colons inside ids are not repeated keys (the count of colons only triggers the check)
+    v = load_votes(folder(tmp_path, '{"t:1": {"w:1": 0, "w2": 1}, "t2": {"w:1": 1}}', name="colons"))
+    assert v.n_votes == 3
+
+
 def test_answers_not_a_dict_of_dicts(tmp_path):
     msg = error_of(load_votes, folder(tmp_path, [[0, 1, 2]], name="a"))
     assert "answers.json" in msg and "top level" in msg

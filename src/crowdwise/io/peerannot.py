@@ -77,6 +77,49 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _check_repeated_keys(path: Path, data: dict, source: str) -> None:
+    """Raise when a key of ``answers.json`` is written twice in one object.
+
+    Every key of ``{task: {worker: label}}`` is followed by a colon, so the file holds at
+    least (tasks + votes) colons and exactly that many when no key repeats and no id
+    contains a colon: one ``bytes.count``. Only when the count is higher is the file parsed
+    again, with the standard library's pair hook, to find a repeated key (an id with a
+    colon in it costs that second parse, nothing more).
+    """
+    raw = path.read_bytes()
+    n_keys = len(data) + sum(len(v) for v in data.values() if isinstance(v, dict))
+    if raw.count(b":") <= n_keys:
+        return
+    found: list[tuple[str, Any, dict]] = []  # (key, its value, the object holding it)
+
+    def pairs(items: list[tuple[str, Any]]) -> dict:
+        obj = dict(items)
+        if not found and len(obj) < len(items):
+            seen: set[str] = set()
+            key, value = next((k, v) for k, v in items if k in seen or seen.add(k))
+            found.append((key, value, obj))
+        return obj
+
+    try:
+        top = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=pairs)
+    except ValueError:  # pragma: no cover - the first parse accepted the file
+        return
+    if not found:
+        return
+    key, value, holder = found[0]
+    if holder is top:
+        where, what = f"task {key!r}", "task"
+    else:
+        task = next((t for t, votes in top.items() if votes is holder), None)
+        where = f"task {task!r}, worker {key!r}" if task is not None else f"worker {key!r}"
+        what = "worker"
+    raise InputError(f"a {what} key is written twice in one object; a JSON object keeps only the last value, "
+                     "so the other votes would be dropped silently", source=source, position=where,
+                     fix="write each task once and each worker once per task; to keep repeated votes, use a "
+                         "task,worker,label table (CSV or Parquet) with duplicates=keep; or pass "
+                         "duplicates='last' (--duplicates last) to keep the last value as JSON parsers do")
+
+
 # --------------------------------------------------------------------------- metadata
 def read_metadata(path: PathLike) -> dict[str, Any]:
     """Read and check a peerannot ``metadata.json``.
@@ -128,8 +171,12 @@ def read_answers(
         A peerannot metadata (as read by :func:`read_metadata`) or its file. By default
         ``<stem>.metadata.json`` or else ``metadata.json`` next to ``path`` is read when
         it exists.
-    duplicates : accepted for a uniform signature; a JSON object has one label per
-        worker and task.
+    duplicates : {"keep", "first", "last", "error"}
+        A JSON object holds one value per key, so a task or a worker written twice in
+        the same object cannot be kept: the parser would keep the last one and drop the
+        others without a word. ``"last"`` accepts that (JSON's own rule); any other
+        policy raises an :class:`InputError` naming the first repeated key (convert the
+        votes to a task,worker,label table to keep or choose among repeated votes).
     classes, n_classes : optional
         Declare the classes, overriding the metadata. Labels stay class indices:
         ``classes`` names them.
@@ -149,6 +196,8 @@ def read_answers(
     meta: dict[str, Any] = metadata or {}
     meta_source = meta_source or "metadata"
     data = load_json(path)
+    if isinstance(data, dict) and duplicates != "last":
+        _check_repeated_keys(path, data, source)
     if not isinstance(data, dict):
         raise InputError(f"answers must map each task to {{worker: label}}, found a {type(data).__name__} "
                          "at the top level", source=source, position="top level",
