@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..plots.analysis import DEFAULT_STRATEGIES
+from .._constants import DEFAULT_STRATEGIES
 
 
 def command(

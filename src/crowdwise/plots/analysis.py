@@ -17,12 +17,10 @@ import pandas as pd
 
 from ..errors import InputError
 from ..votes import Votes
+from .._constants import DEFAULT_STRATEGIES
 
 __all__ = ["CrowdAnalysis", "DEFAULT_STRATEGIES"]
 
-#: Strategies compared by default when the truth is known: fast ones, each a different idea
-#: (plain vote, agreement-weighted vote, one-coin and full-confusion Dawid-Skene).
-DEFAULT_STRATEGIES: tuple[str, ...] = ("MV", "WAWA", "OneCoinDS", "DS")
 
 
 class CrowdAnalysis:
