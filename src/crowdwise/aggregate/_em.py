@@ -22,7 +22,7 @@ from scipy import sparse
 
 from ..errors import TooLargeError
 
-__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "row_max", "EMHistory", "check_budget",
+__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "exp_shifted", "row_max", "EMHistory", "check_budget",
            "DEFAULT_MEMORY_BUDGET", "vote_profile_fingerprints", "hashed_uniforms"]
 
 #: Default memory budget (bytes) for the largest arrays of a strategy: 4 GiB.
@@ -142,7 +142,7 @@ def row_sum(X: np.ndarray) -> np.ndarray:
 EXP_FLOOR = -708.0
 
 
-def _exp_shifted(e: np.ndarray) -> None:
+def exp_shifted(e: np.ndarray) -> None:
     """``e = exp(e)`` in place for row-shifted log-scores (every entry <= 0), fast.
 
     NumPy's ``exp`` leaves its vectorised path for arguments far below zero: ``-inf``
@@ -163,7 +163,7 @@ def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False) -> tuple[n
     """Row-wise softmax in log space: ``(probas, log_normalizers)``.
 
     ``probas[i] = exp(L[i] - logsumexp(L[i]))`` (an entry below ``exp(-708)`` times the
-    row's largest is 0, see :func:`_exp_shifted`); rows of ``-inf`` become uniform (their
+    row's largest is 0, see :func:`exp_shifted`); rows of ``-inf`` become uniform (their
     normaliser is ``-inf``). Never produces NaN. ``overwrite=True`` reuses the buffer of
     a float64 C-ordered ``log_scores`` for the result (no second (n, K) array).
     """
@@ -175,7 +175,7 @@ def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False) -> tuple[n
     m = row_max(L)
     m[~np.isfinite(m)] = 0.0
     e = np.subtract(L, m[:, None], out=L if overwrite and L.flags.writeable else None)
-    _exp_shifted(e)
+    exp_shifted(e)
     s = row_sum(e)
     with np.errstate(divide="ignore", invalid="ignore"):
         lognorm = np.log(s)

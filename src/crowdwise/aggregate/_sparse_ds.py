@@ -27,6 +27,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import sparse
 
+from ._em import exp_shifted
+
 __all__ = ["SparseParams", "sparse_initial_posteriors", "sparse_m_step", "sparse_e_step", "sparse_clamp",
            "sparse_confusions", "sparse_pair_log_confusions",
            "support_closure", "FixedPattern"]
@@ -141,7 +143,8 @@ def sparse_e_step(task_pair: sparse.csr_array, log_pi: sparse.csr_array, priors:
     row_max = np.full(n, -np.inf)
     if score.size:
         row_max[has] = np.maximum.reduceat(score, starts)
-    e = np.exp(score - row_max[rows])
+    e = score - row_max[rows]
+    exp_shifted(e)
     z = np.zeros(n)
     if e.size:
         z[has] = np.add.reduceat(e, starts)
@@ -342,7 +345,8 @@ class FixedPattern:
         row_max = np.full(self.shape[0], -np.inf)
         row_max[nonempty] = np.maximum.reduceat(score, starts[nonempty])
         safe_max = np.where(np.isfinite(row_max), row_max, 0.0)
-        e = np.exp(score - safe_max[self.ent_row])
+        e = score - safe_max[self.ent_row]
+        exp_shifted(e)
         z = np.zeros(self.shape[0])
         z[nonempty] = np.add.reduceat(e, starts[nonempty])
         with np.errstate(divide="ignore", invalid="ignore"):
