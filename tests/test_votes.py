@@ -104,3 +104,26 @@ def test_direct_constructor_refuses_repeated_ids():
     with pytest.raises(InputError, match="task_ids contains 'a' more than once"):
         Votes(task=np.array([0, 1]), worker=np.array([0, 0]), label=np.array([0, 0]),
               task_ids=np.array(["a", "a"]), worker_ids=np.array(["x"]), classes=np.array(["c"]))
+
+
+def test_votes_pickle_round_trip_keeps_everything_and_stays_read_only():
+    import pickle
+
+    v = Votes.from_records(["a", "a", "b"], ["w1", "w2", "w1"], ["cat", "dog", "dog"],
+                           classes=["cat", "dog", "owl"], extra={"t": [3, 1, 2]}, name="pets")
+    v.counts()  # a cached pattern must not travel (nor break the pickle)
+    w = pickle.loads(pickle.dumps(v))
+    for nm in ("task", "worker", "label", "task_ids", "worker_ids", "classes"):
+        np.testing.assert_array_equal(getattr(w, nm), getattr(v, nm))
+    assert w.name == "pets" and w.extra["t"].tolist() == [3, 1, 2] and w.classes.tolist()[-1] == "owl"
+    assert not w.task.flags.writeable
+    np.testing.assert_array_equal(w.counts().toarray(), v.counts().toarray())
+
+
+def test_package_attributes_are_imported_on_first_use():
+    import crowdwise
+
+    assert crowdwise.Votes is Votes and "Votes" in dir(crowdwise) and "io" in dir(crowdwise)
+    assert crowdwise.votes.Votes is Votes and callable(crowdwise.io.load_votes)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        crowdwise.nope

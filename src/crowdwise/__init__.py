@@ -21,13 +21,23 @@ __version__ = "0.1.0"
 __all__ = ["Votes", "aggregate", "CrowdwiseError", "InputError", "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    """``crowdwise.Votes`` and ``crowdwise.aggregate`` are imported on first use (PEP 562),
-    so that ``import crowdwise`` and ``crowdwise --help`` do not load pandas and SciPy."""
-    if name == "Votes":
-        from .votes import Votes
+#: Submodules imported on first attribute access (``crowdwise.io`` after ``import crowdwise``).
+_SUBMODULES = ("aggregate", "evaluate", "identify", "io", "learn", "plots", "simulate", "votes")
 
-        return Votes
-    if name == "aggregate":
-        return importlib.import_module(".aggregate", __name__)
-    raise AttributeError(f"module 'crowdwise' has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    """``crowdwise.Votes``, ``crowdwise.aggregate`` and the other submodules are imported on
+    first use (PEP 562), so that ``import crowdwise`` and ``crowdwise --help`` do not load
+    pandas and SciPy. The name is then bound in the module, so later accesses are direct."""
+    if name == "Votes":
+        from .votes import Votes as value
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'crowdwise' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))

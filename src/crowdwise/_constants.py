@@ -5,3 +5,8 @@
 #: fast ones, each a different idea (plain vote, agreement-weighted vote, one-coin and
 #: full-confusion Dawid-Skene).
 DEFAULT_STRATEGIES: tuple[str, ...] = ("MV", "WAWA", "OneCoinDS", "DS")
+
+#: Help of every verb's --duplicates option.
+DUPLICATES_HELP = ("Repeated (task, worker) votes: keep, first, last or error. An answers.json holds one "
+                   "value per key: there keep and error refuse a key written twice, first and last choose "
+                   "the value read.")

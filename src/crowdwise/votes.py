@@ -234,6 +234,13 @@ class Votes:
             extra[k] = _readonly(v)
         object.__setattr__(self, "extra", MappingProxyType(extra))
 
+    def __reduce__(self) -> tuple:
+        """Pickle support (joblib, multiprocessing): the arrays, ids and per-vote columns;
+        unpickling checks them again and starts with empty caches."""
+        return (Votes, (np.asarray(self.task), np.asarray(self.worker), np.asarray(self.label),
+                        np.asarray(self.task_ids), np.asarray(self.worker_ids), np.asarray(self.classes),
+                        dict(self.extra), self.name))
+
     # ------------------------------------------------------------------ builders
     @classmethod
     def from_records(

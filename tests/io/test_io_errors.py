@@ -58,20 +58,31 @@ def test_malformed_json_reports_line_and_column(tmp_path, monkeypatch, use_orjso
 def test_a_key_written_twice_in_answers_is_an_error_not_a_dropped_vote(tmp_path, monkeypatch, use_orjson):
     if not use_orjson:
         monkeypatch.setattr(peerannot_mod, "_orjson", None)
+
+    def labels_of(v):
+        return {(r.task, r.worker): r.label for r in v.to_frame().itertuples()}
+
     # worker w1 voted twice on t2: a JSON parser keeps the last value and drops the other
     d = folder(tmp_path, '{"t1": {"w1": 0, "w2": 1}, "t2": {"w1": 1, "w3": 0, "w1": 0}}', name="worker")
     msg = error_of(load_votes, d)
     assert "answers.json" in msg and "task 't2', worker 'w1'" in msg and "twice" in msg
-    assert "duplicates='last'" in msg and "--duplicates last" in msg
-    v = load_votes(d, duplicates="last")  # JSON's own rule, asked for explicitly
-    assert v.n_votes == 4 and v.to_frame().query("task == 't2' and worker == 'w1'")["label"].tolist() == [0]
-    # a task written twice loses all the votes of its first copy
-    d = folder(tmp_path, '{"t1": {"w1": 0}, "t2": {"w1": 1}, "t1": {"w2": 1}}', name="task")
+    assert "duplicates='first' or 'last'" in msg and "--duplicates first|last" in msg
+    assert labels_of(load_votes(d, duplicates="last"))[("t2", "w1")] == 0  # JSON's own rule, asked for
+    assert labels_of(load_votes(d, duplicates="first"))[("t2", "w1")] == 1
+    assert load_votes(d, duplicates="first").n_votes == 4
+    # a task written twice loses all the votes of its first copy (whose own repeat is hidden)
+    d = folder(tmp_path, '{"t1": {"w1": 0, "w1": 2}, "t2": {"w1": 1}, "t1": {"w2": 1}}', name="task")
     msg = error_of(load_votes, d)
     assert "task 't1'" in msg and "a task key is written twice" in msg
-    # colons inside ids are not repeated keys (the count of colons only triggers the check)
-    v = load_votes(folder(tmp_path, '{"t:1": {"w:1": 0, "w2": 1}, "t2": {"w:1": 1}}', name="colons"))
-    assert v.n_votes == 3
+    assert labels_of(load_votes(d, duplicates="first")) == {("t1", "w1"): 0, ("t2", "w1"): 1}
+    assert labels_of(load_votes(d, duplicates="last")) == {("t1", "w2"): 1, ("t2", "w1"): 1}
+    # colons and quotes inside ids are not repeated keys
+    v = load_votes(folder(tmp_path, '{"http://t/1": {"w\\":1": 0, "w2": 1}, "t2": {"w\\":1": 1}}',
+                          name="colons"))
+    assert v.n_votes == 3 and 'w":1' in v.worker_ids.tolist()
+    # a repeat inside a label is not a task or worker repeat: the label's own error is given
+    msg = error_of(load_votes, folder(tmp_path, '{"t1": {"w1": {"a": 1, "a": 2}}}', name="deep"))
+    assert "task 't1', worker 'w1'" in msg and "is not a class index" in msg and "written twice" not in msg
 
 
 def test_answers_not_a_dict_of_dicts(tmp_path):

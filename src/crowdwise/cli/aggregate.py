@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from .._constants import DUPLICATES_HELP
+
 
 def output_stem(spec: str) -> str:
     """File-name form of a strategy specification: ``PlantNet[theta_conf=2]`` -> ``plantnet-theta_conf=2``."""
@@ -24,16 +26,15 @@ def command(
                                           "MV, TwoThird, 'PlantNet\\[theta_conf=2]'. See `crowdwise agginfo`.")] = "MV",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Labels table keyed by the original "
                                                    "task ids (.csv, .tsv or .parquet); the .npy is then written beside "
-                                                   "it with the same name (out.csv -> out.npy) unless --out-dir is "
-                                                   "given. Default: labels/labels_<data>_<strategy>.csv beside the "
+                                                   "it with the same name (out.csv -> out.npy, replaced if present) "
+                                                   "unless --out-dir is given. Default: labels/labels_<data>_<strategy>.csv beside the "
                                                    ".npy.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder of the .npy (and of the table "
                                                     "when -o is not given). Default: labels/ inside the data-set "
                                                     "folder (peerannot's place), or the folder of -o.")] = None,
     hard: Annotated[bool, typer.Option("--hard", help="Write hard labels in the .npy even for a soft strategy.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the strategy (tie rule, initialisation).")] = 0,
-    duplicates: Annotated[str, typer.Option("--duplicates", help="Repeated (task, worker) votes: keep, first, last "
-                                            "or error.")] = "keep",
+    duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
     truth: Annotated[Optional[Path], typer.Option("--truth", help="Ground truth to report accuracy against "
                                                   "(.npy or CSV task,label). Default: ground_truth.npy or "
                                                   "truth.csv of the folder when present.")] = None,
@@ -96,8 +97,6 @@ def command(
             written.append(npz)
     written.insert(0, npy)
     table = output or out_dir / f"{stem}.csv"
-    if table.resolve() == npy.resolve():  # pragma: no cover - the extension check rules it out
-        raise InputError("the labels table and the .npy would be the same file", source=table)
     io.write_labels_table(table, votes, model.labels_, probas=probas, valid=valid)
     written.append(table)
 

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .._constants import DUPLICATES_HELP
+
 # --------------------------------------------------------------------------- shared options
 FeaturesTrain = Annotated[Optional[Path], typer.Option(
     "--features-train", help="Feature matrix of the crowd-labelled tasks (.npy: row i = task i of the votes; "
@@ -116,8 +118,7 @@ def command(
     milestones: Milestones = None, head_lr: Annotated[Optional[float], typer.Option(
         "--head-lr", help="Learning rate of the crowd layer (default: --lr).")] = None,
     seed: Seed = 0, device: Device = None, img_size: ImgSize = 224, threads: Threads = None,
-    duplicates: Annotated[str, typer.Option("--duplicates", help="Repeated (task, worker) votes: keep, first, "
-                                            "last or error.")] = "keep",
+    duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
 ) -> None:
     """Train a classifier end to end from the votes of DATASET through a crowd layer.

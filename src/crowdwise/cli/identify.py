@@ -7,6 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .._constants import DUPLICATES_HELP
+
 from .aggregate_deep import (BatchSize, Device, Dropout, Epochs, FeaturesTest, FeaturesTrain, FeaturesVal, Hidden,
                              ImgSize, Lr, Milestones, Model, Momentum, Optim, Scheduler, Standardize, TestTruth,
                              Threads, TrainTruth, ValTruth, WeightDecay, Weights)
@@ -109,8 +111,7 @@ def command(
     milestones: Milestones = None, device: Device = None, img_size: ImgSize = 224, threads: Threads = None,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the DS and GLAD fits; seed of the networks.")]
     = 0,
-    duplicates: Annotated[str, typer.Option("--duplicates", help="Repeated (task, worker) votes: keep, first, "
-                                            "last or error.")] = "keep",
+    duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
     """Score the tasks, the workers and the data set DATASET.

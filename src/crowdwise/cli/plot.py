@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._constants import DEFAULT_STRATEGIES
+from .._constants import DEFAULT_STRATEGIES, DUPLICATES_HELP
 
 
 def _figure_list() -> str:
@@ -30,8 +30,7 @@ def command(
     seeds: Annotated[int, typer.Option("--seeds", help="Repeat each strategy with seeds 0..N-1.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the DS and GLAD fits.")] = 0,
     dpi: Annotated[float, typer.Option("--dpi", help="Resolution of the PNG files.")] = 100,
-    duplicates: Annotated[str, typer.Option("--duplicates", help="Repeated (task, worker) votes: keep, first, "
-                                            "last or error.")] = "keep",
+    duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
     list_: Annotated[bool, typer.Option("--list", help="List the figure names and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._constants import DEFAULT_STRATEGIES
+from .._constants import DEFAULT_STRATEGIES, DUPLICATES_HELP
 
 
 def command(
@@ -27,8 +27,7 @@ def command(
                                       "scores.")] = 0,
     top: Annotated[int, typer.Option("--top", help="Rows of the table of tasks most in doubt.")] = 20,
     dpi: Annotated[float, typer.Option("--dpi", help="Resolution of the embedded figures.")] = 100,
-    duplicates: Annotated[str, typer.Option("--duplicates", help="Repeated (task, worker) votes: keep, first, "
-                                            "last or error.")] = "keep",
+    duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, print nothing.")] = False,
 ) -> None:
     """Write one self-contained HTML page about DATASET, to send to colleagues.

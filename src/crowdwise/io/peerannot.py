@@ -22,6 +22,7 @@ Reading rules
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from itertools import chain
 from pathlib import Path
@@ -46,6 +47,11 @@ except ImportError:  # pragma: no cover - depends on the environment
 # --------------------------------------------------------------------------- JSON
 def load_json(path: Path) -> Any:
     """Parse a JSON file; syntax errors become InputErrors with line and column."""
+    return _load_json_bytes(path)[0]
+
+
+def _load_json_bytes(path: Path) -> tuple[Any, bytes]:
+    """:func:`load_json` and the bytes it parsed (BOM removed)."""
     source = source_name(path)
     check_exists(path)
     if path.is_dir():
@@ -58,8 +64,8 @@ def load_json(path: Path) -> Any:
                          fix="write the JSON data into it, or point to the right file")
     try:
         if _orjson is not None:
-            return _orjson.loads(data)
-        return json.loads(data.decode("utf-8"))
+            return _orjson.loads(data), data
+        return json.loads(data.decode("utf-8")), data
     except json.JSONDecodeError as exc:  # orjson's error is a subclass
         msg = exc.msg.split(": line ")[0] if exc.msg else "syntax error"
         raise InputError(f"not valid JSON: {msg}", source=source,
@@ -77,47 +83,62 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _check_repeated_keys(path: Path, data: dict, source: str) -> None:
-    """Raise when a key of ``answers.json`` is written twice in one object.
+_KEY = re.compile(rb'"\s*:')  # the end of a key: a closing quote, then a colon
 
-    Every key of ``{task: {worker: label}}`` is followed by a colon, so the file holds at
-    least (tasks + votes) colons and exactly that many when no key repeats and no id
-    contains a colon: one ``bytes.count``. Only when the count is higher is the file parsed
-    again, with the standard library's pair hook, to find a repeated key (an id with a
-    colon in it costs that second parse, nothing more).
+
+def _repeated_keys(raw: bytes, data: dict, source: str, duplicates: str) -> dict:
+    """``data`` when no task or worker key of ``answers.json`` is written twice in one
+    object; otherwise the policy decides: ``"last"`` keeps ``data`` (the parser kept the
+    last value, JSON's own rule), ``"first"`` parses again keeping the first value, and
+    ``"keep"`` or ``"error"`` raise an :class:`InputError` naming the first repeated key
+    (a JSON object cannot hold both votes).
+
+    Every key of ``{task: {worker: label}}`` ends with a quote and a colon, so the file
+    holds at least (tasks + votes) such ends, and exactly that many when no key repeats and
+    no string contains ``":``: one regular-expression count. Only when it is higher is the
+    file parsed again, with the standard library's pair hook, to look for a repeat.
     """
-    raw = path.read_bytes()
     n_keys = len(data) + sum(len(v) for v in data.values() if isinstance(v, dict))
-    if raw.count(b":") <= n_keys:
-        return
-    found: list[tuple[str, Any, dict]] = []  # (key, its value, the object holding it)
+    if duplicates == "last" or len(_KEY.findall(raw)) <= n_keys:
+        return data
+    repeats: list[tuple[str, dict]] = []  # (key, the object it is repeated in)
 
     def pairs(items: list[tuple[str, Any]]) -> dict:
-        obj = dict(items)
-        if not found and len(obj) < len(items):
+        if duplicates == "first":
+            obj: dict = {}
+            for key, value in items:
+                obj.setdefault(key, value)
+        else:
+            obj = dict(items)
+        if len(obj) < len(items):
             seen: set[str] = set()
-            key, value = next((k, v) for k, v in items if k in seen or seen.add(k))
-            found.append((key, value, obj))
+            repeats.append((next(k for k, _ in items if k in seen or seen.add(k)), obj))
         return obj
 
     try:
-        top = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=pairs)
+        top = json.loads(raw.decode("utf-8"), object_pairs_hook=pairs)
     except ValueError:  # pragma: no cover - the first parse accepted the file
-        return
-    if not found:
-        return
-    key, value, holder = found[0]
-    if holder is top:
+        return data
+    if not isinstance(top, dict):
+        return data  # a shape error, reported by the caller
+    task_of = {id(votes): task for task, votes in top.items() if isinstance(votes, dict)}
+    # only the top level (tasks) and the task objects (workers) hold keys of ours: a repeat
+    # deeper down (inside a label) is a shape error the caller reports
+    ours = [(key, obj) for key, obj in repeats if obj is top or id(obj) in task_of]
+    if not ours:
+        return data
+    if duplicates == "first":
+        return top
+    key, obj = ours[0]
+    if obj is top:
         where, what = f"task {key!r}", "task"
     else:
-        task = next((t for t, votes in top.items() if votes is holder), None)
-        where = f"task {task!r}, worker {key!r}" if task is not None else f"worker {key!r}"
-        what = "worker"
-    raise InputError(f"a {what} key is written twice in one object; a JSON object keeps only the last value, "
+        where, what = f"task {task_of[id(obj)]!r}, worker {key!r}", "worker"
+    raise InputError(f"a {what} key is written twice in one object; a JSON object keeps one value per key, "
                      "so the other votes would be dropped silently", source=source, position=where,
                      fix="write each task once and each worker once per task; to keep repeated votes, use a "
-                         "task,worker,label table (CSV or Parquet) with duplicates=keep; or pass "
-                         "duplicates='last' (--duplicates last) to keep the last value as JSON parsers do")
+                         "task,worker,label table (CSV or Parquet); or choose which value to read with "
+                         "duplicates='first' or 'last' (--duplicates first|last)")
 
 
 # --------------------------------------------------------------------------- metadata
@@ -173,10 +194,11 @@ def read_answers(
         it exists.
     duplicates : {"keep", "first", "last", "error"}
         A JSON object holds one value per key, so a task or a worker written twice in
-        the same object cannot be kept: the parser would keep the last one and drop the
-        others without a word. ``"last"`` accepts that (JSON's own rule); any other
-        policy raises an :class:`InputError` naming the first repeated key (convert the
-        votes to a task,worker,label table to keep or choose among repeated votes).
+        the same object cannot be kept: a parser keeps the last one and drops the others
+        without a word. ``"last"`` reads such a file as JSON does, ``"first"`` keeps the
+        first value instead, and ``"keep"`` (the default) or ``"error"`` raise an
+        :class:`InputError` naming the first repeated key (convert the votes to a
+        task,worker,label table to keep repeated votes).
     classes, n_classes : optional
         Declare the classes, overriding the metadata. Labels stay class indices:
         ``classes`` names them.
@@ -195,9 +217,10 @@ def read_answers(
         metadata = read_metadata(metadata)
     meta: dict[str, Any] = metadata or {}
     meta_source = meta_source or "metadata"
-    data = load_json(path)
-    if isinstance(data, dict) and duplicates != "last":
-        _check_repeated_keys(path, data, source)
+    data, raw = _load_json_bytes(path)
+    if isinstance(data, dict):
+        data = _repeated_keys(raw, data, source, duplicates)
+    del raw
     if not isinstance(data, dict):
         raise InputError(f"answers must map each task to {{worker: label}}, found a {type(data).__name__} "
                          "at the top level", source=source, position="top level",
