@@ -147,14 +147,20 @@ def argmax_ties(
         empty[rows_picked] = False
     else:
         s = np.asarray(scores, dtype=float)
-        rowmax = s.max(axis=1, initial=-np.inf) if k else np.full(n, -np.inf)
-        ok = s >= (rowmax - rtol * np.abs(rowmax))[:, None]
-        empty = ~np.any(s != 0, axis=1) if k else np.ones(n, dtype=bool)
-        if tie == "smallest":
-            labels = np.argmax(ok, axis=1).astype(np.int64)
-        else:
-            key = np.where(ok, rng.random(s.shape), -1.0)
-            labels = np.argmax(key, axis=1).astype(np.int64)
+        labels = np.zeros(n, dtype=np.int64)
+        empty = np.ones(n, dtype=bool)
+        # blocks of rows keep the (rows, K) temporaries cache-sized instead of 3 arrays the
+        # size of the scores; the random draws come in the same order as one (n, K) draw
+        step = max(1, (1 << 16) // max(k, 1))
+        for a in range(0, n if k else 0, step):
+            b = s[a:a + step]
+            rowmax = b.max(axis=1)
+            ok = b >= (rowmax - rtol * np.abs(rowmax))[:, None]
+            empty[a:a + step] = ~np.any(b != 0, axis=1)
+            if tie == "smallest":
+                labels[a:a + step] = np.argmax(ok, axis=1)
+            else:
+                labels[a:a + step] = np.argmax(np.where(ok, rng.random(b.shape), -1.0), axis=1)
     if empty.any():
         if tie == "smallest" or k == 0:
             labels[empty] = 0

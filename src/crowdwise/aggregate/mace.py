@@ -43,7 +43,7 @@ from scipy.special import digamma, gammaln
 from ..errors import InputError
 from ..votes import Votes
 from ._base import Aggregator, argmax_ties, check_random_state
-from ._em import EMHistory, check_budget, hashed_uniforms, vote_profile_fingerprints
+from ._em import EMHistory, check_budget, group_index, hashed_uniforms, vote_profile_fingerprints
 from .dawid_skene import append_votes
 from .registry import register
 
@@ -202,6 +202,7 @@ class MACE(Aggregator):
             # strictly better beyond rounding: equal restarts keep the first one
             if best is None or final > best_obj + 1e-9 * max(1.0, abs(best_obj)):
                 best, best_obj, self.best_restart_ = state, final, r
+            state = None  # only the best run stays alive while the next one runs
         self.restart_log_likelihoods_ = histories
         self._keep(votes, g, best)
 
@@ -528,14 +529,6 @@ def _dense(tl: _Pairs, post: _Posterior, space: np.ndarray, n_tasks: int, k: int
     return P
 
 
-def _csr32(m: sparse.csr_array) -> sparse.csr_array:
-    """Summed duplicates and 32-bit indices when they fit (a faster product)."""
-    m.sum_duplicates()
-    if m.nnz < 2**31 - 1 and max(m.shape) < 2**31 - 1:
-        m = sparse.csr_array((m.data, m.indices.astype(np.int32), m.indptr.astype(np.int32)), shape=m.shape)
-    return m
-
-
 class _Graph:
     """The votes as (task, class) pairs and (worker, class) pairs, built once per fit."""
 
@@ -547,16 +540,27 @@ class _Graph:
         g.space = np.bincount(votes.label, minlength=k) > 0  # the label set: classes voted for
         g.k_eff = int(g.space.sum())
         g.tl = _Pairs.build(votes.task, votes.label, votes.n_tasks, k)
-        wl_keys, wl_inv = np.unique(votes.worker * k + votes.label, return_inverse=True)
+        wl_keys, wl_inv = group_index(votes.worker * k + votes.label, votes.n_workers * k)
         g.wl_keys = wl_keys
         g.wl_worker, g.wl_label = np.divmod(wl_keys, k)
-        g.wl_count = np.bincount(wl_inv.ravel(), minlength=wl_keys.size).astype(float)
+        g.wl_count = np.bincount(wl_inv, minlength=wl_keys.size).astype(float)
         g.votes_per_worker = np.bincount(votes.worker, minlength=g.n_workers).astype(float)
         g.pairs_per_worker = np.bincount(g.wl_worker, minlength=g.n_workers)
-        # incidence (task-class pair) x (worker-class pair), one entry per vote
-        g.inc = _csr32(sparse.csr_array((np.ones(votes.n_votes), (g.tl.inverse, wl_inv.ravel())),
-                                        shape=(g.tl.size, wl_keys.size)))
-        g.inc_t = _csr32(g.inc.T.tocsr())
+        # incidence (task-class pair) x (worker-class pair), one entry per vote, built as CSR
+        # directly (a counting sort of the votes by pair) with 32-bit indices when they fit
+        inv, g.tl.inverse = g.tl.inverse, None  # the vote -> pair index is not needed later
+        order = np.argsort(inv, kind="stable")
+        idx = np.int32 if max(votes.n_votes, wl_keys.size) < 2**31 - 1 else np.int64
+        indices = wl_inv[order].astype(idx)
+        del order, wl_inv
+        indptr = np.zeros(g.tl.size + 1, dtype=idx)
+        np.cumsum(np.bincount(inv, minlength=g.tl.size), out=indptr[1:])
+        del inv
+        g.inc = sparse.csr_array((np.ones(indices.size), indices, indptr), shape=(g.tl.size, wl_keys.size))
+        g.inc.sum_duplicates()  # a worker who gave the same class twice on a task
+        # the transposed product goes through the CSC view of inc: no second copy, and it
+        # walks the (task, class) pairs in order
+        g.inc_t = g.inc.T
         g.max_task_votes = int(np.bincount(votes.task).max(initial=0)) if votes.n_votes else 0
         g.n_voted = int((g.tl.per_task > 0).sum())
         return g
