@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from crowdwise.aggregate._em import EXP_FLOOR, exp_shifted, log_normalize
+from crowdwise.aggregate._em import log_normalize
 
 
 def test_log_normalize_matches_the_softmax_by_hand():
@@ -15,15 +15,15 @@ def test_log_normalize_matches_the_softmax_by_hand():
     assert T[2, 1] == 0.0  # an impossible class keeps an exact zero
 
 
-def test_tiny_posteriors_are_exact_down_to_the_smallest_normal_double_and_zero_below():
-    # shifted scores 0, -1, -700 are exponentiated exactly; -720 would be a subnormal
-    # (1.9e-313): it becomes 0, as does -inf; a row of -inf is uniform
-    L = np.array([[0.0, -1.0, -700.0, -720.0, -np.inf], [-np.inf] * 5])
+def test_tiny_posteriors_are_exact_down_to_underflow():
+    # shifted scores 0, -1, -700 and -720 (a subnormal, 1.9e-313) are exponentiated as
+    # they are; -800 underflows to 0, as does -inf; a row of -inf is uniform
+    L = np.array([[0.0, -1.0, -700.0, -720.0, -800.0, -np.inf], [-np.inf] * 6])
     T, lognorm = log_normalize(L.copy())
     z = 1.0 + math.exp(-1.0) + math.exp(-700.0)
     np.testing.assert_allclose(T[0, :3], np.array([1.0, math.exp(-1.0), math.exp(-700.0)]) / z, rtol=1e-14)
-    assert T[0, 3] == 0.0 and T[0, 4] == 0.0
-    np.testing.assert_array_equal(T[1], np.full(5, 0.2))
+    assert 0.0 < T[0, 3] < np.finfo(float).tiny and T[0, 4] == 0.0 and T[0, 5] == 0.0
+    np.testing.assert_array_equal(T[1], np.full(6, 1 / 6))
     assert lognorm[1] == -np.inf and not np.isnan(T).any()
 
 
@@ -35,14 +35,6 @@ def test_log_normalize_overwrite_reuses_the_buffer_and_leaves_the_input_otherwis
     T2, _ = log_normalize(L, overwrite=True)
     assert np.shares_memory(T2, L)
     np.testing.assert_allclose(T2, T)
-
-
-def test_exp_shifted_by_hand_including_nan_and_the_floor():
-    e = np.array([0.0, -1.0, -700.0, EXP_FLOOR, EXP_FLOOR - 0.5, -745.0, -1e300, -np.inf, np.nan])
-    exp_shifted(e)
-    np.testing.assert_allclose(e[:4], np.exp([0.0, -1.0, -700.0, -708.0]), rtol=1e-15)
-    assert e[3] >= np.finfo(float).tiny  # the floor itself is still a normal double
-    assert (e[4:8] == 0.0).all() and np.isnan(e[8])
 
 
 def test_sum_squares_matches_the_definition():

@@ -22,7 +22,7 @@ from scipy import sparse
 
 from ..errors import TooLargeError
 
-__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "exp_shifted", "row_max", "EMHistory", "check_budget",
+__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "row_max", "EMHistory", "check_budget",
            "DEFAULT_MEMORY_BUDGET", "vote_profile_fingerprints", "hashed_uniforms"]
 
 #: Default memory budget (bytes) for the largest arrays of a strategy: 4 GiB.
@@ -137,35 +137,10 @@ def row_sum(X: np.ndarray) -> np.ndarray:
     return np.einsum("ij->i", X) if X.shape[1] else np.zeros(X.shape[0])
 
 
-#: Shifted log-scores below this give a posterior of exactly 0: ``exp(-708)`` is about the
-#: smallest normal double (2.2e-308); below it ``exp`` only returns subnormals or 0.
-EXP_FLOOR = -708.0
-
-
-def exp_shifted(e: np.ndarray) -> None:
-    """``e = exp(e)`` in place for row-shifted log-scores (every entry <= 0), fast.
-
-    NumPy's ``exp`` leaves its vectorised path for arguments below about -708.4 (where
-    the result is subnormal or 0), which an E-step meets often: ``-inf`` is a class a
-    worker never gave (about half the entries of a DS E-step on 10 classes). Entries are
-    floored at ``EXP_FLOOR`` (-708) before ``exp`` and those that were below it are
-    multiplied to exactly 0 afterwards. So the result is ``exp(e)`` for ``e >= -708`` and
-    0 below, where ``exp`` itself gives at most 3.3e-308 and becomes exactly 0 under -745.
-    As with that underflow, EM cannot grow a zero posterior back, so the cut moves from
-    -745 to -708 (a posterior 1e-307 times the task's most likely class): in our tests and
-    benchmarks no iteration count or label changed. ``-inf`` stays an exact 0; NaN stays NaN.
-    """
-    normal = e >= EXP_FLOOR
-    np.maximum(e, EXP_FLOOR, out=e)
-    np.exp(e, out=e)
-    e *= normal
-
-
 def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise softmax in log space: ``(probas, log_normalizers)``.
 
-    ``probas[i] = exp(L[i] - logsumexp(L[i]))`` (an entry below ``exp(-708)`` times the
-    row's largest is 0, see :func:`exp_shifted`); rows of ``-inf`` become uniform (their
+    ``probas[i] = exp(L[i] - logsumexp(L[i]))``; rows of ``-inf`` become uniform (their
     normaliser is ``-inf``). Never produces NaN. ``overwrite=True`` reuses the buffer of
     a float64 C-ordered ``log_scores`` for the result (no second (n, K) array).
     """
@@ -177,7 +152,7 @@ def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False) -> tuple[n
     m = row_max(L)
     m[~np.isfinite(m)] = 0.0
     e = np.subtract(L, m[:, None], out=L if overwrite and L.flags.writeable else None)
-    exp_shifted(e)
+    np.exp(e, out=e)
     s = row_sum(e)
     with np.errstate(divide="ignore", invalid="ignore"):
         lognorm = np.log(s)

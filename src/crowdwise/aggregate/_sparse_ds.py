@@ -27,8 +27,6 @@ from typing import NamedTuple
 import numpy as np
 from scipy import sparse
 
-from ._em import exp_shifted
-
 __all__ = ["SparseParams", "sparse_initial_posteriors", "sparse_m_step", "sparse_e_step", "sparse_clamp",
            "sparse_confusions", "sparse_pair_log_confusions",
            "support_closure", "FixedPattern"]
@@ -143,8 +141,7 @@ def sparse_e_step(task_pair: sparse.csr_array, log_pi: sparse.csr_array, priors:
     row_max = np.full(n, -np.inf)
     if score.size:
         row_max[has] = np.maximum.reduceat(score, starts)
-    e = score - row_max[rows]
-    exp_shifted(e)
+    e = np.exp(score - row_max[rows])
     z = np.zeros(n)
     if e.size:
         z[has] = np.add.reduceat(e, starts)
@@ -345,8 +342,7 @@ class FixedPattern:
         row_max = np.full(self.shape[0], -np.inf)
         row_max[nonempty] = np.maximum.reduceat(score, starts[nonempty])
         safe_max = np.where(np.isfinite(row_max), row_max, 0.0)
-        e = score - safe_max[self.ent_row]
-        exp_shifted(e)
+        e = np.exp(score - safe_max[self.ent_row])
         z = np.zeros(self.shape[0])
         z[nonempty] = np.add.reduceat(e, starts[nonempty])
         with np.errstate(divide="ignore", invalid="ignore"):
