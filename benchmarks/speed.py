@@ -638,8 +638,8 @@ def write_doc(args, commands: list[list[str]], results: dict, rows: list[str], d
         "Versions: " + ", ".join(f"{k} {v}" for k, v in {**vers, **peer_vers}.items()) + ".\n",
         ("**The latest figures are in the Observations section at the end (\"Latest re-run\"); the "
          "tables below are from the first full run.**\n" if "Latest re-run" in old_obs else ""),
-        "The machine has 2 cores and was shared with other engineers running test suites during "
-        "the run: timings are noisy (a few tens of per cent on short runs). Every child ran under "
+        "The machine has 2 cores (a virtual machine); the same fit varies by tens of per cent from "
+        "one process to the next (see *fit s of each run* where runs were repeated). Every child ran under "
         f"`nice -n 5` with an address-space limit of {args.mem_limit_gb:g} GB (`RLIMIT_AS`), one "
         "child at a time, with a timeout of "
         + ", ".join(f"{t:g} s" for t in sorted({r.get("timeout_s", args.timeout) for r in results.values()}))
