@@ -202,7 +202,12 @@ class KOS(Aggregator):
         rng = check_random_state(self.random_state)
         task, worker = votes.task, votes.worker
         n, w = votes.n_tasks, votes.n_workers
-        a = 2.0 * votes.label - 1.0                       # classes[0] -> -1, classes[1] -> +1
+        a = (2 * votes.label - 1).astype(np.int8)        # A_ij: classes[0] -> -1, classes[1] -> +1
+
+        def signed(m: np.ndarray, out: np.ndarray) -> np.ndarray:
+            """``out = A * m``, exact (A = ±1 kept as int8: 1 byte per vote, not 8)."""
+            return np.multiply(a, m, out=out)
+
         deg_t = np.bincount(task, minlength=n)
         deg_w = np.bincount(worker, minlength=w)
         if self.messages == "mean":                      # 1 / (number of terms), 0 for none
@@ -216,23 +221,33 @@ class KOS(Aggregator):
         else:
             y = rng.normal(1.0, 1.0, votes.n_votes) if self.init == "normal" else np.ones(votes.n_votes)
         x = np.zeros(votes.n_votes)
+        y = y.copy() if y is y_start else y
+        av = np.empty(votes.n_votes)  # A * (the other message): the one per-vote temporary
         signs, stable, it = None, 0, 0
         for it in range(1, self.n_iter + 1):
-            ay = a * y
-            x = np.bincount(task, ay, minlength=n)[task] - ay          # all edges of i but (i, j)
-            x = _rms_normalize(x if scale_x is None else x * scale_x)
-            ax = a * x
-            y = np.bincount(worker, ax, minlength=w)[worker] - ax      # all edges of j but (i, j)
-            y = _rms_normalize(y if scale_y is None else y * scale_y)
-            new_signs = np.sign(np.bincount(task, a * y, minlength=n))
+            # in place: four per-vote float arrays in all (two scales, x, y) plus av
+            signed(y, av)
+            np.take(np.bincount(task, av, minlength=n), task, out=x)
+            x -= av                                                      # all edges of i but (i, j)
+            if scale_x is not None:
+                x *= scale_x
+            _rms_normalize_inplace(x)
+            signed(x, av)
+            np.take(np.bincount(worker, av, minlength=w), worker, out=y)
+            y -= av                                                      # all edges of j but (i, j)
+            if scale_y is not None:
+                y *= scale_y
+            _rms_normalize_inplace(y)
+            signed(y, av)
+            new_signs = np.sign(np.bincount(task, av, minlength=n))
             stable = stable + 1 if signs is not None and np.array_equal(new_signs, signs) else 0
             signs = new_signs
             if self.patience is not None and stable >= self.patience:
                 break
         self.n_iter_ = it
         self.converged_ = bool(self.patience is not None and stable >= self.patience)
-        self.scores_ = _rms_normalize(np.bincount(task, a * y, minlength=n), where=deg_t > 0)
-        reliability = np.bincount(worker, a * x, minlength=w) * _inverse(deg_w)
+        self.scores_ = _rms_normalize(np.bincount(task, signed(y, av), minlength=n), where=deg_t > 0)
+        reliability = np.bincount(worker, signed(x, av), minlength=w) * _inverse(deg_w)
         top = np.abs(reliability).max() if w else 0.0
         self.worker_reliability_ = reliability / top if top > 0 else reliability
         p1 = expit(self.scores_)
@@ -250,6 +265,15 @@ class KOS(Aggregator):
 def _inverse(d: np.ndarray) -> np.ndarray:
     d = np.asarray(d, dtype=float)
     return np.divide(1.0, d, out=np.zeros_like(d), where=d > 0)
+
+
+def _rms_normalize_inplace(v: np.ndarray) -> None:
+    """:func:`_rms_normalize` of a whole vector, in place."""
+    if v.size == 0:
+        return
+    rms = np.sqrt(np.mean(v * v))
+    if rms > 0 and np.isfinite(rms):
+        v /= rms
 
 
 def _rms_normalize(v: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
