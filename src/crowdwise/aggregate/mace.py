@@ -492,6 +492,8 @@ def _task_posterior(tl: _Pairs, gain_tl: np.ndarray, k_eff: int, n_tasks: int,
                     gain_bound: float = np.inf) -> _Posterior:
     """Normalise ``log P(T_i = k) = const + gain_tl`` (0 for unvoted classes) per task.
 
+    ``gain_tl`` is overwritten (it becomes ``post_tl``).
+
     Returns the posterior and ``sum_i (m_i + log s_i)``: the log-normaliser of the tasks
     relative to their constant. ``gain >= 0``, so the largest term of a task is >= 1 and a
     shift is only needed against overflow: when ``gain_bound`` (an upper bound of the
@@ -500,19 +502,22 @@ def _task_posterior(tl: _Pairs, gain_tl: np.ndarray, k_eff: int, n_tasks: int,
     otherwise every task is shifted by its largest gain.
     """
     big = gain_bound > 700.0 and tl.size and np.bincount(tl.task, gain_tl, minlength=n_tasks).max() > 700.0
+    e = gain_tl  # consumed in place (callers pass a fresh array): no per-pair temporaries
     if big:
         m = np.zeros(n_tasks)
         m[tl.task_of_start] = np.maximum.reduceat(gain_tl, tl.starts)
-        e = np.exp(gain_tl - m[tl.task])
+        e -= m[tl.task]
         rest = np.exp(-m)
     else:
-        m, e, rest = None, np.exp(gain_tl), np.ones(n_tasks)
+        m, rest = None, np.ones(n_tasks)
+    np.exp(e, out=e)
     s = np.bincount(tl.task, e, minlength=n_tasks) + (k_eff - tl.per_task) * rest
     if k_eff == 0:  # no vote at all
         s[:] = 1.0
     inv = 1.0 / s
     out = _Posterior()
-    out.post_tl = e * inv[tl.task]
+    e *= inv[tl.task]
+    out.post_tl = e
     out.post_rest = rest * inv
     voted = tl.per_task > 0
     out.log_z = float(np.log(s[voted]).sum() + (m[voted].sum() if m is not None else 0.0))
