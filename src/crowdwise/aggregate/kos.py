@@ -223,21 +223,23 @@ class KOS(Aggregator):
         x = np.zeros(votes.n_votes)
         y = y.copy() if y is y_start else y
         av = np.empty(votes.n_votes)  # A * (the other message): the one per-vote temporary
+
+        def half_step(message: np.ndarray, owner: np.ndarray, n_owner: int, scale: np.ndarray | None,
+                      out: np.ndarray) -> None:
+            """``out`` on each edge: the sum of ``A * message`` over the other edges of its
+            owner (task or worker), times ``scale``, RMS-normalised; in place (four
+            per-vote float arrays in all: two scales, x, y, plus ``av``)."""
+            signed(message, av)
+            np.take(np.bincount(owner, av, minlength=n_owner), owner, out=out)
+            out -= av                                                    # all edges but this one
+            if scale is not None:
+                out *= scale
+            _rms_normalize_inplace(out)
+
         signs, stable, it = None, 0, 0
         for it in range(1, self.n_iter + 1):
-            # in place: four per-vote float arrays in all (two scales, x, y) plus av
-            signed(y, av)
-            np.take(np.bincount(task, av, minlength=n), task, out=x)
-            x -= av                                                      # all edges of i but (i, j)
-            if scale_x is not None:
-                x *= scale_x
-            _rms_normalize_inplace(x)
-            signed(x, av)
-            np.take(np.bincount(worker, av, minlength=w), worker, out=y)
-            y -= av                                                      # all edges of j but (i, j)
-            if scale_y is not None:
-                y *= scale_y
-            _rms_normalize_inplace(y)
+            half_step(y, task, n, scale_x, x)      # task -> worker messages x_{i->j}
+            half_step(x, worker, w, scale_y, y)    # worker -> task messages y_{j->i}
             signed(y, av)
             new_signs = np.sign(np.bincount(task, av, minlength=n))
             stable = stable + 1 if signs is not None and np.array_equal(new_signs, signs) else 0
