@@ -223,3 +223,13 @@ def test_partial_fit_before_fit_is_fit_and_refuses_other_classes():
     np.testing.assert_array_equal(a.probas_, b.probas_)
     with pytest.raises(InputError, match="other classes"):
         a.partial_fit(Votes.from_records(["x"], ["y"], ["cat"]))
+
+
+def test_kos_without_votes_and_never_writes_into_the_start_messages():
+    v = Votes.from_records([], [], [], classes=[0, 1], task_ids=["t9"])
+    m = KOS(random_state=0).fit(v)  # a declared task without votes: vote shares, then the tie rule
+    assert m.probas_.tolist() == [[0.5, 0.5]] and m.labels_.shape == (1,)
+    votes = Votes.from_records(["t1", "t1", "t2", "t2"], ["a", "b", "a", "b"], [0, 0, 1, 1], classes=[0, 1])
+    start = np.ones(4)
+    KOS(random_state=0)._run(votes, start)  # messages are updated in place: on a copy
+    np.testing.assert_array_equal(start, np.ones(4))

@@ -343,3 +343,12 @@ def test_partial_fit_refuses_other_classes():
         with pytest.raises(InputError, match="other classes"):
             m.partial_fit(bad)
     assert list(m.worker_ids_) == ids and m.votes_ is votes  # left as it was
+
+
+def test_predict_proba_on_votes_that_carry_no_information_is_uniform_on_the_label_set():
+    v = Votes.from_records(["t1", "t1", "t2"], ["a", "b", "a"], [0, 0, 1], classes=[0, 1, 2])
+    m = MACE(random_state=0).fit(v)  # label set {0, 1}: class 2 was never voted
+    no_vote = Votes.from_records([], [], [], classes=[0, 1, 2], task_ids=["t9"])
+    outside = Votes.from_records(["t9"], ["a"], [2], classes=[0, 1, 2])
+    for new in (no_vote, outside):
+        np.testing.assert_allclose(m.predict_proba(new), [[0.5, 0.5, 0.0]])

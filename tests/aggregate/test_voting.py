@@ -127,3 +127,21 @@ def test_predict_proba_refuses_other_classes():
         model.fit(v)
         with pytest.raises(InputError, match="other classes"):
             model.predict_proba(V(["n"], ["a"], [0], n_classes=2))
+
+
+def test_argmax_ties_in_row_blocks_equals_one_draw_over_all_rows():
+    # the dense rule works in blocks of rows; the labels must be those of one (n, K) draw,
+    # across several block boundaries, for both tie rules (reference written out here)
+    rng = np.random.default_rng(1)
+    for n, k in [(20000, 10), (70000, 2), (5, 3)]:
+        s = rng.integers(0, 3, (n, k)).astype(float)
+        s[::7] = 0.0  # rows without any vote
+        ok = s >= s.max(axis=1, keepdims=True) * (1 - 1e-12)
+        empty = ~(s != 0).any(axis=1)
+        gen = np.random.default_rng(9)
+        ref = np.argmax(np.where(ok, gen.random(s.shape), -1.0), axis=1)
+        ref[empty] = gen.integers(0, k, size=int(empty.sum()))
+        np.testing.assert_array_equal(argmax_ties(s, tie="random", random_state=9), ref)
+        smallest = np.argmax(ok, axis=1)
+        smallest[empty] = 0
+        np.testing.assert_array_equal(argmax_ties(s, tie="smallest"), smallest)

@@ -217,20 +217,21 @@ class KOS(Aggregator):
             scale_x = scale_y = None
         # y_{j->i}, one per edge (vote)
         if y_start is not None:
-            y = np.asarray(y_start, dtype=float)
+            y = np.array(y_start, dtype=float, copy=True)  # updated in place below: never the caller's
         else:
             y = rng.normal(1.0, 1.0, votes.n_votes) if self.init == "normal" else np.ones(votes.n_votes)
         x = np.zeros(votes.n_votes)
-        y = y.copy() if y is y_start else y
         av = np.empty(votes.n_votes)  # A * (the other message): the one per-vote temporary
 
         def half_step(message: np.ndarray, owner: np.ndarray, n_owner: int, scale: np.ndarray | None,
                       out: np.ndarray) -> None:
             """``out`` on each edge: the sum of ``A * message`` over the other edges of its
-            owner (task or worker), times ``scale``, RMS-normalised; in place (four
-            per-vote float arrays in all: two scales, x, y, plus ``av``)."""
+            owner (task or worker), times ``scale``, RMS-normalised; in place (five per-vote
+            float arrays in all: the two scales, x, y and ``av``). ``mode="clip"`` lets
+            ``np.take`` write into ``out`` without a buffer (the indices are valid)."""
             signed(message, av)
-            np.take(np.bincount(owner, av, minlength=n_owner), owner, out=out)
+            totals = np.bincount(owner, av, minlength=n_owner).astype(float, copy=False)  # int64 when empty
+            np.take(totals, owner, out=out, mode="clip")
             out -= av                                                    # all edges but this one
             if scale is not None:
                 out *= scale

@@ -502,7 +502,9 @@ def _task_posterior(tl: _Pairs, gain_tl: np.ndarray, k_eff: int, n_tasks: int,
     otherwise every task is shifted by its largest gain.
     """
     big = gain_bound > 700.0 and tl.size and np.bincount(tl.task, gain_tl, minlength=n_tasks).max() > 700.0
-    e = gain_tl  # consumed in place (callers pass a fresh array): no per-pair temporaries
+    # consumed in place (callers pass a fresh array): no per-pair temporaries; float even
+    # when empty (np.bincount of no vote is int64)
+    e = np.asarray(gain_tl, dtype=float)
     if big:
         m = np.zeros(n_tasks)
         m[tl.task_of_start] = np.maximum.reduceat(gain_tl, tl.starts)
@@ -552,8 +554,8 @@ class _Graph:
         g.votes_per_worker = np.bincount(votes.worker, minlength=g.n_workers).astype(float)
         g.pairs_per_worker = np.bincount(g.wl_worker, minlength=g.n_workers)
         # incidence (task-class pair) x (worker-class pair), one entry per vote, built as CSR
-        # directly (a counting sort of the votes by pair) with 32-bit indices when they fit
-        inv, g.tl.inverse = g.tl.inverse, None  # the vote -> pair index is not needed later
+        # directly (a stable sort of the votes by pair) with 32-bit indices when they fit
+        inv, g.tl.inverse = g.tl.inverse, None  # the vote -> pair index is not needed later (None from here)
         order = np.argsort(inv, kind="stable")
         idx = np.int32 if max(votes.n_votes, wl_keys.size) < 2**31 - 1 else np.int64
         indices = wl_inv[order].astype(idx)
