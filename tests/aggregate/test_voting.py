@@ -145,3 +145,10 @@ def test_argmax_ties_in_row_blocks_equals_one_draw_over_all_rows():
         smallest = np.argmax(ok, axis=1)
         smallest[empty] = 0
         np.testing.assert_array_equal(argmax_ties(s, tie="smallest"), smallest)
+
+
+def test_argmax_ties_reads_int_and_float32_scores_as_float64():
+    s = np.random.default_rng(3).integers(0, 3, (20000, 7))
+    ref = argmax_ties(s.astype(float), tie="random", random_state=2)
+    for scores in (s, s.astype(np.float32)):
+        np.testing.assert_array_equal(argmax_ties(scores, tie="random", random_state=2), ref)

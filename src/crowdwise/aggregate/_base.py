@@ -146,14 +146,14 @@ def argmax_ties(
         empty = np.ones(n, dtype=bool)
         empty[rows_picked] = False
     else:
-        s = np.asarray(scores, dtype=float)
+        s = np.asarray(scores)  # float64 block by block: no full copy of float32 or int scores
         labels = np.zeros(n, dtype=np.int64)
         empty = np.ones(n, dtype=bool)
         # blocks of rows keep the (rows, K) temporaries cache-sized instead of 3 arrays the
         # size of the scores; the random draws come in the same order as one (n, K) draw
         step = max(1, (1 << 16) // max(k, 1))
         for a in range(0, n if k else 0, step):
-            b = s[a:a + step]
+            b = np.asarray(s[a:a + step], dtype=float)
             rowmax = b.max(axis=1)
             ok = b >= (rowmax - rtol * np.abs(rowmax))[:, None]
             empty[a:a + step] = ~np.any(b != 0, axis=1)
