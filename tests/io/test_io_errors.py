@@ -80,6 +80,9 @@ def test_a_key_written_twice_in_answers_is_an_error_not_a_dropped_vote(tmp_path,
     v = load_votes(folder(tmp_path, '{"http://t/1": {"w\\":1": 0, "w2": 1}, "t2": {"w\\":1": 1}}',
                           name="colons"))
     assert v.n_votes == 3 and 'w":1' in v.worker_ids.tolist()
+    # white space before the colons (a key style some writers use) is still seen
+    d = folder(tmp_path, '{"t1" : {"w1" : 0, "w1" : 1}}', name="spaced")
+    assert "task 't1', worker 'w1'" in error_of(load_votes, d)
     # a repeat inside a label is not a task or worker repeat: the label's own error is given
     msg = error_of(load_votes, folder(tmp_path, '{"t1": {"w1": {"a": 1, "a": 2}}}', name="deep"))
     assert "task 't1', worker 'w1'" in msg and "is not a class index" in msg and "written twice" not in msg

@@ -83,7 +83,17 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-_KEY = re.compile(rb'"\s*:')  # the end of a key: a closing quote, then a colon
+_SPACED_KEY = re.compile(rb'"\s+:')  # a key end with white space before its colon
+
+
+def _n_key_ends(raw: bytes) -> int:
+    """Number of ``"`` + optional white space + ``:`` in ``raw``: one ``bytes.count`` for
+    the compact and the usual pretty-printed forms, a regular expression only when some
+    key puts white space before its colon."""
+    n = raw.count(b'":')
+    if _SPACED_KEY.search(raw):
+        n += sum(1 for _ in _SPACED_KEY.finditer(raw))
+    return n
 
 
 def _repeated_keys(raw: bytes, data: dict, source: str, duplicates: str) -> dict:
@@ -95,11 +105,12 @@ def _repeated_keys(raw: bytes, data: dict, source: str, duplicates: str) -> dict
 
     Every key of ``{task: {worker: label}}`` ends with a quote and a colon, so the file
     holds at least (tasks + votes) such ends, and exactly that many when no key repeats and
-    no string contains ``":``: one regular-expression count. Only when it is higher is the
-    file parsed again, with the standard library's pair hook, to look for a repeat.
+    no string contains ``":`` (:func:`_n_key_ends`). Only when it is
+    higher is the file parsed again, with the standard library's pair hook, to look for a
+    repeat.
     """
     n_keys = len(data) + sum(len(v) for v in data.values() if isinstance(v, dict))
-    if duplicates == "last" or len(_KEY.findall(raw)) <= n_keys:
+    if duplicates == "last" or _n_key_ends(raw) <= n_keys:
         return data
     repeats: list[tuple[str, dict]] = []  # (key, the object it is repeated in)
 
