@@ -235,3 +235,50 @@ def test_init_history_errors():
     sparse_fit = DawidSkene(sparse=True).fit(v)
     with pytest.raises(InputError, match="sparse-mode fit"):
         DawidSkene(init=sparse_fit).fit(v)
+
+
+# ------------------------------------------------ speed paths: threads and the float32 exp
+def test_any_number_of_threads_gives_the_same_fit_bit_for_bit():
+    votes, _, _ = ds_crowd(n_tasks=3000, seed=7)
+    fits = [DawidSkene(n_jobs=n, random_state=0).fit(votes) for n in (1, 2, 3, -1, None)]
+    ref = fits[0]
+    for ds in fits[1:]:
+        np.testing.assert_array_equal(ds.probas_, ref.probas_)
+        np.testing.assert_array_equal(ds.confusions_, ref.confusions_)
+        np.testing.assert_array_equal(ds.labels_, ref.labels_)
+        assert ds.log_likelihood_ == ref.log_likelihood_ and ds.n_iter_ == ref.n_iter_
+
+
+def test_fast_exp_iterations_end_on_exact_posteriors(monkeypatch):
+    import crowdwise.aggregate._em as em
+
+    votes, truth, _ = ds_crowd(n_tasks=8000, seed=8)  # 24k posterior cells: the float32 exp runs
+    assert votes.n_tasks * votes.n_classes >= em._FAST_EXP_MIN_SIZE
+    calls = []
+    real = em.exp_nonpositive
+
+    def spy(x, *, fast=True):
+        calls.append(fast and x.size >= em._FAST_EXP_MIN_SIZE)
+        return real(x, fast=fast)
+
+    monkeypatch.setattr(em, "exp_nonpositive", spy)
+    fast = DawidSkene(max_iter=300, tol=1e-10, random_state=0).fit(votes)
+    assert any(calls[:-1]) and calls[-1] is False  # iterations fast, the final E-step exact
+    # the final posteriors are the exact E-step of the final parameters
+    np.testing.assert_allclose(fast.probas_, fast.predict_proba(votes), rtol=1e-10, atol=1e-300)
+    ll = np.array(fast.log_likelihood_)
+    assert np.all(np.diff(ll) >= -1e-8 * np.abs(ll[1:])), np.diff(ll).min()
+
+    monkeypatch.setattr(em, "_FAST_EXP_MIN_SIZE", 1 << 62)  # every exp exact
+    exact = DawidSkene(max_iter=300, tol=1e-10, random_state=0).fit(votes)
+    np.testing.assert_array_equal(fast.labels_, exact.labels_)
+    np.testing.assert_allclose(fast.confusions_, exact.confusions_, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(fast.probas_, exact.probas_, rtol=1e-5, atol=1e-7)  # both stop within tol
+    assert abs(fast.log_likelihood_[-1] - exact.log_likelihood_[-1]) <= 1e-7 * abs(exact.log_likelihood_[-1])
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, "two"])
+def test_n_jobs_must_be_a_thread_count(bad):
+    votes, _, _ = ds_crowd(n_tasks=50)
+    with pytest.raises(InputError, match="n_jobs"):
+        DawidSkene(n_jobs=bad).fit(votes)

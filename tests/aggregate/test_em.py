@@ -43,3 +43,128 @@ def test_sum_squares_matches_the_definition():
     x = np.arange(12.0).reshape(4, 3) - 5.5
     assert _sum_squares(x) == float((x ** 2).sum())
     assert _sum_squares(np.zeros((0, 3))) == 0.0
+
+
+# ---------------------------------------------------------------- the float32 exp
+def test_fast_exp_is_within_its_stated_error_and_keeps_tiny_values():
+    from crowdwise.aggregate._em import exp_nonpositive
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-120.0, 0.0, 200_003)  # several blocks and a ragged last one
+    x[::5] = -np.inf
+    x[1:40:7] = [0.0, -1e-300, -86.0, -88.0, -700.0, -746.0]  # edges: 1, float32 cut, underflow
+    x[50] = -1e300  # below float32's range
+    exact = np.exp(x)
+    got = exp_nonpositive(x.copy())
+    assert not np.isnan(got).any()
+    finite = np.isfinite(x)
+    normal = finite & (x > -87.33)  # float32's normal range: x > log(1.1755e-38) = -87.3365
+    # the stated bound: 2e-7 + 6e-8 |x| relative
+    rel = np.abs(got[normal] / exact[normal] - 1.0)
+    assert (rel <= 2.5e-7 + 6e-8 * np.abs(x[normal])).all(), rel.max()
+    assert rel.max() > 0  # the float32 path ran (a plain np.exp would be exact)
+    # below float32's normal range: the exact float64 value, not a zero
+    below = finite & (x < -87.34)
+    np.testing.assert_array_equal(got[below], exact[below])
+    assert got[1 + 7 * 4] > 0 and got[50] == 0.0 and (got[~finite] == 0.0).all()
+
+
+def test_fast_exp_falls_back_to_the_exact_exp():
+    from crowdwise.aggregate._em import exp_nonpositive
+
+    x = np.linspace(-50.0, 0.0, 1000)  # small: below the size where blocks pay off
+    np.testing.assert_array_equal(exp_nonpositive(x.copy()), np.exp(x))
+    big = np.linspace(-50.0, 0.0, 100_000)
+    np.testing.assert_array_equal(exp_nonpositive(big.copy(), fast=False), np.exp(big))
+    x32 = big.astype(np.float32)  # not float64: plain exp
+    np.testing.assert_array_equal(exp_nonpositive(x32.copy()), np.exp(x32))
+
+
+def test_log_normalize_fast_exp_matches_the_exact_softmax():
+    rng = np.random.default_rng(4)
+    L = rng.normal(0.0, 20.0, (30_000, 7))
+    L[rng.random(L.shape) < 0.3] = -np.inf
+    L[0] = -np.inf
+    exact_T, exact_ln = log_normalize(L.copy())
+    T, ln = log_normalize(L.copy(), fast_exp=True)
+    # each value within exp_nonpositive's bound at its shifted score, plus the row sum's
+    shifted = L - np.max(np.where(np.isfinite(L), L, -1e308), axis=1, keepdims=True)
+    pos = exact_T > 0
+    rel = np.abs(T[pos] / exact_T[pos] - 1.0)
+    assert (rel <= 5e-7 + 6e-8 * np.abs(shifted[pos])).all(), rel.max()
+    assert (T[~pos] == 0).all()
+    np.testing.assert_allclose(ln[1:], exact_ln[1:], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(T.sum(axis=1), 1.0, rtol=1e-12)
+    assert not np.array_equal(T, exact_T)  # the fast path ran
+
+
+# ---------------------------------------------------------------- threads
+def test_n_threads_follows_n_jobs(monkeypatch):
+    import crowdwise.aggregate._em as em
+
+    monkeypatch.setattr(em, "available_cores", lambda: 4)
+    big = 10 * em.MIN_CELLS_PER_THREAD
+    assert em.n_threads(None, big, 10**6) == 4
+    assert em.n_threads(None, 2 * em.MIN_CELLS_PER_THREAD, 10**6) == 2  # one per 2^17 cells
+    assert em.n_threads(None, 1000, 100) == 1  # small data: one thread
+    assert em.n_threads(1, big, 10**6) == 1
+    assert em.n_threads(3, 10, 10**6) == 3  # asked for: not limited by the cell count
+    assert em.n_threads(-1, 10, 10**6) == 4 and em.n_threads(-2, 10, 10**6) == 3
+    assert em.n_threads(-9, 10, 10**6) == 1
+    assert em.n_threads(8, big, 5) == 5  # never more threads than rows
+
+
+def test_check_n_jobs_rejects_what_is_not_a_thread_count():
+    import pytest
+
+    from crowdwise.aggregate._em import check_n_jobs
+    from crowdwise.errors import InputError
+
+    for ok in (None, 1, 2, -1, np.int64(3)):
+        check_n_jobs(ok)
+    for bad in (0, 1.5, "2", True):
+        with pytest.raises(InputError, match="n_jobs"):
+            check_n_jobs(bad)
+
+
+def test_csr_row_blocks_cover_the_rows_and_multiply_like_the_whole():
+    from scipy import sparse
+
+    from crowdwise.aggregate._em import csr_row_blocks, run_blocks
+
+    rng = np.random.default_rng(5)
+    m = sparse.random_array((1001, 40), density=0.05, format="csr", random_state=6)
+    m = sparse.csr_array(m)
+    m.indptr[:] = m.indptr  # int32 or int64: either
+    X = rng.random((40, 3))
+    for nb in (1, 2, 3, 7):
+        blocks = csr_row_blocks(m, nb)
+        assert 1 <= len(blocks) <= nb
+        assert blocks[0][0].start == 0 and blocks[-1][0].stop == 1001
+        assert all(a[0].stop == b[0].start for a, b in zip(blocks[:-1], blocks[1:]))
+        out = np.full((1001, 3), np.nan)
+
+        def one(i, blocks=blocks, out=out):
+            sl, view = blocks[i]
+            out[sl] = view @ X
+
+        run_blocks(one, len(blocks))
+        np.testing.assert_array_equal(out, m @ X)
+        if nb > 1:  # about equal numbers of entries per block
+            nnz = [v.nnz for _, v in blocks]
+            assert max(nnz) - min(nnz) <= 0.05 * m.nnz + 40
+    empty = sparse.csr_array((0, 4))
+    assert csr_row_blocks(empty, 2) == []
+
+
+def test_run_blocks_propagates_errors():
+    import pytest
+
+    from crowdwise.aggregate._em import run_blocks
+
+    def boom(i):
+        if i == 1:
+            raise ValueError("block 1")
+
+    with pytest.raises(ValueError, match="block 1"):
+        run_blocks(boom, 3)

@@ -14,7 +14,9 @@ Grouped sums
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,8 +24,9 @@ from scipy import sparse
 
 from ..errors import TooLargeError
 
-__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "row_max", "EMHistory", "check_budget",
-           "DEFAULT_MEMORY_BUDGET", "vote_profile_fingerprints", "hashed_uniforms"]
+__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "exp_nonpositive", "row_max", "EMHistory", "check_budget",
+           "DEFAULT_MEMORY_BUDGET", "vote_profile_fingerprints", "hashed_uniforms",
+           "check_n_jobs", "n_threads", "csr_row_blocks", "run_blocks"]
 
 #: Default memory budget (bytes) for the largest arrays of a strategy: 4 GiB.
 DEFAULT_MEMORY_BUDGET = 4 * 2**30
@@ -137,12 +140,62 @@ def row_sum(X: np.ndarray) -> np.ndarray:
     return np.einsum("ij->i", X) if X.shape[1] else np.zeros(X.shape[0])
 
 
-def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+#: below this size exp_nonpositive calls the exact float64 exp (the blocks are not worth it)
+_FAST_EXP_MIN_SIZE = 1 << 14
+#: elements per block of exp_nonpositive: 512 KB of float64 and 256 KB of float32, in L2
+_FAST_EXP_BLOCK = 1 << 16
+
+
+def exp_nonpositive(x: np.ndarray, *, fast: bool = True) -> np.ndarray:
+    """``exp(x)`` in place for a float64 C-contiguous array of values ``<= 0`` (or ``-inf``).
+
+    NumPy's float64 ``exp`` is vectorised only with AVX-512; on AVX2 machines it calls
+    libm value by value, ~15 ns each on an E-step's mix of ``-inf`` and finite scores.
+    ``fast=True`` takes NumPy's SIMD float32 ``exp`` instead, a cache-sized block at a
+    time (float64 -> float32 -> exp -> float64, ~5 ns per value). The relative error is
+    at most ``2e-7 + 6e-8 |x|`` (float32's exp plus the rounding of ``x``), so ~5e-7 on
+    every value that weighs more than ``exp(-8)`` of its row's largest. Finite values
+    below float32's normal range (``x < -87.3``) take the exact float64 ``exp``: flushing
+    them to 0 changes EM's path (DS at 500k votes: 46 iterations instead of 37, another
+    optimum), since a confusion row estimated from tiny posteriors is still a row. Meant for the iterations of an EM loop, whose final posteriors are recomputed
+    exactly; ``fast=False`` (and any small or non-float64 array) is plain ``np.exp``.
+    """
+    flat = x.reshape(-1)
+    n = flat.size
+    if not fast or n < _FAST_EXP_MIN_SIZE or x.dtype != np.float64 or not x.flags.c_contiguous:
+        np.exp(x, out=x)
+        return x
+    step = _FAST_EXP_BLOCK
+    h = np.empty(min(step, n), dtype=np.float32)
+    tiny = np.empty(min(step, n), dtype=bool)
+    flt_min = np.finfo(np.float32).tiny
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for a in range(0, n, step):
+            xb = flat[a:a + step]
+            hb, tb = h[:xb.size], tiny[:xb.size]
+            np.copyto(hb, xb, casting="same_kind")  # below float32's range: -inf, exp 0
+            np.exp(hb, out=hb)
+            # below float32's normal range (x < -87.3) but not -inf: exact, so that a tiny
+            # posterior stays a tiny number (EM keeps estimating from it) and not a zero
+            np.less(hb, flt_min, out=tb)
+            tb &= xb > -np.inf
+            redo = np.flatnonzero(tb)
+            keep = np.exp(xb[redo]) if redo.size else None
+            np.copyto(xb, hb)
+            if keep is not None:
+                xb[redo] = keep
+    return x
+
+
+def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False,
+                  fast_exp: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise softmax in log space: ``(probas, log_normalizers)``.
 
     ``probas[i] = exp(L[i] - logsumexp(L[i]))``; rows of ``-inf`` become uniform (their
     normaliser is ``-inf``). Never produces NaN. ``overwrite=True`` reuses the buffer of
     a float64 C-ordered ``log_scores`` for the result (no second (n, K) array).
+    ``fast_exp=True`` takes the float32 ``exp`` of :func:`exp_nonpositive` (~5e-7
+    relative; 3x faster on machines without AVX-512), for the iterations of an EM loop.
     """
     L = np.asarray(log_scores, dtype=float)
     if L.ndim != 2 or not L.flags.c_contiguous:
@@ -152,7 +205,7 @@ def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False) -> tuple[n
     m = row_max(L)
     m[~np.isfinite(m)] = 0.0
     e = np.subtract(L, m[:, None], out=L if overwrite and L.flags.writeable else None)
-    np.exp(e, out=e)
+    exp_nonpositive(e, fast=fast_exp)
     s = row_sum(e)
     with np.errstate(divide="ignore", invalid="ignore"):
         lognorm = np.log(s)
@@ -260,3 +313,85 @@ def hashed_uniforms(keys: np.ndarray, salt: int | np.uint64) -> np.ndarray:
     with np.errstate(over="ignore"):
         z = _splitmix64(np.asarray(keys, dtype=np.uint64) ^ np.uint64(salt))
     return (z >> np.uint64(11)).astype(float) * 2.0**-53
+
+
+# ---------------------------------------------------------------------- threads
+#: cells (rows x columns) an E-step thread should get at least: below, starting and
+#: joining threads costs more than the work it shares (a 2-thread E-step pays off from
+#: ~2^18 cells, e.g. 26k tasks at K = 10)
+MIN_CELLS_PER_THREAD = 1 << 17
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_n_jobs(n_jobs: object) -> None:
+    """``n_jobs`` is None, a positive number of threads, or -1, -2, ... (all cores, all but one, ...)."""
+    from ..errors import InputError
+
+    if n_jobs is None:
+        return
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise InputError(f"n_jobs={n_jobs!r} is not a number of threads",
+                         fix="use None (automatic), a positive integer, or -1 for every core")
+
+
+def n_threads(n_jobs: int | None, n_cells: int, n_rows: int) -> int:
+    """Threads for a row-parallel step over ``n_rows`` rows and ``n_cells`` cells.
+
+    ``None``: every available core, but no more than one per ``MIN_CELLS_PER_THREAD``
+    cells (so small data stays on one thread); ``k > 0``: k threads; ``-1``: every core,
+    ``-2``: all but one, as in joblib. Never more threads than rows.
+    """
+    cores = available_cores()
+    if n_jobs is None:
+        want = min(cores, n_cells // MIN_CELLS_PER_THREAD)
+    elif n_jobs < 0:
+        want = cores + 1 + int(n_jobs)
+    else:
+        want = int(n_jobs)
+    return int(max(1, min(want, n_rows)))
+
+
+def csr_row_blocks(m: sparse.csr_array | sparse.csr_matrix, n_blocks: int) -> list[tuple[slice, sparse.csr_array]]:
+    """``n_blocks`` consecutive row blocks of a CSR matrix with about equal numbers of
+    stored entries, each as ``(row slice, CSR view)``; the views share ``data`` and
+    ``indices`` with ``m`` (only the block's ``indptr`` is new)."""
+    n = m.shape[0]
+    indptr = m.indptr
+    nnz = int(indptr[-1]) if n else 0
+    # cut where the running count of entries crosses each 1/n_blocks of the total
+    cuts = np.searchsorted(indptr, np.linspace(0, nnz, n_blocks + 1)[1:-1], side="left") if n else []
+    bounds = [0, *sorted({int(min(max(c, 1), n - 1)) for c in cuts} if n > 1 else ()), n]
+    blocks = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b <= a:
+            continue
+        lo, hi = indptr[a], indptr[b]
+        view = sparse.csr_array((m.data[lo:hi], m.indices[lo:hi], indptr[a:b + 1] - lo),
+                                shape=(b - a, m.shape[1]))
+        blocks.append((slice(a, b), view))
+    return blocks
+
+
+def run_blocks(fn: Callable[[int], None], n_blocks: int) -> None:
+    """``fn(0), ..., fn(n_blocks - 1)``, in threads when there are several blocks.
+
+    The steps run in NumPy and SciPy kernels that release the GIL, so the threads use
+    the cores. A fresh pool per call (a pool kept across calls would hang after a fork).
+    Exceptions propagate.
+    """
+    if n_blocks <= 1:
+        for i in range(n_blocks):
+            fn(i)
+        return
+    with ThreadPoolExecutor(max_workers=n_blocks - 1) as pool:
+        futures = [pool.submit(fn, i) for i in range(1, n_blocks)]
+        fn(0)
+        for f in futures:
+            f.result()

@@ -35,7 +35,8 @@ import pandas as pd
 from ..errors import InputError
 from ..votes import Votes
 from ._base import Aggregator, argmax_ties
-from ._em import (EMHistory, Segments, check_budget, group_index, log_normalize, row_sum, safe_log,
+from ._em import (EMHistory, Segments, check_budget, check_n_jobs, csr_row_blocks, group_index, log_normalize,
+                  n_threads, row_sum, run_blocks, safe_log,
                   segment_sum_gather, vote_incidence)
 from . import _sparse_ds as _sds
 from .registry import register
@@ -166,33 +167,41 @@ class EMStrategy(Aggregator):
         converged = False
         accelerate = bool(getattr(self, "accelerate", False)) and (
             isinstance(state, np.ndarray) or sparse.issparse(state))
-        while n_eval < max_iter and not converged:
-            s0 = state
-            converged = accept(*em_map(s0))
-            if converged or not accelerate or n_eval >= max_iter:
-                continue
-            s1, obj1 = state, hist.values[-1]
-            converged = accept(*em_map(s1))
-            if converged or n_eval >= max_iter:
-                continue
-            s2, obj2 = state, hist.values[-1]
-            jump = _squarem_point(s0, s1, s2)  # overwrites s0 and s1: drop our names for them
-            s0 = s1 = s2 = None
-            if jump is None:
-                continue
-            p3, s3, obj3 = em_map(self._clamp(ctx, jump))
-            jump = None
-            if obj3 >= obj2:  # keep the objective monotone: a worse jump is dropped
-                converged = accept(p3, s3, obj3, check=False)
-            else:
-                self._tick(n_eval, max_iter, obj2)
-            p3 = s3 = None
+        self._em_iterating = True  # E-steps may take shortcuts meanwhile (DawidSkene._e_step)
+        try:
+            while n_eval < max_iter and not converged:
+                s0 = state
+                converged = accept(*em_map(s0))
+                if converged or not accelerate or n_eval >= max_iter:
+                    continue
+                s1, obj1 = state, hist.values[-1]
+                converged = accept(*em_map(s1))
+                if converged or n_eval >= max_iter:
+                    continue
+                s2, obj2 = state, hist.values[-1]
+                jump = _squarem_point(s0, s1, s2)  # overwrites s0 and s1: drop our names for them
+                s0 = s1 = s2 = None
+                if jump is None:
+                    continue
+                p3, s3, obj3 = em_map(self._clamp(ctx, jump))
+                jump = None
+                if obj3 >= obj2:  # keep the objective monotone: a worse jump is dropped
+                    converged = accept(p3, s3, obj3, check=False)
+                else:
+                    self._tick(n_eval, max_iter, obj2)
+                p3 = s3 = None
+        finally:
+            self.__dict__.pop("_em_iterating", None)
         self.n_iter_ = n_eval
         self.converged_ = converged
         self.log_likelihood_ = hist.values
         self._finish(votes, ctx, params, state)
         self.votes_ = votes
         self.gold_ = getattr(self, "_gold", None)
+
+    #: True while _run_em iterates (an instance attribute then): an E-step may trade the
+    #: last digits for speed, since _finish recomputes the final posteriors exactly
+    _em_iterating = False
 
     def _begin(self, votes: Votes, ctx: Any) -> None:
         """Called before the first iteration (reset per-run bookkeeping)."""
@@ -352,6 +361,7 @@ class _DSContext:
     n_votes: Any = None      # votes per task (sparse mode)
     fixed: Any = None        # _sds.FixedPattern once the supports stop growing
     pair_seg: Any = None     # (n_pairs,) rank of each pair's worker among the workers with votes
+    row_blocks: Any = None   # [(row slice, CSR view of task_pair)], one per E-step thread
 
 
 @register("DS")
@@ -396,6 +406,14 @@ class DawidSkene(EMStrategy):
         than ``tol`` (relative); on a flat likelihood they may stop at different points
         within that tolerance (a few labels apart), so use ``False`` (or a smaller
         ``tol``) to reproduce another library's plain EM.
+    n_jobs : int or None, default=None
+        Threads of the dense E-step, which splits the tasks into row blocks (each task's
+        posterior is computed alone, so **the result is the same for any** ``n_jobs``).
+        ``None`` uses every core the process may run on once the posterior array has
+        ``2^17`` cells per thread (on one core below: threads would cost more than they
+        share); ``1`` one thread; ``-1`` every core. At 500k votes, K = 10 on 2 cores
+        the E-step takes half the time. The M-step and the sparse mode run on one thread
+        (threads measured no faster there).
 
     Attributes
     ----------
@@ -445,9 +463,10 @@ class DawidSkene(EMStrategy):
 
     def __init__(self, max_iter: int = 100, tol: float = 1e-6, prior: float = 0.0, init: str = "naivesoft",
                  tie: str = "random", random_state: int | None = None, memory_budget: float | None = None,
-                 accelerate: bool = True, sparse: bool | str = "auto"):
+                 accelerate: bool = True, sparse: bool | str = "auto", n_jobs: int | None = None):
         self.accelerate = accelerate
         self.sparse = sparse
+        self.n_jobs = n_jobs
         self.max_iter = max_iter
         self.tol = tol
         self.prior = prior
@@ -464,6 +483,7 @@ class DawidSkene(EMStrategy):
 
     def _validate(self, votes: Votes) -> None:
         self._check_em_params()
+        check_n_jobs(getattr(self, "n_jobs", None))
         history = not isinstance(self.init, str)
         if history and not (hasattr(self.init, "confusions_") or isinstance(self.init, Mapping)):
             raise InputError(f"init={self.init!r} is not an initialisation",
@@ -593,8 +613,33 @@ class DawidSkene(EMStrategy):
             if ctx.fixed is not None and ctx.fixed.owns(params):
                 return ctx.fixed.e_step(params)
             return _sds.sparse_e_step(ctx.task_pair_c, params.log_pi, params.priors, self._sparse_n_votes(ctx))
-        T, lognorm = log_normalize(self._log_scores(votes, ctx, params), overwrite=True)
+        priors, log_pi = params[0], params[1]
+        G = log_pi[ctx.pair_worker, :, ctx.pair_label] if log_pi.ndim == 3 else log_pi
+        log_rho = safe_log(priors)
+        n, k = ctx.task_pair.shape[0], log_rho.size
+        blocks = self._row_blocks(ctx, n * k)
+        T = np.empty((n, k))
+        lognorm = np.empty(n)
+        fast = self._em_iterating
+
+        def rows(b: int) -> None:
+            # every row is computed alone, so the result is the same for any split
+            sl, A = blocks[b]
+            with np.errstate(invalid="ignore"):  # -inf entries (impossible answers) stay -inf
+                np.add(A @ G, log_rho, out=T[sl])
+            lognorm[sl] = log_normalize(T[sl], overwrite=True, fast_exp=fast)[1]
+
+        run_blocks(rows, len(blocks))
         return T, float(lognorm[np.isfinite(lognorm)].sum())
+
+    def _row_blocks(self, ctx: _DSContext, n_cells: int) -> list:
+        """Row blocks of the E-step, one per thread (see ``n_jobs``), made once per context."""
+        n = ctx.task_pair.shape[0]
+        want = n_threads(getattr(self, "n_jobs", 1), n_cells, n)
+        if ctx.row_blocks is None or len(ctx.row_blocks) != want:
+            ctx.row_blocks = (csr_row_blocks(ctx.task_pair, want) if want > 1
+                              else [(slice(0, n), ctx.task_pair)])
+        return ctx.row_blocks
 
     def _log_prior(self, params: "DSParams") -> float:
         """``a * sum_{j,k,l} log pi_j[k, l]`` over every worker and cell (MAP objective).
@@ -624,7 +669,15 @@ class DawidSkene(EMStrategy):
         tot = counts.sum(axis=2, keepdims=True)
         return np.divide(counts, tot, out=np.full_like(counts, 1.0 / k), where=tot > 0)
 
+    #: recompute the posteriors of the final parameters with the exact exp (the loop's
+    #: E-steps use the float32 one); a subclass with its own E-step turns it off
+    _exact_final_e_step = True
+
     def _finish(self, votes: Votes, ctx: _DSContext, params: "DSParams", T: np.ndarray) -> None:
+        if self._exact_final_e_step and isinstance(params, DSParams):
+            # the loop's E-steps took the float32 exp (~5e-7 relative): the posteriors of
+            # the final parameters are recomputed with the exact one
+            T = self._clamp(ctx, self._e_step(votes, ctx, params, None)[0])
         self.priors_ = params.priors
         self.sparse_mode_ = isinstance(params, _sds.SparseParams)
         if self.sparse_mode_:

@@ -115,6 +115,7 @@ class FastDS(DawidSkene):
     """
 
     _sparse_capable = False  # its own state / weighted-vote output need the dense confusions
+    _exact_final_e_step = False  # its own E-step (exact exp); the final state is its own
     description = "Fast Dawid-Skene: Dawid-Skene with a hard E-step (classification EM); converges in few steps."
 
     def __init__(self, mode: str = "hard", switch_tol: float = 0.005, max_iter: int = 100, tol: float = 1e-6,
