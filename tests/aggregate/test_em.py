@@ -168,3 +168,31 @@ def test_run_blocks_propagates_errors():
 
     with pytest.raises(ValueError, match="block 1"):
         run_blocks(boom, 3)
+
+
+def test_add_csr_product_adds_into_the_given_rows():
+    from scipy import sparse
+
+    from crowdwise.aggregate._em import add_csr_product, csr_row_blocks
+
+    rng = np.random.default_rng(9)
+    A = sparse.csr_array(sparse.random_array((300, 50), density=0.1, random_state=10, format="csr"))
+    X = rng.normal(size=(50, 4))
+    X[3, 1] = -np.inf  # an impossible answer stays -inf
+    start = rng.normal(size=(300, 4))
+    with np.errstate(invalid="ignore"):
+        want = start + A @ X
+    out = start.copy()
+    with np.errstate(invalid="ignore"):
+        for sl, view in csr_row_blocks(A, 3):
+            add_csr_product(view, X, out[sl])  # a row block of a bigger array, in place
+    # the kernel adds each product onto the start value (another order than start + A @ X)
+    np.testing.assert_allclose(out, want, rtol=1e-13, atol=1e-13)
+    assert np.isneginf(out).sum() == np.isneginf(want).sum() > 0
+    # inputs the kernel cannot take go through A @ X: a strided out, float32 X
+    strided = np.zeros((4, 300)).T
+    add_csr_product(A, np.nan_to_num(X, neginf=0.0), strided)
+    np.testing.assert_allclose(strided, A @ np.nan_to_num(X, neginf=0.0))
+    out32 = np.zeros((300, 4))
+    add_csr_product(A, np.nan_to_num(X, neginf=0.0).astype(np.float32), out32)
+    np.testing.assert_allclose(out32, A @ np.nan_to_num(X, neginf=0.0).astype(np.float32), rtol=1e-6)

@@ -26,7 +26,7 @@ from ..errors import TooLargeError
 
 __all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "exp_nonpositive", "row_max", "EMHistory", "check_budget",
            "DEFAULT_MEMORY_BUDGET", "vote_profile_fingerprints", "hashed_uniforms",
-           "check_n_jobs", "n_threads", "csr_row_blocks", "run_blocks"]
+           "check_n_jobs", "n_threads", "csr_row_blocks", "run_blocks", "add_csr_product"]
 
 #: Default memory budget (bytes) for the largest arrays of a strategy: 4 GiB.
 DEFAULT_MEMORY_BUDGET = 4 * 2**30
@@ -114,6 +114,28 @@ def vote_incidence(row: np.ndarray, col: np.ndarray, n_rows: int, n_cols: int) -
     m = sparse.csr_array((np.ones(row.size), (row, col)), shape=(n_rows, n_cols))
     m.sum_duplicates()
     return m
+
+
+def add_csr_product(A: sparse.csr_array, X: np.ndarray, out: np.ndarray) -> None:
+    """``out += A @ X`` for a CSR ``A`` and C-ordered float64 ``X`` and ``out``, written
+    straight into ``out`` (a row block of a bigger array, say) by SciPy's compiled
+    kernel: no ``(rows, K)`` temporary and no extra pass. Any other input, or a SciPy
+    without that kernel, takes ``out += A @ X``."""
+    ok = (X.dtype == np.float64 and out.dtype == np.float64 and A.dtype == np.float64
+          and X.ndim == 2 and out.ndim == 2 and X.flags.c_contiguous and out.flags.c_contiguous
+          and out.flags.writeable and out.shape == (A.shape[0], X.shape[1]) and A.shape[1] == X.shape[0]
+          and A.indptr.dtype == A.indices.dtype)
+    if ok:
+        try:
+            from scipy.sparse import _sparsetools
+            kernel = _sparsetools.csr_matvecs
+        except (ImportError, AttributeError):  # pragma: no cover - a SciPy that moved it
+            ok = False
+    if not ok:
+        out += A @ X
+        return
+    y = out.reshape(-1)  # a view: out is C-contiguous
+    kernel(A.shape[0], A.shape[1], X.shape[1], A.indptr, A.indices, A.data, X.reshape(-1), y)
 
 
 def row_max(L: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ import pandas as pd
 from ..errors import InputError
 from ..votes import Votes
 from ._base import Aggregator, argmax_ties
-from ._em import (EMHistory, Segments, check_budget, check_n_jobs, csr_row_blocks, group_index, log_normalize,
+from ._em import (EMHistory, Segments, add_csr_product, check_budget, check_n_jobs, csr_row_blocks, group_index, log_normalize,
                   n_threads, row_sum, run_blocks, safe_log,
                   segment_sum_gather, vote_incidence)
 from . import _sparse_ds as _sds
@@ -625,8 +625,10 @@ class DawidSkene(EMStrategy):
         def rows(b: int) -> None:
             # every row is computed alone, so the result is the same for any split
             sl, A = blocks[b]
+            Tb = T[sl]
+            Tb[...] = log_rho
             with np.errstate(invalid="ignore"):  # -inf entries (impossible answers) stay -inf
-                np.add(A @ G, log_rho, out=T[sl])
+                add_csr_product(A, G, Tb)
             lognorm[sl] = log_normalize(T[sl], overwrite=True, fast_exp=fast)[1]
 
         run_blocks(rows, len(blocks))
