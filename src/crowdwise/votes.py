@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
+from ._lazy import pd
 from scipy import sparse
 
 from .errors import InputError
@@ -156,6 +156,21 @@ def _encode_labels(
     return codes.astype(np.int64), classes
 
 
+
+def ids_are_unique(ids: np.ndarray) -> bool:
+    """No id listed twice. Numbers are checked with NumPy (O(n) when already increasing,
+    as the readers make them), text with a set; other ids (objects) through a pandas
+    hash index. (pandas is imported only when needed: see ``crowdwise._lazy``.)"""
+    if ids.ndim == 1 and ids.dtype.kind in "iufb":
+        if ids.size < 2:
+            return True
+        if ids.dtype.kind != "f" and bool(np.all(ids[1:] > ids[:-1])):
+            return True
+        return bool(np.unique(ids).size == ids.size)  # NaN counts once, as in pandas
+    if ids.ndim == 1 and ids.dtype.kind in "US":  # text: a hash set, as fast as pandas' index
+        return len(set(ids.tolist())) == ids.size
+    return bool(pd.Index(ids).is_unique)
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Votes:
     """Sparse, integer, immutable crowd votes.
@@ -221,7 +236,7 @@ class Votes:
             object.__setattr__(self, nm, _readonly(a))
         for nm in ("task_ids", "worker_ids", "classes"):
             ids = _readonly(np.asarray(getattr(self, nm)))
-            if not pd.Index(ids).is_unique:
+            if not ids_are_unique(ids):
                 dup = pd.Index(ids)[pd.Index(ids).duplicated()][0]
                 raise InputError(f"{nm} contains {_show(dup)} more than once",
                                  fix=f"list each of the {nm} once")

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import sparse
-import pandas as pd
+from .._lazy import pd
 
 from ..errors import InputError
 from ..votes import Votes

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from .._lazy import pd
 
 from ..errors import InputError, TooLargeError
 from ..votes import Votes

@@ -36,7 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from .._lazy import pd
 from scipy import sparse
 from scipy.special import digamma, gammaln
 

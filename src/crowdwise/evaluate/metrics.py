@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from .._lazy import pd
 
 from ..errors import InputError
 

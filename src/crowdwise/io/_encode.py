@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from .._lazy import is_pandas, pd
 
 from ..errors import InputError
-from ..votes import Votes, factorize_ids
+from ..votes import Votes, ids_are_unique, factorize_ids
 from ._common import have_pyarrow
 
 #: ``locate(row)`` turns a 0-based data row into a position text ("line 12", "row 3"...)
@@ -74,18 +74,73 @@ class Uniques:
     @property
     def values(self) -> np.ndarray:
         if self._values is None:
-            self._values = np.asarray(self.arrow.to_numpy(zero_copy_only=False), dtype=object)
+            self._values = np.asarray(arrow_to_numpy(self.arrow), dtype=object)
         return self._values
 
     def __len__(self) -> int:
         return len(self.arrow) if self._values is None else len(self._values)
 
 
+def arrow_to_numpy(arr: Any, *, nulls_as_stored: bool = False) -> np.ndarray:
+    """An Arrow array (or chunked array) as a NumPy array, without importing pandas.
+
+    pyarrow's ``to_numpy`` loads pandas on first use (~60 MB of memory, 0.4 s), which
+    reading a vote table does not otherwise need. Numbers and booleans without nulls are
+    read from the data buffer (``np.frombuffer``, read-only, no copy for numbers); text
+    comes through ``to_pylist`` as an object array. Anything else, or nulls, falls back
+    to ``to_numpy``. ``nulls_as_stored=True`` reads a numeric array's buffer even with
+    nulls (their slots hold whatever Arrow stored there: the caller masks them).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    t = arr.type
+    n = len(arr)
+    if not arr.null_count or nulls_as_stored:
+        if pa.types.is_integer(t) or pa.types.is_floating(t):
+            kind = "f" if pa.types.is_floating(t) else ("i" if pa.types.is_signed_integer(t) else "u")
+            dt = np.dtype(f"{kind}{t.bit_width // 8}")
+            buf = arr.buffers()[1]
+            if buf is None or n == 0:
+                return np.zeros(0, dtype=dt)
+            return np.frombuffer(buf, dtype=dt, count=n, offset=arr.offset * dt.itemsize)
+    if not arr.null_count:
+        if pa.types.is_boolean(t):
+            return arrow_to_numpy(pc.cast(arr, pa.uint8())).astype(bool)
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            out = np.empty(n, dtype=object)
+            out[:] = arr.to_pylist()
+            return out
+    return np.asarray(arr.to_numpy(zero_copy_only=False))
+
+
+def arrow_text(values: Sequence[str]) -> Any:
+    """An Arrow string array of Python strings, built from its buffers.
+
+    ``pa.array`` loads pandas on first use (~60 MB, 0.4 s), which reading answers.json
+    does not otherwise need. Strings that cannot be encoded as UTF-8 (lone surrogates
+    from a JSON ``\\ud800``) raise ``UnicodeEncodeError``, as ``pa.array`` would fail.
+    """
+    import pyarrow as pa
+
+    enc = [v.encode("utf-8") for v in values]
+    n = len(enc)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    if n:
+        np.cumsum(np.fromiter(map(len, enc), dtype=np.int64, count=n), out=offsets[1:])
+    data = pa.py_buffer(b"".join(enc))
+    if offsets[-1] < 2**31 - 1:
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.astype(np.int32)), data)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), data)
+
+
 def _sorted_int_codes(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes into the sorted distinct values of an int64 array.
 
     Ids are usually dense integers: then a presence table over ``min..max`` does it in
-    O(n) without hashing or sorting; otherwise pandas' hash factorisation.
+    O(n) without hashing or sorting; otherwise a sort (``np.unique``).
     """
     if vals.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -97,8 +152,8 @@ def _sorted_int_codes(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         present[shifted] = True
         rank = np.cumsum(present, dtype=np.int64) - 1
         return rank[shifted], np.flatnonzero(present).astype(np.int64) + lo
-    codes, uniq = pd.factorize(vals, sort=True)
-    return codes.astype(np.int64, copy=False), np.asarray(uniq, dtype=np.int64)
+    uniq, codes = np.unique(vals, return_inverse=True)
+    return codes.reshape(-1).astype(np.int64, copy=False), uniq.astype(np.int64, copy=False)
 
 
 def _factorize_ints(vals: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, Uniques]:
@@ -146,7 +201,7 @@ def _arrow_text_as_ints(arr: Any) -> np.ndarray | None:
         return None
     if isinstance(ints, pa.ChunkedArray):
         ints = ints.combine_chunks()
-    return np.asarray(ints.to_numpy(), dtype=np.int64)
+    return np.asarray(arrow_to_numpy(ints), dtype=np.int64)
 
 
 def _raw_arrow(col: Any) -> tuple[np.ndarray, Uniques]:
@@ -161,10 +216,10 @@ def _raw_arrow(col: Any) -> tuple[np.ndarray, Uniques]:
         t = col.type
     if pa.types.is_integer(t):
         if col.null_count:
-            valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            vals = col.fill_null(0).to_numpy()
+            valid = ~arrow_to_numpy(col.is_null())
+            vals = arrow_to_numpy(col.fill_null(0))
             return _factorize_ints(vals, valid)
-        return _factorize_ints(col.to_numpy(), None)
+        return _factorize_ints(arrow_to_numpy(col), None)
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         if pa.types.is_string_view(t):
             col = col.cast(pa.large_string())
@@ -172,10 +227,15 @@ def _raw_arrow(col: Any) -> tuple[np.ndarray, Uniques]:
         if ints is not None:
             return _factorize_ints(ints, None)
         enc = pc.dictionary_encode(col)
-        codes = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        idx = enc.indices
+        if idx.null_count:  # (no fill_null(-1): a Python scalar sent to Arrow imports pandas)
+            codes = np.array(arrow_to_numpy(idx, nulls_as_stored=True), dtype=np.int64)
+            codes[arrow_to_numpy(idx.is_null())] = -1
+        else:
+            codes = np.asarray(arrow_to_numpy(idx), dtype=np.int64)
         dictionary = enc.dictionary
-        blank = np.asarray(pc.equal(pc.utf8_trim_whitespace(dictionary), "")
-                           .to_numpy(zero_copy_only=False), dtype=bool)
+        # (lengths, not pc.equal(..., ""): a Python scalar sent to Arrow imports pandas)
+        blank = arrow_to_numpy(pc.utf8_length(pc.utf8_trim_whitespace(dictionary))) == 0
         if blank.any():
             codes, keep = _drop_blank(codes, blank)
             dictionary = dictionary.filter(pa.array(keep))
@@ -229,7 +289,7 @@ def raw_factorize(col: Any, *, what: str = "value", source: str | None = None,
     """Codes in order of first appearance (-1 = missing: null, NaN, empty or blank text)."""
     if _is_arrow(col):
         return _raw_arrow(col)
-    if not isinstance(col, pd.Series):
+    if not is_pandas(col, "Series"):
         arr = np.asarray(col) if not isinstance(col, list) else np.asarray(col, dtype=object)
         if arr.dtype.kind in "iu":
             return _factorize_ints(arr, None)
@@ -247,8 +307,9 @@ def natural_order(uniq: Uniques) -> tuple[np.ndarray, np.ndarray]:
 
         ints = _arrow_text_as_ints(uniq.arrow)
         if ints is None:
-            order = np.asarray(pc.sort_indices(uniq.arrow).to_numpy(), dtype=np.int64)
-            ids = np.asarray(uniq.arrow.take(order).to_numpy(zero_copy_only=False), dtype=object).astype(str)
+            order_arrow = pc.sort_indices(uniq.arrow)  # taken as Arrow: a NumPy index would import pandas
+            ids = arrow_to_numpy(uniq.arrow.take(order_arrow)).astype(str)
+            order = np.asarray(arrow_to_numpy(order_arrow), dtype=np.int64)
             rank = np.empty(n, dtype=np.int64)
             rank[order] = np.arange(n, dtype=np.int64)
             return rank, ids
@@ -367,7 +428,7 @@ def resolve_classes(classes: Sequence[Any] | np.ndarray | None, n_classes: Any, 
             arr = arr.astype(np.int64)
     elif arr.dtype.kind in "iu":
         arr = arr.astype(np.int64)
-    if not pd.Index(arr).is_unique:
+    if not ids_are_unique(arr):
         dup = pd.Index(arr)[pd.Index(arr).duplicated()][0]
         raise InputError(f"class {show(dup)} is declared twice", source=source, position=pos_c,
                          fix="list each class once")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from .._lazy import pd
 
 from ..errors import InputError, TooLargeError
 from ..votes import Votes

@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import InputError
 from ..votes import DuplicatePolicy, Votes
 from ._common import PathLike, atomic_write, check_exists, default_name, have_pyarrow, make_dir, source_name
-from ._encode import (build_votes, show, check_duplicates_policy, encode_ids, encode_labels, extend_ids,
+from ._encode import (arrow_text, build_votes, show, check_duplicates_policy, encode_ids, encode_labels, extend_ids,
                       resolve_classes)
 
 __all__ = ["read_peerannot", "write_peerannot", "read_answers", "write_answers", "read_metadata"]
@@ -266,10 +266,8 @@ def read_answers(
                              fix="write each label as a class index 0..K-1 (or a class name)")
         labels = pd.Series(labels_list, dtype=object)
     if have_pyarrow():
-        import pyarrow as pa
-
-        key_col: Any = pa.array(keys, type=pa.string())
-        worker_col: Any = pa.array(workers, type=pa.string())
+        key_col: Any = arrow_text(keys)  # (pa.array would import pandas)
+        worker_col: Any = arrow_text(workers)
     else:  # pragma: no cover - depends on the environment
         key_col = np.asarray(keys, dtype=object)
         worker_col = np.asarray(workers, dtype=object)

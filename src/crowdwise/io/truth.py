@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from .._lazy import pd
 
 from ..errors import InputError
 from ..votes import Votes
