@@ -746,7 +746,8 @@ def main() -> None:
     ap.add_argument("--only", help=f"comma-separated rows among {', '.join(METHODS)} (default: all)")
     ap.add_argument("--datasets", default=",".join(DEFAULT_DATASETS),
                     help="comma-separated among small, binary, large (default: all); tiny is a 10k-vote smoke test")
-    ap.add_argument("--peers", default="crowdkit,peerannot", help="peer libraries to run (default: both)")
+    ap.add_argument("--peers", default="crowdkit,peerannot",
+                    help="peer libraries to run: crowdkit, peerannot, both (default) or none")
     ap.add_argument("--timeout", type=float, default=1200, help="seconds per child (default 1200)")
     ap.add_argument("--mem-limit-gb", type=float, default=16, help="RLIMIT_AS of each child (default 16)")
     ap.add_argument("--run-peers-large", dest="skip_peers_large", action="store_false",
@@ -779,7 +780,10 @@ def main() -> None:
         print(f"note: crowdwise has no strategy {METHODS[m]['crowdwise']!r} registered: row {m} skipped")
     rows_all = [m for m in wanted if m not in missing]
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    peers = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
+    unknown = sorted(set(peers) - set(PEER_INSTALL))
+    if unknown:
+        ap.error(f"--peers: unknown peer(s) {', '.join(unknown)}; use crowdkit, peerannot or none")
 
     pythons = {"crowdwise": sys.executable}
     peer_notes = {}
