@@ -780,7 +780,8 @@ def main() -> None:
         print(f"note: crowdwise has no strategy {METHODS[m]['crowdwise']!r} registered: row {m} skipped")
     rows_all = [m for m in wanted if m not in missing]
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    peers = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
+    peers = [p.strip() for p in args.peers.replace("both", "crowdkit,peerannot").split(",")
+             if p.strip() and p.strip() != "none"]
     unknown = sorted(set(peers) - set(PEER_INSTALL))
     if unknown:
         ap.error(f"--peers: unknown peer(s) {', '.join(unknown)}; use crowdkit, peerannot or none")

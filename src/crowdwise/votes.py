@@ -156,7 +156,6 @@ def _encode_labels(
     return codes.astype(np.int64), classes
 
 
-
 def ids_are_unique(ids: np.ndarray) -> bool:
     """No id listed twice. Numbers are checked with NumPy (O(n) when already increasing,
     as the readers make them), text with a set; other ids (objects) through a pandas
@@ -170,6 +169,7 @@ def ids_are_unique(ids: np.ndarray) -> bool:
     if ids.ndim == 1 and ids.dtype.kind in "US":  # text: a hash set, as fast as pandas' index
         return len(set(ids.tolist())) == ids.size
     return bool(pd.Index(ids).is_unique)
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Votes:

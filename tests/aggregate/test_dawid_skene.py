@@ -238,9 +238,15 @@ def test_init_history_errors():
 
 
 # ------------------------------------------------ speed paths: threads and the float32 exp
-def test_any_number_of_threads_gives_the_same_fit_bit_for_bit():
-    votes, _, _ = ds_crowd(n_tasks=3000, seed=7)
-    fits = [DawidSkene(n_jobs=n, random_state=0).fit(votes) for n in (1, 2, 3, -1, None)]
+@pytest.mark.parametrize("n_tasks", [3000, 8000])  # 9k cells: exact exp; 24k: the float32 exp too
+def test_any_number_of_threads_gives_the_same_fit_bit_for_bit(n_tasks):
+    import crowdwise.aggregate._em as em
+
+    votes, _, _ = ds_crowd(n_tasks=n_tasks, seed=7)
+    # with 8000 tasks, the 2- and 3-thread blocks fall under the float32 exp's size on
+    # their own: the path is chosen on the whole array, so they must take it all the same
+    assert (votes.n_tasks * votes.n_classes >= em.FAST_EXP_MIN_SIZE) == (n_tasks == 8000)
+    fits = [DawidSkene(n_jobs=n, tol=1e-10, random_state=0).fit(votes) for n in (1, 2, 3, -1, None)]
     ref = fits[0]
     for ds in fits[1:]:
         np.testing.assert_array_equal(ds.probas_, ref.probas_)
@@ -253,13 +259,13 @@ def test_fast_exp_iterations_end_on_exact_posteriors(monkeypatch):
     import crowdwise.aggregate._em as em
 
     votes, truth, _ = ds_crowd(n_tasks=8000, seed=8)  # 24k posterior cells: the float32 exp runs
-    assert votes.n_tasks * votes.n_classes >= em._FAST_EXP_MIN_SIZE
+    assert votes.n_tasks * votes.n_classes >= em.FAST_EXP_MIN_SIZE
     calls = []
     real = em.exp_nonpositive
 
-    def spy(x, *, fast=True):
-        calls.append(fast and x.size >= em._FAST_EXP_MIN_SIZE)
-        return real(x, fast=fast)
+    def spy(x, *, fast=True, min_size=None):
+        calls.append(bool(fast))
+        return real(x, fast=fast, min_size=min_size)
 
     monkeypatch.setattr(em, "exp_nonpositive", spy)
     fast = DawidSkene(max_iter=300, tol=1e-10, random_state=0).fit(votes)
@@ -269,7 +275,7 @@ def test_fast_exp_iterations_end_on_exact_posteriors(monkeypatch):
     ll = np.array(fast.log_likelihood_)
     assert np.all(np.diff(ll) >= -1e-8 * np.abs(ll[1:])), np.diff(ll).min()
 
-    monkeypatch.setattr(em, "_FAST_EXP_MIN_SIZE", 1 << 62)  # every exp exact
+    monkeypatch.setattr(em, "FAST_EXP_MIN_SIZE", 1 << 62)  # every exp exact
     exact = DawidSkene(max_iter=300, tol=1e-10, random_state=0).fit(votes)
     np.testing.assert_array_equal(fast.labels_, exact.labels_)
     np.testing.assert_allclose(fast.confusions_, exact.confusions_, rtol=1e-5, atol=1e-9)

@@ -92,3 +92,17 @@ def test_arrow_text_builds_the_same_array_as_pa_array():
     assert len(arrow_text([])) == 0
     with pytest.raises(UnicodeEncodeError):
         arrow_text(["\ud800"])
+
+
+def test_a_parquet_folder_written_in_parts_still_reads(tmp_path):
+    # ParquetFile reads one file; a folder of parts (Spark, Hive) goes through the dataset reader
+    import crowdwise.io as cio
+    from crowdwise.io.tables import read_table
+
+    folder = tmp_path / "votes.parquet"
+    folder.mkdir()
+    pq.write_table(pa.table({"task": [1, 1], "worker": ["a", "b"], "label": ["x", "y"]}), folder / "part-0.parquet")
+    pq.write_table(pa.table({"task": [2], "worker": ["a"], "label": ["y"]}), folder / "part-1.parquet")
+    v = read_table(folder)
+    assert v.n_votes == 3 and sorted(v.task_ids.tolist()) == [1, 2] and v.classes.tolist() == ["x", "y"]
+    assert cio.load_votes(tmp_path / "votes.parquet").n_votes == 3

@@ -35,6 +35,7 @@ from .._lazy import pd
 from ..errors import InputError
 from ..votes import Votes
 from ._base import Aggregator, argmax_ties
+from . import _em
 from ._em import (EMHistory, Segments, add_csr_product, check_budget, check_n_jobs, csr_row_blocks, group_index, log_normalize,
                   n_threads, row_sum, run_blocks, safe_log,
                   segment_sum_gather, vote_incidence)
@@ -362,6 +363,7 @@ class _DSContext:
     fixed: Any = None        # _sds.FixedPattern once the supports stop growing
     pair_seg: Any = None     # (n_pairs,) rank of each pair's worker among the workers with votes
     row_blocks: Any = None   # [(row slice, CSR view of task_pair)], one per E-step thread
+    row_blocks_want: int = 0  # the thread count they were cut for
 
 
 @register("DS")
@@ -409,10 +411,12 @@ class DawidSkene(EMStrategy):
     n_jobs : int or None, default=None
         Threads of the dense E-step, which splits the tasks into row blocks (each task's
         posterior is computed alone, so **the result is the same for any** ``n_jobs``).
-        ``None`` uses every core the process may run on once the posterior array has
-        ``2^17`` cells per thread (on one core below: threads would cost more than they
-        share); ``1`` one thread; ``-1`` every core. At 500k votes, K = 10 on 2 cores
-        the E-step takes half the time. The M-step and the sparse mode run on one thread
+        ``None`` (unlike scikit-learn's, which means 1) uses every core the process may
+        run on once the posterior array has ``2^17`` cells per thread (on one core below:
+        threads would cost more than they share); ``1`` one thread; ``-1`` every core;
+        inside joblib workers, pass ``n_jobs=1``. At 500k votes, K = 10 on 2 cores the
+        E-step takes half the time (the M-step that follows reads rows another core
+        wrote, which costs back part of it). The M-step and the sparse mode run on one thread
         (threads measured no faster there).
 
     Attributes
@@ -425,7 +429,9 @@ class DawidSkene(EMStrategy):
     priors_ : ndarray (n_classes,)
     log_likelihood_ : list of float
         Objective after each E-step (non-decreasing); an extrapolated step that did not
-        improve it is dropped and not listed.
+        improve it is dropped and not listed. On more than 2^14 posterior cells the
+        loop's E-steps take a float32 ``exp`` (see :func:`~crowdwise.aggregate._em.exp_nonpositive`),
+        so these values are exact to ~1e-9 relative; ``probas_`` is recomputed exactly.
     n_iter_ : int
         EM iterations run (M-step + E-step pairs, dropped extrapolations included).
     converged_ : bool
@@ -458,6 +464,7 @@ class DawidSkene(EMStrategy):
     """
 
     description = "Dawid-Skene EM: a full confusion matrix per worker (log space, sparse, Dirichlet smoothing)."
+    n_jobs: int | None = None  # (a model pickled before the parameter existed reads it from here)
     scales_to_many_classes = False
     single_vote_is_label = False  # one vote per task does not identify the confusions
 
@@ -483,7 +490,7 @@ class DawidSkene(EMStrategy):
 
     def _validate(self, votes: Votes) -> None:
         self._check_em_params()
-        check_n_jobs(getattr(self, "n_jobs", None))
+        check_n_jobs(self.n_jobs)
         history = not isinstance(self.init, str)
         if history and not (hasattr(self.init, "confusions_") or isinstance(self.init, Mapping)):
             raise InputError(f"init={self.init!r} is not an initialisation",
@@ -620,7 +627,7 @@ class DawidSkene(EMStrategy):
         blocks = self._row_blocks(ctx, n * k)
         T = np.empty((n, k))
         lognorm = np.empty(n)
-        fast = self._em_iterating
+        fast = self._uses_fast_exp(n * k)  # decided on the whole array: the same path for any split
 
         def rows(b: int) -> None:
             # every row is computed alone, so the result is the same for any split
@@ -629,18 +636,26 @@ class DawidSkene(EMStrategy):
             Tb[...] = log_rho
             with np.errstate(invalid="ignore"):  # -inf entries (impossible answers) stay -inf
                 add_csr_product(A, G, Tb)
-            lognorm[sl] = log_normalize(T[sl], overwrite=True, fast_exp=fast)[1]
+            out, lognorm[sl] = log_normalize(Tb, overwrite=True, fast_exp=fast)
+            if out is not Tb:  # pragma: no cover - log_normalize works in place on a C-ordered block
+                Tb[...] = out
 
         run_blocks(rows, len(blocks))
         return T, float(lognorm[np.isfinite(lognorm)].sum())
 
+    def _uses_fast_exp(self, n_cells: int) -> bool:
+        """Whether this E-step takes the float32 exp: inside the EM loop, on an array big
+        enough for its blocks to pay (the final E-step in _finish is then recomputed)."""
+        return self._em_iterating and n_cells >= _em.FAST_EXP_MIN_SIZE
+
     def _row_blocks(self, ctx: _DSContext, n_cells: int) -> list:
         """Row blocks of the E-step, one per thread (see ``n_jobs``), made once per context."""
         n = ctx.task_pair.shape[0]
-        want = n_threads(getattr(self, "n_jobs", 1), n_cells, n)
-        if ctx.row_blocks is None or len(ctx.row_blocks) != want:
+        want = n_threads(self.n_jobs, n_cells, n)
+        if ctx.row_blocks is None or ctx.row_blocks_want != want:
             ctx.row_blocks = (csr_row_blocks(ctx.task_pair, want) if want > 1
                               else [(slice(0, n), ctx.task_pair)])
+            ctx.row_blocks_want = want  # (the cuts may give fewer blocks: keep them anyway)
         return ctx.row_blocks
 
     def _log_prior(self, params: "DSParams") -> float:
@@ -676,7 +691,8 @@ class DawidSkene(EMStrategy):
     _exact_final_e_step = True
 
     def _finish(self, votes: Votes, ctx: _DSContext, params: "DSParams", T: np.ndarray) -> None:
-        if self._exact_final_e_step and isinstance(params, DSParams):
+        if (self._exact_final_e_step and isinstance(params, DSParams) and isinstance(T, np.ndarray)
+                and T.ndim == 2 and T.size >= _em.FAST_EXP_MIN_SIZE):
             # the loop's E-steps took the float32 exp (~5e-7 relative): the posteriors of
             # the final parameters are recomputed with the exact one
             T = self._clamp(ctx, self._e_step(votes, ctx, params, None)[0])
@@ -688,7 +704,6 @@ class DawidSkene(EMStrategy):
         else:
             self.confusions_ = self._dense_confusions(votes, ctx, params)
         self.__dict__.pop("_sparse_mode", None)
-        self.probas_ = T
         self.probas_ = T
         self.labels_ = argmax_ties(T, tie=self.tie, random_state=self.random_state)
 

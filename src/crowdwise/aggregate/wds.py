@@ -34,7 +34,7 @@ class WDS(DawidSkene):
 
     Parameters
     ----------
-    max_iter, tol, prior, init, tie, random_state, memory_budget
+    max_iter, tol, prior, init, tie, random_state, memory_budget, accelerate, n_jobs
         As in :class:`~crowdwise.aggregate.DawidSkene` (``tie`` and ``random_state``
         break the ties of the weighted vote).
 

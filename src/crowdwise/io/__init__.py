@@ -15,7 +15,8 @@ folder with ``votes.csv``      (or ``votes.parquet``) a vote table (:func:`read_
                                ``metadata.json`` beside it is read when present
                                (:func:`read_answers`)
 ``*.csv``, ``*.tsv``           long table ``task, worker, label`` (+ extra columns)
-``*.parquet``                  long table (needs pyarrow: ``pip install 'crowdwise[parquet]'``)
+``*.parquet``                  long table, one file or a folder of parts (needs pyarrow:
+                               ``pip install 'crowdwise[parquet]'``)
 ``*.txt``                      dense tasks x workers matrix (:func:`read_dense`) when the
                                first non-blank line is only white-space separated integers;
                                otherwise a long table, which must start with a header line
@@ -147,7 +148,8 @@ def load_votes(
 
 def _guess(path: Path) -> str:
     if path.is_dir():
-        return "peerannot"
+        # a folder named *.parquet holding parts (Spark, Hive) is one table
+        return "table" if path.suffix == ".parquet" and not (path / "answers.json").exists() else "peerannot"
     suffix = kind_of(path)[0]
     if suffix == ".json":
         return "json"

@@ -104,8 +104,10 @@ def arrow_to_numpy(arr: Any, *, nulls_as_stored: bool = False) -> np.ndarray:
             dt = np.dtype(f"{kind}{t.bit_width // 8}")
             buf = arr.buffers()[1]
             if buf is None or n == 0:
-                return np.zeros(0, dtype=dt)
-            return np.frombuffer(buf, dtype=dt, count=n, offset=arr.offset * dt.itemsize)
+                return np.zeros(n, dtype=dt)
+            out = np.frombuffer(buf, dtype=dt, count=n, offset=arr.offset * dt.itemsize)
+            out.flags.writeable = False  # Arrow's memory: never written through
+            return out
     if not arr.null_count:
         if pa.types.is_boolean(t):
             return arrow_to_numpy(pc.cast(arr, pa.uint8())).astype(bool)

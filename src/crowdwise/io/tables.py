@@ -272,8 +272,11 @@ def read_parquet_table(path: Path) -> TableData:
     try:
         # ParquetFile reads the one file without pyarrow.dataset, whose import loads
         # pandas (~60 MB, 0.4 s) that this path does not need
-        with pq.ParquetFile(path) as pf:
-            table = pf.read()
+        if path.is_dir():  # a data set written in parts (Spark, Hive): the dataset reader
+            table = pq.read_table(path)
+        else:
+            with pq.ParquetFile(path) as pf:
+                table = pf.read()
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", source=source,
                          fix="check the file (was it fully written?) or its extension") from None
