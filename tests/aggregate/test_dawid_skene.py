@@ -288,3 +288,26 @@ def test_n_jobs_must_be_a_thread_count(bad):
     votes, _, _ = ds_crowd(n_tasks=50)
     with pytest.raises(InputError, match="n_jobs"):
         DawidSkene(n_jobs=bad).fit(votes)
+
+
+def test_confusions_without_smoothing_are_the_count_ratios():
+    # prior=0 keeps only log(S / n_jk): the full confusions are rebuilt from it, including a
+    # class a worker never met and a declared worker without votes (uniform rows)
+    votes = Votes.from_records([0, 0, 1, 1, 2], ["a", "b", "a", "b", "a"], [0, 1, 1, 1, 0],
+                               n_classes=3, worker_ids=["a", "b", "idle"])
+    ds = DawidSkene()
+    ds._validate(votes)
+    ctx = ds._context(votes)
+    T = np.array([[0.7, 0.3, 0.0], [0.1, 0.9, 0.0], [1.0, 0.0, 0.0]])
+    params = ds._m_step(votes, ctx, T)
+    assert params.pair_sums is None
+    conf = ds._dense_confusions(votes, ctx, params)
+    # by hand: counts[j, k, l] = sum of T[i, k] over j's votes l on task i
+    counts = np.zeros((3, 3, 3))
+    for t, w, lab in zip(votes.task, votes.worker, votes.label):
+        counts[w, :, lab] += T[t]
+    tot = counts.sum(axis=2, keepdims=True)
+    want = np.divide(counts, tot, out=np.full_like(counts, 1 / 3), where=tot > 0)
+    np.testing.assert_allclose(conf, want, rtol=1e-14, atol=1e-300)
+    np.testing.assert_array_equal(conf[2], np.full((3, 3), 1 / 3))  # the idle worker
+    np.testing.assert_array_equal(conf[:, 2], np.full((3, 3), 1 / 3))  # class 2: never the truth

@@ -332,11 +332,11 @@ def _check_same_classes(votes: Votes, classes: np.ndarray) -> None:
 # ---------------------------------------------------------------------- Dawid-Skene
 class DSParams(NamedTuple):
     """Parameters of one M-step: class shares, per-pair log-confusions, and the sums they
-    come from (kept to rebuild full confusions and the MAP prior term)."""
+    come from (kept, with smoothing, for the MAP prior term and the full confusions)."""
 
     priors: np.ndarray         # (K,)
     log_pi: np.ndarray         # (n_pairs, K): log pi_j[k, l] for each voted pair (j, l)
-    pair_sums: np.ndarray      # (n_pairs, K): S
+    pair_sums: np.ndarray | None  # (n_pairs, K): S when prior > 0 (None without smoothing)
     worker_totals: np.ndarray  # (n_workers with votes, K): n_jk
     n_workers: int             # workers declared (with or without votes)
 
@@ -597,7 +597,9 @@ class DawidSkene(EMStrategy):
                 G -= np.log(tot)[seg]
                 if not (tot > 0).all():
                     G[tot[seg] <= 0] = -np.log(k)
-        return DSParams(class_priors(T, ctx.by_task.keys), G, S, tot, votes.n_workers)
+        # S is kept only for the MAP prior term (a > 0): without smoothing the confusions
+        # are exp(G), and two parameter sets alive in SQUAREM's cycle cost 2 x pairs x K less
+        return DSParams(class_priors(T, ctx.by_task.keys), G, S if a > 0 else None, tot, votes.n_workers)
 
     def _log_scores(self, votes: Votes, ctx: _DSContext, params: "DSParams | tuple") -> np.ndarray:
         """``log rho_k + sum_votes log pi_j[k, l]``, shape (n_tasks, K).
@@ -680,6 +682,15 @@ class DawidSkene(EMStrategy):
     def _dense_confusions(self, votes: Votes, ctx: _DSContext, params: "DSParams") -> np.ndarray:
         """The full ``(n_workers, K, K)`` confusions of per-pair parameters."""
         k, w, a = votes.n_classes, votes.n_workers, float(self.prior)
+        if params.pair_sums is None:  # no smoothing: pi = S / n_jk = exp(log_pi) at the voted pairs
+            conf = np.zeros((w, k, k))
+            conf[ctx.pair_worker, :, ctx.pair_label] = np.exp(params.log_pi)
+            # a class the worker never met (n_jk = 0), or a worker without votes: uniform row
+            dead_r, dead_k = np.nonzero(~(params.worker_totals > 0))
+            if dead_r.size:
+                conf[ctx.pair_worker[ctx.worker_starts[dead_r]], dead_k, :] = 1.0 / k
+            conf[~(conf.sum(axis=2) > 0)] = 1.0 / k
+            return conf
         counts = np.zeros((w, k, k))
         counts[ctx.pair_worker, :, ctx.pair_label] = params.pair_sums
         counts += a
