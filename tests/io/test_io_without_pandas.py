@@ -78,6 +78,9 @@ def test_arrow_to_numpy_matches_to_numpy():
     assert arrow_to_numpy(pa.array([], pa.int64())).size == 0
     with_nulls = pa.array([1, None, 3], pa.int32())
     np.testing.assert_array_equal(arrow_to_numpy(with_nulls), with_nulls.to_numpy(zero_copy_only=False))
+    assert arrow_to_numpy(with_nulls).dtype == np.float64  # NaN at the null, as pyarrow does
+    floats = pa.array([0.5, None, -2.0]).slice(1)
+    np.testing.assert_array_equal(arrow_to_numpy(floats), [np.nan, -2.0])
     stored = arrow_to_numpy(with_nulls, nulls_as_stored=True)
     assert stored.dtype == np.int32 and stored[0] == 1 and stored[2] == 3
     assert arrow_to_numpy(pa.array(["x", None])).tolist() == ["x", None]

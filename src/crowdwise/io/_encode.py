@@ -87,8 +87,9 @@ def arrow_to_numpy(arr: Any, *, nulls_as_stored: bool = False) -> np.ndarray:
     pyarrow's ``to_numpy`` loads pandas on first use (~60 MB of memory, 0.4 s), which
     reading a vote table does not otherwise need. Numbers and booleans without nulls are
     read from the data buffer (``np.frombuffer``, read-only, no copy for numbers); text
-    comes through ``to_pylist`` as an object array. Anything else, or nulls, falls back
-    to ``to_numpy``. ``nulls_as_stored=True`` reads a numeric array's buffer even with
+    comes through ``to_pylist`` as an object array; numbers with nulls come as float64
+    with NaN at the nulls (as ``to_numpy`` gives them). Anything else (text or booleans
+    with nulls, dates...) falls back to ``to_numpy``. ``nulls_as_stored=True`` reads a numeric array's buffer even with
     nulls (their slots hold whatever Arrow stored there: the caller masks them).
     """
     import pyarrow as pa
@@ -108,6 +109,12 @@ def arrow_to_numpy(arr: Any, *, nulls_as_stored: bool = False) -> np.ndarray:
             out = np.frombuffer(buf, dtype=dt, count=n, offset=arr.offset * dt.itemsize)
             out.flags.writeable = False  # Arrow's memory: never written through
             return out
+    elif pa.types.is_integer(t) or pa.types.is_floating(t):
+        # nulls: float64 with NaN there, as pyarrow's to_numpy gives (a cast with an Arrow
+        # type, then the buffer; the values under the nulls are masked)
+        vals = np.array(arrow_to_numpy(pc.cast(arr, pa.float64()), nulls_as_stored=True))
+        vals[arrow_to_numpy(arr.is_null())] = np.nan
+        return vals
     if not arr.null_count:
         if pa.types.is_boolean(t):
             return arrow_to_numpy(pc.cast(arr, pa.uint8())).astype(bool)
