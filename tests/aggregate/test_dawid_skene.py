@@ -294,7 +294,7 @@ def test_confusions_without_smoothing_are_the_count_ratios():
     # prior=0 keeps only log(S / n_jk): the full confusions are rebuilt from it, including a
     # class a worker never met and a declared worker without votes (uniform rows)
     votes = Votes.from_records([0, 0, 1, 1, 2], ["a", "b", "a", "b", "a"], [0, 1, 1, 1, 0],
-                               n_classes=3, worker_ids=["a", "b", "idle"])
+                               n_classes=3, worker_ids=["idle", "a", "b"])  # idle first: ids != ranks
     ds = DawidSkene()
     ds._validate(votes)
     ctx = ds._context(votes)
@@ -309,5 +309,5 @@ def test_confusions_without_smoothing_are_the_count_ratios():
     tot = counts.sum(axis=2, keepdims=True)
     want = np.divide(counts, tot, out=np.full_like(counts, 1 / 3), where=tot > 0)
     np.testing.assert_allclose(conf, want, rtol=1e-14, atol=1e-300)
-    np.testing.assert_array_equal(conf[2], np.full((3, 3), 1 / 3))  # the idle worker
+    np.testing.assert_array_equal(conf[0], np.full((3, 3), 1 / 3))  # the idle worker
     np.testing.assert_array_equal(conf[:, 2], np.full((3, 3), 1 / 3))  # class 2: never the truth

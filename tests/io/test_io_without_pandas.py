@@ -21,9 +21,11 @@ def _write_tables(tmp_path):
     task = t[keep] * 1_000_003  # sparse integer ids: the sort path
     worker = np.array([f"w{i}" for i in w[keep]])  # text ids: Arrow dictionary path
     label = rng.choice(["cat", "dog", "cow"], keep.size)
-    table = pa.table({"task": task, "worker": worker, "label": label})
+    score = np.where(np.arange(task.size) % 7 == 0, None, np.arange(task.size)).tolist()  # empty cells
+    table = pa.table({"task": task, "worker": worker, "label": label, "score": pa.array(score, pa.int64())})
     pq.write_table(table, tmp_path / "votes.parquet")
-    lines = ["task,worker,label"] + [f"{t},{w},{lab}" for t, w, lab in zip(task, worker, label)]
+    lines = ["task,worker,label,score"] + [f"{t},{w},{lab},{'' if s is None else s}"
+                                           for t, w, lab, s in zip(task, worker, label, score)]
     (tmp_path / "votes.csv").write_text("\n".join(lines) + "\n")
     import crowdwise.io as cio
 
@@ -34,6 +36,7 @@ def test_reading_and_fitting_do_not_import_pandas(tmp_path):
     _write_tables(tmp_path)
     code = (
         "import sys, json\n"
+        "import numpy as np\n"
         "import crowdwise.io as cio\n"
         "from crowdwise.aggregate import make_strategy\n"
         "out = {}\n"
@@ -43,6 +46,7 @@ def test_reading_and_fitting_do_not_import_pandas(tmp_path):
         "        out[name + m] = make_strategy(m, random_state=0).fit(v).labels_.tolist()\n"
         "    out[name] = [v.task_ids.tolist(), v.worker_ids.tolist(), v.classes.tolist(), v.task.tolist(),\n"
         "                 v.worker.tolist(), v.label.tolist()]\n"
+        "    out[name + 'score'] = int(np.isnan(v.extra['score']).sum()) if 'score' in v.extra else -1\n"
         "print(json.dumps({'pandas': 'pandas' in sys.modules, **out}))\n")
     res = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
     import json
@@ -58,6 +62,8 @@ def test_reading_and_fitting_do_not_import_pandas(tmp_path):
         assert got[name] == [v.task_ids.tolist(), v.worker_ids.tolist(), v.classes.tolist(), v.task.tolist(),
                              v.worker.tolist(), v.label.tolist()]
         assert len(got[name][1]) == 60 and got[name][2] == ["cat", "cow", "dog"]
+        if name != "answers.json":  # the extra column with empty cells was read, as NaN
+            assert got[name + "score"] == int(np.isnan(v.extra["score"]).sum()) > 0
         for m in ("MV", "DS", "MACE"):
             assert got[name + m] == make_strategy(m, random_state=0).fit(v).labels_.tolist()
 
@@ -81,6 +87,11 @@ def test_arrow_to_numpy_matches_to_numpy():
     assert arrow_to_numpy(with_nulls).dtype == np.float64  # NaN at the null, as pyarrow does
     floats = pa.array([0.5, None, -2.0]).slice(1)
     np.testing.assert_array_equal(arrow_to_numpy(floats), [np.nan, -2.0])
+    for arr in (pa.array([2**53 + 1, None], pa.int64()), pa.array([2**64 - 1, None], pa.uint64()),
+                pa.array([1.5, None], pa.float32()), pa.array([None, None], pa.int16())):
+        got, want = arrow_to_numpy(arr), arr.to_numpy(zero_copy_only=False)
+        assert got.dtype == want.dtype  # big integers round as pyarrow rounds them; float32 stays
+        np.testing.assert_array_equal(got, want)
     stored = arrow_to_numpy(with_nulls, nulls_as_stored=True)
     assert stored.dtype == np.int32 and stored[0] == 1 and stored[2] == 3
     assert arrow_to_numpy(pa.array(["x", None])).tolist() == ["x", None]

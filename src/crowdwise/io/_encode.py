@@ -87,8 +87,8 @@ def arrow_to_numpy(arr: Any, *, nulls_as_stored: bool = False) -> np.ndarray:
     pyarrow's ``to_numpy`` loads pandas on first use (~60 MB of memory, 0.4 s), which
     reading a vote table does not otherwise need. Numbers and booleans without nulls are
     read from the data buffer (``np.frombuffer``, read-only, no copy for numbers); text
-    comes through ``to_pylist`` as an object array; numbers with nulls come as float64
-    with NaN at the nulls (as ``to_numpy`` gives them). Anything else (text or booleans
+    comes through ``to_pylist`` as an object array; numbers with nulls come with NaN at
+    the nulls, integers as float64 (as ``to_numpy`` gives them). Anything else (text or booleans
     with nulls, dates...) falls back to ``to_numpy``. ``nulls_as_stored=True`` reads a numeric array's buffer even with
     nulls (their slots hold whatever Arrow stored there: the caller masks them).
     """
@@ -112,7 +112,9 @@ def arrow_to_numpy(arr: Any, *, nulls_as_stored: bool = False) -> np.ndarray:
     elif pa.types.is_integer(t) or pa.types.is_floating(t):
         # nulls: float64 with NaN there, as pyarrow's to_numpy gives (a cast with an Arrow
         # type, then the buffer; the values under the nulls are masked)
-        vals = np.array(arrow_to_numpy(pc.cast(arr, pa.float64()), nulls_as_stored=True))
+        # (cast in NumPy: Arrow's safe cast refuses integers above 2^53, pyarrow rounds them)
+        stored = arrow_to_numpy(arr, nulls_as_stored=True)
+        vals = stored.astype(np.float64 if pa.types.is_integer(t) else stored.dtype)
         vals[arrow_to_numpy(arr.is_null())] = np.nan
         return vals
     if not arr.null_count:
