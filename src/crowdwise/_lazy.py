@@ -13,7 +13,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-__all__ = ["pd", "pandas_loaded", "is_pandas"]
+__all__ = ["pd", "is_pandas"]
 
 
 class _LazyModule(ModuleType):
@@ -41,13 +41,6 @@ class _LazyModule(ModuleType):
 
 
 pd: Any = _LazyModule("pandas")
-
-
-def pandas_loaded() -> bool:
-    """Whether pandas has been imported (by crowdwise or anyone else)."""
-    import sys
-
-    return "pandas" in sys.modules
 
 
 def is_pandas(x: Any, kind: str = "Series") -> bool:

@@ -24,7 +24,8 @@ from scipy import sparse
 
 from ..errors import TooLargeError
 
-__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "exp_nonpositive", "row_max", "EMHistory", "check_budget",
+__all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "exp_nonpositive",
+           "row_max", "EMHistory", "check_budget",
            "DEFAULT_MEMORY_BUDGET", "vote_profile_fingerprints", "hashed_uniforms",
            "check_n_jobs", "n_threads", "csr_row_blocks", "run_blocks", "add_csr_product"]
 
@@ -177,11 +178,11 @@ def exp_nonpositive(x: np.ndarray, *, fast: bool = True, min_size: int | None = 
     time (float64 -> float32 -> exp -> float64, ~5 ns per value). The relative error is
     at most ``3e-7 + 6e-8 |x|`` (float32's exp, documented at 2.52 ULP, plus the rounding
     of ``x``), so under 8e-7 on every value that weighs more than ``exp(-8)`` of its
-    row's largest. Finite values
-    below float32's normal range (``x < -87.3``) take the exact float64 ``exp``: flushing
-    them to 0 changes EM's path (DS at 500k votes: 46 iterations instead of 37, another
-    optimum), since a confusion row estimated from tiny posteriors is still a row. Meant for the iterations of an EM loop, whose final posteriors are recomputed
-    exactly; ``fast=False``, an array of fewer than ``min_size`` values (default
+    row's largest. Finite values below float32's normal range (``x < -87.3``) take the
+    exact float64 ``exp``: flushing them to 0 changes EM's path (DS at 500k votes: 46
+    iterations instead of 37, another optimum), since a confusion row estimated from
+    tiny posteriors is still a row. Meant for the iterations of an EM loop, whose final
+    posteriors are recomputed exactly; ``fast=False``, an array of fewer than ``min_size`` values (default
     ``FAST_EXP_MIN_SIZE``: the blocks do not pay below) or a non-float64 one is plain
     ``np.exp``. A caller that splits one array into blocks passes ``min_size=0`` and
     decides on the whole array's size, so every block takes the same path whatever

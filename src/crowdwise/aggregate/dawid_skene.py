@@ -36,9 +36,8 @@ from ..errors import InputError
 from ..votes import Votes
 from ._base import Aggregator, argmax_ties
 from . import _em
-from ._em import (EMHistory, Segments, add_csr_product, check_budget, check_n_jobs, csr_row_blocks, group_index, log_normalize,
-                  n_threads, row_sum, run_blocks, safe_log,
-                  segment_sum_gather, vote_incidence)
+from ._em import (EMHistory, Segments, add_csr_product, check_budget, check_n_jobs, csr_row_blocks, group_index,
+                  log_normalize, n_threads, row_sum, run_blocks, safe_log, segment_sum_gather, vote_incidence)
 from . import _sparse_ds as _sds
 from .registry import register
 

@@ -88,9 +88,10 @@ def arrow_to_numpy(arr: Any, *, nulls_as_stored: bool = False) -> np.ndarray:
     reading a vote table does not otherwise need. Numbers and booleans without nulls are
     read from the data buffer (``np.frombuffer``, read-only, no copy for numbers); text
     comes through ``to_pylist`` as an object array; numbers with nulls come with NaN at
-    the nulls, integers as float64 (as ``to_numpy`` gives them). Anything else (text or booleans
-    with nulls, dates...) falls back to ``to_numpy``. ``nulls_as_stored=True`` reads a numeric array's buffer even with
-    nulls (their slots hold whatever Arrow stored there: the caller masks them).
+    the nulls, integers as float64 (as ``to_numpy`` gives them). Anything else (text or
+    booleans with nulls, dates...) falls back to ``to_numpy``. ``nulls_as_stored=True``
+    reads a numeric array's buffer even with nulls (their slots hold whatever Arrow
+    stored there: the caller masks them).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
