@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from ..errors import TooLargeError
+from ..errors import InputError, TooLargeError
 
 __all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "exp_nonpositive",
            "row_max", "EMHistory", "check_budget",
@@ -182,9 +182,9 @@ def exp_nonpositive(x: np.ndarray, *, fast: bool = True, min_size: int | None = 
     exact float64 ``exp``: flushing them to 0 changes EM's path (DS at 500k votes: 46
     iterations instead of 37, another optimum), since a confusion row estimated from
     tiny posteriors is still a row. Meant for the iterations of an EM loop, whose final
-    posteriors are recomputed exactly; ``fast=False``, an array of fewer than ``min_size`` values (default
-    ``FAST_EXP_MIN_SIZE``: the blocks do not pay below) or a non-float64 one is plain
-    ``np.exp``. A caller that splits one array into blocks passes ``min_size=0`` and
+    posteriors are recomputed exactly; ``fast=False``, an array of fewer than ``min_size``
+    values (default ``FAST_EXP_MIN_SIZE``: the blocks do not pay below) or a non-float64
+    one is plain ``np.exp``. A caller that splits one array into blocks passes ``min_size=0`` and
     decides on the whole array's size, so every block takes the same path whatever
     the split.
     """
@@ -363,8 +363,6 @@ def available_cores() -> int:
 
 def check_n_jobs(n_jobs: object) -> None:
     """``n_jobs`` is None, a positive number of threads, or -1, -2, ... (all cores, all but one, ...)."""
-    from ..errors import InputError
-
     if n_jobs is None:
         return
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:

@@ -315,6 +315,12 @@ def _squarem_point(s0: Any, s1: Any, s2: Any, rows: np.ndarray | None = None,
     return point
 
 
+def _fast_exp_pays(n_cells: int) -> bool:
+    """Whether an E-step over ``n_cells`` posterior cells takes the float32 exp in the loop
+    (read at call time, so that tests can move the threshold)."""
+    return n_cells >= _em.FAST_EXP_MIN_SIZE
+
+
 def _sum_squares(x: np.ndarray) -> float:
     """``sum(x ** 2)`` without BLAS: a threaded ``ddot`` wakes OpenBLAS's threads, which
     then spin on the other core for the rest of the fit (measured: 1.4 s of CPU beside a
@@ -415,8 +421,8 @@ class DawidSkene(EMStrategy):
         threads would cost more than they share); ``1`` one thread; ``-1`` every core;
         inside joblib workers, pass ``n_jobs=1``. At 500k votes, K = 10 on 2 cores the
         E-step takes half the time (the M-step that follows reads rows another core
-        wrote, which costs back part of it). The M-step and the sparse mode run on one thread
-        (threads measured no faster there).
+        wrote, which costs back part of it). The M-step and the sparse mode run on one
+        thread (threads measured no faster there).
 
     Attributes
     ----------
@@ -606,12 +612,24 @@ class DawidSkene(EMStrategy):
         ``params[1]`` is either the per-pair ``(n_pairs, K)`` log-confusions of the
         M-step or full ``(n_workers, K, K)`` log-confusions (fitted ones, for new votes).
         """
+        G, log_rho = self._score_terms(ctx, params)
+        L = np.empty((ctx.task_pair.shape[0], log_rho.size))
+        self._fill_scores(ctx.task_pair, G, log_rho, L)
+        return L
+
+    @staticmethod
+    def _score_terms(ctx: _DSContext, params: "DSParams | tuple") -> tuple[np.ndarray, np.ndarray]:
+        """``(G, log rho)``: per-pair log-confusions ``(n_pairs, K)`` and log class shares."""
         priors, log_pi = params[0], params[1]
         G = log_pi[ctx.pair_worker, :, ctx.pair_label] if log_pi.ndim == 3 else log_pi
+        return G, safe_log(priors)
+
+    @staticmethod
+    def _fill_scores(A: Any, G: np.ndarray, log_rho: np.ndarray, out: np.ndarray) -> None:
+        """``out = log_rho + A @ G`` for the task rows of ``A``, written in place."""
+        out[...] = log_rho
         with np.errstate(invalid="ignore"):  # -inf entries (impossible answers) stay -inf
-            L = ctx.task_pair @ G
-        L += safe_log(priors)
-        return L
+            add_csr_product(A, G, out)
 
     def _e_step(self, votes: Votes, ctx: _DSContext, params: "DSParams",
                 state: Any) -> tuple[np.ndarray, float]:
@@ -621,9 +639,7 @@ class DawidSkene(EMStrategy):
             if ctx.fixed is not None and ctx.fixed.owns(params):
                 return ctx.fixed.e_step(params)
             return _sds.sparse_e_step(ctx.task_pair_c, params.log_pi, params.priors, self._sparse_n_votes(ctx))
-        priors, log_pi = params[0], params[1]
-        G = log_pi[ctx.pair_worker, :, ctx.pair_label] if log_pi.ndim == 3 else log_pi
-        log_rho = safe_log(priors)
+        G, log_rho = self._score_terms(ctx, params)
         n, k = ctx.task_pair.shape[0], log_rho.size
         blocks = self._row_blocks(ctx, n * k)
         T = np.empty((n, k))
@@ -634,9 +650,7 @@ class DawidSkene(EMStrategy):
             # every row is computed alone, so the result is the same for any split
             sl, A = blocks[b]
             Tb = T[sl]
-            Tb[...] = log_rho
-            with np.errstate(invalid="ignore"):  # -inf entries (impossible answers) stay -inf
-                add_csr_product(A, G, Tb)
+            self._fill_scores(A, G, log_rho, Tb)
             out, lognorm[sl] = log_normalize(Tb, overwrite=True, fast_exp=fast)
             if out is not Tb:  # pragma: no cover - log_normalize works in place on a C-ordered block
                 Tb[...] = out
@@ -647,7 +661,7 @@ class DawidSkene(EMStrategy):
     def _uses_fast_exp(self, n_cells: int) -> bool:
         """Whether this E-step takes the float32 exp: inside the EM loop, on an array big
         enough for its blocks to pay (the final E-step in _finish is then recomputed)."""
-        return self._em_iterating and n_cells >= _em.FAST_EXP_MIN_SIZE
+        return self._em_iterating and _fast_exp_pays(n_cells)
 
     def _row_blocks(self, ctx: _DSContext, n_cells: int) -> list:
         """Row blocks of the E-step, one per thread (see ``n_jobs``), made once per context."""
@@ -702,9 +716,9 @@ class DawidSkene(EMStrategy):
 
     def _finish(self, votes: Votes, ctx: _DSContext, params: "DSParams", T: np.ndarray) -> None:
         if (self._exact_final_e_step and isinstance(params, DSParams) and isinstance(T, np.ndarray)
-                and T.ndim == 2 and T.size >= _em.FAST_EXP_MIN_SIZE):
-            # the loop's E-steps took the float32 exp (~5e-7 relative): the posteriors of
-            # the final parameters are recomputed with the exact one
+                and T.ndim == 2 and _fast_exp_pays(T.size)):
+            # the loop's E-steps took the float32 exp (under 8e-7 relative): the posteriors
+            # of the final parameters are recomputed with the exact one
             T = self._clamp(ctx, self._e_step(votes, ctx, params, None)[0])
         self.priors_ = params.priors
         self.sparse_mode_ = isinstance(params, _sds.SparseParams)

@@ -111,9 +111,8 @@ def arrow_to_numpy(arr: Any, *, nulls_as_stored: bool = False) -> np.ndarray:
             out.flags.writeable = False  # Arrow's memory: never written through
             return out
     elif pa.types.is_integer(t) or pa.types.is_floating(t):
-        # nulls: float64 with NaN there, as pyarrow's to_numpy gives (a cast with an Arrow
-        # type, then the buffer; the values under the nulls are masked)
-        # (cast in NumPy: Arrow's safe cast refuses integers above 2^53, pyarrow rounds them)
+        # nulls: NaN there, integers as float64, as pyarrow's to_numpy gives them; the cast
+        # is NumPy's (Arrow's safe cast refuses integers above 2^53, pyarrow rounds them)
         stored = arrow_to_numpy(arr, nulls_as_stored=True)
         vals = stored.astype(np.float64 if pa.types.is_integer(t) else stored.dtype)
         vals[arrow_to_numpy(arr.is_null())] = np.nan
