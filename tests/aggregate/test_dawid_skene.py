@@ -246,7 +246,7 @@ def test_any_number_of_threads_gives_the_same_fit_bit_for_bit(n_tasks):
     # with 8000 tasks, the 2- and 3-thread blocks fall under the float32 exp's size on
     # their own: the path is chosen on the whole array, so they must take it all the same
     assert (votes.n_tasks * votes.n_classes >= em.FAST_EXP_MIN_SIZE) == (n_tasks == 8000)
-    fits = [DawidSkene(n_jobs=n, tol=1e-10, random_state=0).fit(votes) for n in (1, 2, 3, -1, None)]
+    fits = [DawidSkene(n_jobs=n, tol=1e-8, random_state=0).fit(votes) for n in (1, 2, 3, -1, None)]
     ref = fits[0]
     for ds in fits[1:]:
         np.testing.assert_array_equal(ds.probas_, ref.probas_)
@@ -268,7 +268,7 @@ def test_fast_exp_iterations_end_on_exact_posteriors(monkeypatch):
         return real(x, fast=fast, min_size=min_size)
 
     monkeypatch.setattr(em, "exp_nonpositive", spy)
-    fast = DawidSkene(max_iter=300, tol=1e-10, random_state=0).fit(votes)
+    fast = DawidSkene(max_iter=300, tol=1e-8, random_state=0).fit(votes)  # the tightest fast tol
     assert any(calls[:-1]) and calls[-1] is False  # iterations fast, the final E-step exact
     # the final posteriors are the exact E-step of the final parameters
     np.testing.assert_allclose(fast.probas_, fast.predict_proba(votes), rtol=1e-10, atol=1e-300)
@@ -276,11 +276,63 @@ def test_fast_exp_iterations_end_on_exact_posteriors(monkeypatch):
     assert np.all(np.diff(ll) >= -1e-8 * np.abs(ll[1:])), np.diff(ll).min()
 
     monkeypatch.setattr(em, "FAST_EXP_MIN_SIZE", 1 << 62)  # every exp exact
-    exact = DawidSkene(max_iter=300, tol=1e-10, random_state=0).fit(votes)
+    exact = DawidSkene(max_iter=300, tol=1e-8, random_state=0).fit(votes)
     np.testing.assert_array_equal(fast.labels_, exact.labels_)
     np.testing.assert_allclose(fast.confusions_, exact.confusions_, rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(fast.probas_, exact.probas_, rtol=1e-5, atol=1e-7)  # both stop within tol
     assert abs(fast.log_likelihood_[-1] - exact.log_likelihood_[-1]) <= 1e-7 * abs(exact.log_likelihood_[-1])
+
+
+@pytest.mark.parametrize("prior", [0.0, 0.5])
+def test_fast_log_m_steps_match_the_exact_fit(monkeypatch, prior):
+    import crowdwise.aggregate._em as em
+
+    # 2000 workers x 3 labels x K = 3: ~18k per-pair cells, so the M-step's float32 log runs
+    votes, _, _ = ds_crowd(n_tasks=6000, n_workers=2000, seed=9)
+    calls = []
+    real = em.log_nonnegative
+
+    def spy(x, *, fast=True, min_size=None):
+        calls.append((bool(fast), x.size))
+        return real(x, fast=fast, min_size=min_size)
+
+    monkeypatch.setattr(em, "log_nonnegative", spy)
+    fast = DawidSkene(max_iter=300, tol=1e-8, prior=prior, random_state=0).fit(votes)
+    assert calls and all(f for f, _ in calls) and calls[0][1] >= em.FAST_EXP_MIN_SIZE
+    ll = np.array(fast.log_likelihood_)
+    assert np.all(np.diff(ll) >= -1e-8 * np.abs(ll[1:])), np.diff(ll).min()
+    np.testing.assert_allclose(fast.confusions_.sum(axis=2), 1.0, rtol=1e-6)
+
+    monkeypatch.setattr(em, "FAST_EXP_MIN_SIZE", 1 << 62)  # every exp and log exact
+    calls.clear()
+    exact = DawidSkene(max_iter=300, tol=1e-8, prior=prior, random_state=0).fit(votes)
+    assert calls and not any(f for f, _ in calls)
+    np.testing.assert_array_equal(fast.labels_, exact.labels_)
+    # cells that EM drives to 0 slowly (1e-7 and below) differ by up to 1e-6 at this tol
+    np.testing.assert_allclose(fast.confusions_, exact.confusions_, rtol=1e-4, atol=2e-6)
+    np.testing.assert_allclose(fast.probas_, exact.probas_, rtol=1e-4, atol=1e-7)
+    assert abs(fast.log_likelihood_[-1] - exact.log_likelihood_[-1]) <= 1e-7 * abs(exact.log_likelihood_[-1])
+    # the reported posteriors are still the exact E-step of the reported confusions
+    np.testing.assert_allclose(fast.probas_, fast.predict_proba(votes), rtol=1e-9, atol=1e-300)
+
+
+def test_a_tol_below_the_float32_rounding_runs_the_loop_exact(monkeypatch):
+    import crowdwise.aggregate._em as em
+
+    # at tol=1e-10 the float32 rounding could decide the stop test (measured: a stop 18
+    # iterations early, 0.002 nats short): the loop then takes the exact exp and log
+    votes, _, _ = ds_crowd(n_tasks=6000, n_workers=2000, seed=9)
+    seen = []
+    real_log, real_exp = em.log_nonnegative, em.exp_nonpositive
+    monkeypatch.setattr(em, "log_nonnegative", lambda x, *, fast=True, min_size=None: (
+        seen.append(("log", fast)), real_log(x, fast=fast, min_size=min_size))[1])
+    monkeypatch.setattr(em, "exp_nonpositive", lambda x, *, fast=True, min_size=None: (
+        seen.append(("exp", fast)), real_exp(x, fast=fast, min_size=min_size))[1])
+    DawidSkene(max_iter=50, tol=1e-10, prior=0.5, random_state=0).fit(votes)
+    assert {k for k, _ in seen} == {"log", "exp"} and not any(f for _, f in seen)
+    seen.clear()
+    DawidSkene(max_iter=50, tol=1e-8, prior=0.5, random_state=0).fit(votes)
+    assert ("log", True) in seen and ("exp", True) in seen
 
 
 @pytest.mark.parametrize("bad", [0, 1.5, "two"])

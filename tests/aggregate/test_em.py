@@ -80,6 +80,40 @@ def test_fast_exp_falls_back_to_the_exact_exp():
     np.testing.assert_array_equal(exp_nonpositive(x32.copy()), np.exp(x32))
 
 
+def test_fast_log_is_within_its_stated_error_and_keeps_tiny_values():
+    from crowdwise.aggregate._em import log_nonnegative
+
+    rng = np.random.default_rng(5)
+    x = np.exp(rng.uniform(-85.0, 85.0, 200_003))  # several blocks and a ragged last one
+    x[::6] = 0.0
+    x[1:50:7] = [1.0, 1e-300, 1e-39, 2e-38, 1e300, 5e38, np.nextafter(0, 1)]  # edges
+    exact = np.full_like(x, -np.inf)
+    exact[x > 0] = np.log(x[x > 0])
+    got = log_nonnegative(x.copy())
+    assert not np.isnan(got).any()
+    normal = (x >= np.finfo(np.float32).tiny) & (x <= np.finfo(np.float32).max)
+    err = np.abs(got[normal] - exact[normal])
+    assert (err <= 1e-7 + 1.5e-7 * np.abs(exact[normal])).all(), err.max()  # the documented bound
+    assert err.max() > 0  # the float32 path ran (a plain np.log would be exact)
+    # zeros are -inf; outside float32's normal range: the exact float64 value, finite
+    assert (got[x == 0] == -np.inf).all()
+    odd = (x > 0) & ~normal
+    assert odd.sum() >= 5
+    np.testing.assert_array_equal(got[odd], exact[odd])
+
+
+def test_fast_log_falls_back_to_the_exact_log():
+    from crowdwise.aggregate._em import log_nonnegative
+
+    x = np.linspace(0.0, 5.0, 1000)  # small: below the size where blocks pay off
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(log_nonnegative(x.copy()), np.log(x))
+        big = np.linspace(0.0, 5.0, 100_000)
+        np.testing.assert_array_equal(log_nonnegative(big.copy(), fast=False), np.log(big))
+        x32 = big.astype(np.float32)  # not float64: plain log
+        np.testing.assert_array_equal(log_nonnegative(x32.copy()), np.log(x32))
+
+
 def test_log_normalize_fast_exp_matches_the_exact_softmax():
     rng = np.random.default_rng(4)
     L = rng.normal(0.0, 20.0, (30_000, 7))

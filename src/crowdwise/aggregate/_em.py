@@ -217,6 +217,53 @@ def exp_nonpositive(x: np.ndarray, *, fast: bool = True, min_size: int | None = 
     return x
 
 
+def log_nonnegative(x: np.ndarray, *, fast: bool = True, min_size: int | None = None) -> np.ndarray:
+    """``log(x)`` in place for a float64 C-contiguous array of values ``>= 0`` (``log 0 =
+    -inf``, no warning).
+
+    The M-step's twin of :func:`exp_nonpositive`: NumPy's float64 ``log`` goes through
+    libm without AVX-512 (~18 ns a value when half of them are zeros, whose ``-inf``
+    takes a slow path), its float32 ``log`` is SIMD (~4 ns). ``fast=True`` takes the
+    float32 one a cache-sized block at a time. The absolute error is at most ``1e-7 +
+    1.5e-7 |log x|`` (the rounding of ``x`` to float32, plus float32's log within about
+    one ULP of its result; measured ``6e-8 + 1.2e-7 |log x|``), so under 9e-7 for any
+    ``x >= exp(-5)``, i.e. the confusion ``exp(log x)`` within 9e-7 relative; a confusion
+    of 1e-9 gets ~3e-6 (it weighs nothing). Values outside float32's normal range
+    (``0 < x < 1.2e-38`` or ``x > 3.4e38``) take the exact float64 ``log``, so that a tiny
+    count keeps a finite logarithm instead of ``-inf``. Meant for the iterations of an EM
+    loop; ``fast=False``, fewer than ``min_size`` values (default ``FAST_EXP_MIN_SIZE``)
+    or a non-float64 array is plain ``np.log``.
+    """
+    flat = x.reshape(-1)
+    n = flat.size
+    if min_size is None:
+        min_size = FAST_EXP_MIN_SIZE
+    if not fast or n < min_size or n == 0 or x.dtype != np.float64 or not x.flags.c_contiguous:
+        with np.errstate(divide="ignore"):
+            np.log(x, out=x)
+        return x
+    step = _FAST_EXP_BLOCK
+    h = np.empty(min(step, n), dtype=np.float32)
+    odd = np.empty(min(step, n), dtype=bool)
+    info = np.finfo(np.float32)
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        for a in range(0, n, step):
+            xb = flat[a:a + step]
+            hb, ob = h[:xb.size], odd[:xb.size]
+            np.copyto(hb, xb, casting="same_kind")
+            # outside float32's normal range but not 0: exact (a tiny count stays finite)
+            np.less(xb, info.tiny, out=ob)
+            ob &= xb > 0
+            ob |= xb > info.max
+            redo = np.flatnonzero(ob)
+            keep = np.log(xb[redo]) if redo.size else None
+            np.log(hb, out=hb)
+            np.copyto(xb, hb)
+            if keep is not None:
+                xb[redo] = keep
+    return x
+
+
 def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False,
                   fast_exp: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise softmax in log space: ``(probas, log_normalizers)``.

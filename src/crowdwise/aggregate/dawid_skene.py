@@ -315,10 +315,17 @@ def _squarem_point(s0: Any, s1: Any, s2: Any, rows: np.ndarray | None = None,
     return point
 
 
-def _fast_exp_pays(n_cells: int) -> bool:
-    """Whether an E-step over ``n_cells`` posterior cells takes the float32 exp in the loop
-    (read at call time, so that tests can move the threshold)."""
-    return n_cells >= _em.FAST_EXP_MIN_SIZE
+#: smallest ``tol`` at which the loop takes the float32 exp and log: their rounding (a few
+#: 1e-7 relative per value) moves the log-likelihood by far less than ``1e-8 |L|``, but a
+#: tighter stop test could be decided by it (a premature stop, measured at tol=1e-10)
+FAST_MIN_TOL = 1e-8
+
+
+def _fast_exp_pays(n_cells: int, tol: float) -> bool:
+    """Whether an E-step over ``n_cells`` posterior cells (or an M-step over as many
+    per-pair cells) takes the float32 exp (log) in the loop; read at call time, so that
+    tests can move the threshold."""
+    return n_cells >= _em.FAST_EXP_MIN_SIZE and float(tol) >= FAST_MIN_TOL
 
 
 def _sum_squares(x: np.ndarray) -> float:
@@ -379,7 +386,10 @@ class DawidSkene(EMStrategy):
     ----------
     max_iter : int, default=100
     tol : float, default=1e-6
-        Stop when the relative change of the objective is below ``tol``.
+        Stop when the relative change of the objective is below ``tol``. From ``1e-8``
+        up, the loop on a large crowd takes the float32 ``exp`` and ``log`` (see
+        ``log_likelihood_``); a tighter ``tol`` runs it exact, since their rounding could
+        then decide the stop test.
     prior : float, default=0.0
         Dirichlet smoothing ``a`` added to every confusion count (Passonneau & Carpenter
         2014); ``a > 0`` keeps workers with few votes from getting 0/1 confusions.
@@ -436,7 +446,10 @@ class DawidSkene(EMStrategy):
         Objective after each E-step (non-decreasing); an extrapolated step that did not
         improve it is dropped and not listed. On more than 2^14 posterior cells the
         loop's E-steps take a float32 ``exp`` (see :func:`~crowdwise.aggregate._em.exp_nonpositive`),
-        so these values are exact to ~1e-9 relative; ``probas_`` is recomputed exactly.
+        and on more than 2^14 per-pair cells its M-steps a float32 ``log``
+        (:func:`~crowdwise.aggregate._em.log_nonnegative`), so these values are exact to
+        ~1e-9 relative and ``confusions_`` to ~1e-6 relative (far inside ``tol``);
+        ``probas_`` is recomputed exactly from them.
     n_iter_ : int
         EM iterations run (M-step + E-step pairs, dropped extrapolations included).
     converged_ : bool
@@ -593,13 +606,17 @@ class DawidSkene(EMStrategy):
         n_pairs = S.shape[0]
         tot = np.add.reduceat(S, ctx.worker_starts, axis=0) if n_pairs else np.zeros((0, k))
         seg = ctx.pair_seg
+        # in the loop, the float32 log (under 1e-7 + 1.5e-7 |log| absolute; _em.log_nonnegative)
+        fast = self._em_iterating and _fast_exp_pays(S.size, self.tol)
         with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 cells are reset below
             if a > 0:
-                G = np.log(S + a)
-                G -= np.log(tot + k * a)[seg]
+                G = _em.log_nonnegative(S + a, fast=fast, min_size=0)
+                G -= np.log(tot + k * a).take(seg, axis=0)  # take: 2x faster than [seg] here
             else:
-                G = np.log(S)
-                G -= np.log(tot)[seg]
+                # S itself becomes G: without smoothing the parameters do not keep it
+                G = _em.log_nonnegative(S, fast=fast, min_size=0)
+                S = None
+                G -= np.log(tot).take(seg, axis=0)
                 if not (tot > 0).all():
                     G[tot[seg] <= 0] = -np.log(k)
         # S is kept only for the MAP prior term (a > 0): without smoothing the confusions
@@ -661,7 +678,7 @@ class DawidSkene(EMStrategy):
     def _uses_fast_exp(self, n_cells: int) -> bool:
         """Whether this E-step takes the float32 exp: inside the EM loop, on an array big
         enough for its blocks to pay (the final E-step in _finish is then recomputed)."""
-        return self._em_iterating and _fast_exp_pays(n_cells)
+        return self._em_iterating and _fast_exp_pays(n_cells, self.tol)
 
     def _row_blocks(self, ctx: _DSContext, n_cells: int) -> list:
         """Row blocks of the E-step, one per thread (see ``n_jobs``), made once per context."""
@@ -715,11 +732,20 @@ class DawidSkene(EMStrategy):
     _exact_final_e_step = True
 
     def _finish(self, votes: Votes, ctx: _DSContext, params: "DSParams", T: np.ndarray) -> None:
-        if (self._exact_final_e_step and isinstance(params, DSParams) and isinstance(T, np.ndarray)
-                and T.ndim == 2 and _fast_exp_pays(T.size)):
-            # the loop's E-steps took the float32 exp (under 8e-7 relative): the posteriors
-            # of the final parameters are recomputed with the exact one
-            T = self._clamp(ctx, self._e_step(votes, ctx, params, None)[0])
+        if self._exact_final_e_step and isinstance(params, DSParams) and isinstance(T, np.ndarray) and T.ndim == 2:
+            # the loop's M-steps may have taken the float32 log: with smoothing, the
+            # reported confusions are the exact (S + a) / (n_jk + K a), so their logarithm
+            # is recomputed (without, the confusions are exp(log_pi) themselves)
+            fast_m = params.pair_sums is not None and _fast_exp_pays(params.log_pi.size, self.tol)
+            if fast_m:
+                a, k = float(self.prior), votes.n_classes
+                G = np.log(params.pair_sums + a)
+                G -= np.log(params.worker_totals + k * a).take(ctx.pair_seg, axis=0)
+                params = params._replace(log_pi=G)
+            if fast_m or _fast_exp_pays(T.size, self.tol):
+                # the loop's E-steps took the float32 exp (under 8e-7 relative): the
+                # posteriors of the final parameters are recomputed with the exact one
+                T = self._clamp(ctx, self._e_step(votes, ctx, params, None)[0])
         self.priors_ = params.priors
         self.sparse_mode_ = isinstance(params, _sds.SparseParams)
         if self.sparse_mode_:
