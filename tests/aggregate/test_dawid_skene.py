@@ -363,3 +363,16 @@ def test_confusions_without_smoothing_are_the_count_ratios():
     np.testing.assert_allclose(conf, want, rtol=1e-14, atol=1e-300)
     np.testing.assert_array_equal(conf[0], np.full((3, 3), 1 / 3))  # the idle worker
     np.testing.assert_array_equal(conf[:, 2], np.full((3, 3), 1 / 3))  # class 2: never the truth
+
+
+def test_initial_posteriors_by_hand():
+    from crowdwise.aggregate.dawid_skene import initial_posteriors
+
+    # task 0: two votes for 0, one for 2; task 1: a 1-1 tie; task 2: no vote; class 3 unvoted
+    votes = Votes.from_records([0, 0, 0, 1, 1], ["a", "b", "c", "a", "b"], [0, 0, 2, 1, 2],
+                               n_classes=4, task_ids=[0, 1, 2])
+    np.testing.assert_array_equal(initial_posteriors(votes, "naivesoft"),
+                                  [[2 / 3, 0, 1 / 3, 0], [0, 0.5, 0.5, 0], [0.25] * 4])
+    np.testing.assert_array_equal(initial_posteriors(votes, "mv"),  # ties to the smallest class
+                                  [[1, 0, 0, 0], [0, 1, 0, 0], [0.25] * 4])
+    assert "_task_label_pattern" not in votes.__dict__  # nothing left cached on the votes
