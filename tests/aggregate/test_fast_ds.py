@@ -105,3 +105,34 @@ def test_bad_mode_is_refused():
     votes, _, _ = ds_crowd(n_tasks=20, seed=27)
     with pytest.raises(ValueError, match="mode"):
         FastDS(mode="soft").fit(votes)
+
+
+@pytest.mark.parametrize("mode", ["hard", "hybrid"])
+def test_fast_ds_keeps_its_m_step_exact_on_a_large_crowd(monkeypatch, mode):
+    import crowdwise.aggregate._em as em
+
+    # FastDS reports its own final state (no exact final E-step), so its loop must not
+    # take DS's float32 log even where DS would (~18k per-pair cells here)
+    votes, _, _ = ds_crowd(n_tasks=6000, n_workers=2000, seed=9)
+    flags = []
+    real = em.log_nonnegative
+    monkeypatch.setattr(em, "log_nonnegative", lambda x, *, fast=True, min_size=None: (
+        flags.append(fast), real(x, fast=fast, min_size=min_size))[1])
+    m = FastDS(mode=mode, prior=0.5, tol=1e-8, random_state=0).fit(votes)
+    assert flags and not any(flags)
+    assert m.confusions_.max() <= 1.0
+    np.testing.assert_allclose(m.confusions_.sum(axis=2), 1.0, rtol=0, atol=1e-12)
+
+
+def test_predict_proba_with_smoothing_is_the_e_step_of_the_confusions():
+    # used to raise AttributeError: the MAP term was asked of the plain (priors, log_pi)
+    votes, _, _ = ds_crowd(n_tasks=300, seed=3)
+    m = FastDS(prior=0.5, random_state=0).fit(votes)
+    got = m.predict_proba(votes)
+    # by hand: log rho_k + sum over the task's votes of log pi_j[k, l], normalised
+    scores = np.tile(np.log(m.priors_), (votes.n_tasks, 1))
+    for t, w, l in zip(votes.task, votes.worker, votes.label):
+        scores[t] += np.log(m.confusions_[w, :, l])
+    want = np.exp(scores - scores.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)

@@ -225,10 +225,10 @@ def log_nonnegative(x: np.ndarray, *, fast: bool = True, min_size: int | None = 
     libm without AVX-512 (~18 ns a value when half of them are zeros, whose ``-inf``
     takes a slow path), its float32 ``log`` is SIMD (~4 ns). ``fast=True`` takes the
     float32 one a cache-sized block at a time. The absolute error is at most ``1e-7 +
-    1.5e-7 |log x|`` (the rounding of ``x`` to float32, plus float32's log within about
-    one ULP of its result; measured ``6e-8 + 1.2e-7 |log x|``), so under 9e-7 for any
-    ``x >= exp(-5)``, i.e. the confusion ``exp(log x)`` within 9e-7 relative; a confusion
-    of 1e-9 gets ~3e-6 (it weighs nothing). Values outside float32's normal range
+    1.5e-7 |log x|`` (the rounding of ``x`` to float32, plus float32's log, whose worst
+    error, ~3.8 ULP, falls where ``|log x|`` is small); a ratio of two such logarithms'
+    exponentials, as a confusion ``S / n_jk``, is thus within ~1e-6 relative for counts
+    up to ``e^5`` and a few 1e-6 for larger ones or for a confusion of 1e-9. Values outside float32's normal range
     (``0 < x < 1.2e-38`` or ``x > 3.4e38``) take the exact float64 ``log``, so that a tiny
     count keeps a finite logarithm instead of ``-inf``. Meant for the iterations of an EM
     loop; ``fast=False``, fewer than ``min_size`` values (default ``FAST_EXP_MIN_SIZE``)

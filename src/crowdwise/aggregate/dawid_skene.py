@@ -448,8 +448,10 @@ class DawidSkene(EMStrategy):
         loop's E-steps take a float32 ``exp`` (see :func:`~crowdwise.aggregate._em.exp_nonpositive`),
         and on more than 2^14 per-pair cells its M-steps a float32 ``log``
         (:func:`~crowdwise.aggregate._em.log_nonnegative`), so these values are exact to
-        ~1e-9 relative and ``confusions_`` to ~1e-6 relative (far inside ``tol``);
-        ``probas_`` is recomputed exactly from them.
+        ~1e-9 relative. The reported state is exact again: with smoothing ``confusions_``
+        are the exact count ratios of the last M-step; without, its ratios keep the
+        float32 rounding (~1e-6 relative, far inside ``tol``) but every row sums to 1 to
+        the last digits; ``probas_`` is the exact E-step of ``confusions_``.
     n_iter_ : int
         EM iterations run (M-step + E-step pairs, dropped extrapolations included).
     converged_ : bool
@@ -606,8 +608,9 @@ class DawidSkene(EMStrategy):
         n_pairs = S.shape[0]
         tot = np.add.reduceat(S, ctx.worker_starts, axis=0) if n_pairs else np.zeros((0, k))
         seg = ctx.pair_seg
-        # in the loop, the float32 log (under 1e-7 + 1.5e-7 |log| absolute; _em.log_nonnegative)
-        fast = self._em_iterating and _fast_exp_pays(S.size, self.tol)
+        # in the loop, the float32 log (under 1e-7 + 1.5e-7 |log| absolute; _em.log_nonnegative),
+        # for a strategy whose _finish makes the reported state exact again
+        fast = self._em_iterating and self._exact_final_e_step and _fast_exp_pays(S.size, self.tol)
         with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 cells are reset below
             if a > 0:
                 G = _em.log_nonnegative(S + a, fast=fast, min_size=0)
@@ -731,17 +734,40 @@ class DawidSkene(EMStrategy):
     #: E-steps use the float32 one); a subclass with its own E-step turns it off
     _exact_final_e_step = True
 
+    def _exact_log_pi(self, votes: Votes, ctx: _DSContext, params: "DSParams") -> np.ndarray:
+        """The per-pair log-confusions of an M-step that took the float32 log, made exact.
+
+        With smoothing, from the kept sums: ``log(S + a) - log(n_jk + K a)``. Without,
+        each confusion row ``(j, k)`` is renormalised over the worker's pairs, ``G -=
+        log sum_l exp(G)``, and capped at 0: the float32 rounding (~1e-7) would otherwise
+        leave rows that miss 1 by that much and cells of 1.0000002 (``S = n_jk``), which
+        ``numpy.random.Generator.choice`` refuses as probabilities.
+        """
+        k = votes.n_classes
+        if params.pair_sums is not None:
+            a = float(self.prior)
+            G = np.log(params.pair_sums + a)
+            G -= np.log(params.worker_totals + k * a).take(ctx.pair_seg, axis=0)
+            return G
+        G = params.log_pi  # in place: the loop is over, nothing else holds these parameters
+        if not G.size:
+            return G
+        live = params.worker_totals > 0  # (workers with votes, K); dead rows keep -log K
+        with np.errstate(divide="ignore"):
+            row_tot = np.log(np.add.reduceat(np.exp(G), ctx.worker_starts, axis=0))
+        row_tot[~live] = 0.0
+        G -= row_tot.take(ctx.pair_seg, axis=0)
+        np.minimum(G, 0.0, out=G)
+        return G
+
     def _finish(self, votes: Votes, ctx: _DSContext, params: "DSParams", T: np.ndarray) -> None:
         if self._exact_final_e_step and isinstance(params, DSParams) and isinstance(T, np.ndarray) and T.ndim == 2:
             # the loop's M-steps may have taken the float32 log: with smoothing, the
             # reported confusions are the exact (S + a) / (n_jk + K a), so their logarithm
             # is recomputed (without, the confusions are exp(log_pi) themselves)
-            fast_m = params.pair_sums is not None and _fast_exp_pays(params.log_pi.size, self.tol)
+            fast_m = _fast_exp_pays(params.log_pi.size, self.tol)
             if fast_m:
-                a, k = float(self.prior), votes.n_classes
-                G = np.log(params.pair_sums + a)
-                G -= np.log(params.worker_totals + k * a).take(ctx.pair_seg, axis=0)
-                params = params._replace(log_pi=G)
+                params = params._replace(log_pi=self._exact_log_pi(votes, ctx, params))
             if fast_m or _fast_exp_pays(T.size, self.tol):
                 # the loop's E-steps took the float32 exp (under 8e-7 relative): the
                 # posteriors of the final parameters are recomputed with the exact one

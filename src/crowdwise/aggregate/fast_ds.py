@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..votes import Votes
 from ._base import argmax_ties, check_random_state
 from ._em import EMHistory, log_normalize
-from .dawid_skene import DawidSkene, _DSContext, initial_posteriors
+from .dawid_skene import DawidSkene, DSParams, _DSContext, initial_posteriors
 from .registry import register
 
 __all__ = ["FastDS"]
@@ -188,7 +188,9 @@ class FastDS(DawidSkene):
         if hard:
             new.T[np.arange(votes.n_tasks), new.labels] = 1.0
         voted = ctx.by_task.keys
-        new.cl = float(L[voted, new.labels[voted]].sum()) + self._log_prior(params)
+        # (new votes in predict_proba come with plain (priors, log_pi): no MAP term there)
+        prior_term = self._log_prior(params) if isinstance(params, DSParams) else 0.0
+        new.cl = float(L[voted, new.labels[voted]].sum()) + prior_term
         return new, observed
 
     def _clamp(self, ctx: _DSContext, state: _State) -> _State:
