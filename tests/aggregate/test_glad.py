@@ -218,14 +218,16 @@ def test_many_classes_memory_is_per_vote():
 def test_predict_proba_on_new_votes():
     votes, _, _, _ = glad_crowd(n_tasks=500, n_workers=10, k=3, seed=14)
     g = GLAD().fit(votes)
-    # a new task (beta = 1) answered by worker 0 and by an unknown worker, who gets the
-    # vote-weighted mean ability
+    # a new task (the prior mean b = beta_mean: beta = e by default, 1 with beta_mean=0)
+    # answered by worker 0 and by an unknown worker, who gets the vote-weighted mean ability
     new = Votes.from_records(["new", "new"], [votes.worker_ids[0], "stranger"], [2, 1], n_classes=3)
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
-    p0, p1 = sig(g.abilities_[0]), sig(np.average(g.abilities_, weights=votes.votes_per_worker()))
-    like = np.array([(1 - p0) / 2 * (1 - p1) / 2, (1 - p0) / 2 * p1, p0 * (1 - p1) / 2])
-    expected = g.priors_ * like
-    np.testing.assert_allclose(g.predict_proba(new)[0], expected / expected.sum())
+    for g, beta in ((g, np.e), (GLAD(beta_mean=0.0).fit(votes), 1.0)):
+        p0 = sig(g.abilities_[0] * beta)
+        p1 = sig(np.average(g.abilities_, weights=votes.votes_per_worker()) * beta)
+        like = np.array([(1 - p0) / 2 * (1 - p1) / 2, (1 - p0) / 2 * p1, p0 * (1 - p1) / 2])
+        expected = g.priors_ * like
+        np.testing.assert_allclose(g.predict_proba(new)[0], expected / expected.sum())
     # a task seen at fit time keeps its fitted difficulty
     t = votes.task_ids[3]
     again = Votes.from_records([t], [votes.worker_ids[0]], [0], n_classes=3)
@@ -262,6 +264,27 @@ def test_partial_fit_reaches_the_fit_on_all_votes():
 
 
 # ---------------------------------------------------------------------- parameters
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 16.0, "one"])
+def test_beta_mean_must_be_a_bounded_number(bad):
+    votes, _, _, _ = glad_crowd(n_tasks=30, n_workers=8, k=3, seed=1)
+    with pytest.raises(InputError, match="beta_mean"):
+        GLAD(beta_mean=bad).fit(votes)
+
+
+def test_beta_mean_is_the_prior_mean_and_start_of_log_beta():
+    # a declared task without a vote keeps b at its prior mean; the prior term is centred there
+    votes, _, _, _ = glad_crowd(n_tasks=200, n_workers=8, k=3, seed=2)
+    votes = Votes.from_records(votes.task, votes.worker, votes.label, n_classes=3,
+                               task_ids=list(votes.task_ids) + ["idle"])
+    for mean in (0.0, 1.0, -0.5):
+        g = GLAD(beta_mean=mean).fit(votes)
+        assert g.difficulties_[-1] == pytest.approx(np.exp(mean), rel=1e-12)
+    # a stronger pull towards the mean brings every fitted b closer to it
+    loose = np.log(GLAD(beta_mean=1.0, beta_prior=0.1).fit(votes).difficulties_[:-1])
+    tight = np.log(GLAD(beta_mean=1.0, beta_prior=100.0).fit(votes).difficulties_[:-1])
+    assert np.abs(tight - 1.0).max() < 0.1 < np.abs(loose - 1.0).max()
+
+
 def test_class_priors_choices_and_validation():
     votes, _, _, _ = glad_crowd(n_tasks=300, n_workers=10, k=3, seed=15)
     np.testing.assert_allclose(GLAD().fit(votes).priors_, 1 / 3)
