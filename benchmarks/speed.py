@@ -77,9 +77,10 @@ METHODS = {
     "DS-cktol": dict(crowdwise="DS[tol=7.7e-6]", crowdkit="DawidSkene", datasets=("small",)),
     "FastDS": dict(crowdwise="FastDS"),
     "OneCoinDS": dict(crowdwise="OneCoinDS", crowdkit="OneCoinDawidSkene"),
-    # one-coin DS learning the class shares, as crowd-kit's does (crowdwise's default keeps
-    # them uniform over the voted classes, better on the real sets; see one_coin.py)
-    "OneCoinDS-fitpriors": dict(crowdwise="OneCoinDS[fit_priors=True]", crowdkit="OneCoinDawidSkene",
+    # crowd-kit's estimator: one-coin DS learning the class shares by maximum likelihood
+    # (crowdwise's default keeps the shares uniform over the voted classes, better on the
+    # real sets, and puts a Beta(2, 2) prior on the accuracies; see one_coin.py)
+    "OneCoinDS-fitpriors": dict(crowdwise="OneCoinDS[fit_priors=True,prior=0]", crowdkit="OneCoinDawidSkene",
                                 datasets=("small",)),
     "WDS": dict(crowdwise="WDS", peerannot="WDS"),
     "DSWC": dict(crowdwise="DSWC", peerannot="DawidSkeneClust"),
