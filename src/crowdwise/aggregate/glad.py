@@ -207,7 +207,8 @@ class GLAD(EMStrategy):
             ok = False
         if not ok:
             raise InputError(f"beta_mean must be a number in [-{_B_BOUND:g}, {_B_BOUND:g}] (the bounds of "
-                             f"b = log beta), got {self.beta_mean!r}")
+                             f"b = log beta), got {self.beta_mean!r}",
+                             fix="use e.g. 1 (the default, crowd-kit's) or 0 (beta = 1 a priori)")
         if int(self.max_iter) != self.max_iter or self.max_iter < 1:
             raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         if not self.tol >= 0:
