@@ -381,3 +381,14 @@ def test_initial_posteriors_by_hand():
     np.testing.assert_array_equal(initial_posteriors(votes, "mv"),  # ties to the smallest class
                                   [[1, 0, 0, 0], [0, 1, 0, 0], [0.25] * 4])
     assert "_task_label_pattern" not in votes.__dict__  # nothing left cached on the votes
+
+
+@pytest.mark.parametrize("spec", ["DS", "DS[init=mv]", "FastDS", "DSWC", "DSWC[init=mv]", "WDS"])
+def test_declared_tasks_without_any_vote_get_uniform_posteriors(spec):
+    from crowdwise.aggregate import make_strategy
+
+    v = Votes(task=np.zeros(0, int), worker=np.zeros(0, int), label=np.zeros(0, int),
+              task_ids=np.arange(3), worker_ids=[0], classes=[0, 1])
+    m = make_strategy(spec, random_state=0).fit(v)
+    probas = np.asarray(m.probas_.toarray() if hasattr(m.probas_, "toarray") else m.probas_)
+    np.testing.assert_array_equal(probas, np.full((3, 2), 0.5))

@@ -264,7 +264,7 @@ def test_partial_fit_reaches_the_fit_on_all_votes():
 
 
 # ---------------------------------------------------------------------- parameters
-@pytest.mark.parametrize("bad", [np.nan, np.inf, 16.0, "one"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 16.0, "one", "0.5", True])
 def test_beta_mean_must_be_a_bounded_number(bad):
     votes, _, _, _ = glad_crowd(n_tasks=30, n_workers=8, k=3, seed=1)
     with pytest.raises(InputError, match="beta_mean"):
@@ -283,6 +283,20 @@ def test_beta_mean_is_the_prior_mean_and_start_of_log_beta():
     loose = np.log(GLAD(beta_mean=1.0, beta_prior=0.1).fit(votes).difficulties_[:-1])
     tight = np.log(GLAD(beta_mean=1.0, beta_prior=100.0).fit(votes).difficulties_[:-1])
     assert np.abs(tight - 1.0).max() < 0.1 < np.abs(loose - 1.0).max()
+
+
+def test_a_model_pickled_before_beta_mean_keeps_its_predictions():
+    import pickle
+
+    votes, _, _, _ = glad_crowd(n_tasks=300, n_workers=10, k=3, seed=4)
+    g = GLAD(beta_mean=0.0).fit(votes)
+    old = pickle.loads(pickle.dumps(g))
+    del old.__dict__["beta_mean"]  # as unpickled from a version without the parameter
+    new = Votes.from_records(["new", votes.task_ids[0]], [votes.worker_ids[0]] * 2, [1, 2], n_classes=3)
+    np.testing.assert_array_equal(old.predict_proba(new), g.predict_proba(new))  # b = 0 for the new task
+    assert old.get_params()["beta_mean"] == 0.0
+    # positional arguments keep their places: the new parameter comes last
+    assert GLAD(100, 1e-6, 1.0, 1.0, "learn").class_priors == "learn"
 
 
 def test_class_priors_choices_and_validation():

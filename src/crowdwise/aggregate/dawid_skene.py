@@ -811,7 +811,8 @@ def initial_posteriors(votes: Votes, init: str) -> np.ndarray:
     k, n = votes.n_classes, votes.n_tasks
     # the dense counts straight from the votes: no CSR pattern cached on the votes (8 MB
     # per 500k votes that the whole fit would then carry) and no second (n, K) array
-    T = np.bincount(votes.task * k + votes.label, weights=np.ones(votes.n_votes), minlength=n * k).reshape(n, k)
+    T = np.bincount(votes.task * k + votes.label, weights=np.ones(votes.n_votes), minlength=n * k)
+    T = T.astype(float, copy=False).reshape(n, k)  # (an empty bincount is int64, weights or not)
     if init == "mv":
         voted = np.flatnonzero(row_sum(T) > 0)
         lab = argmax_ties(T[voted], tie="smallest")

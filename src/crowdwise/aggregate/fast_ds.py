@@ -156,9 +156,8 @@ class FastDS(DawidSkene):
 
     def _init_state(self, votes: Votes, ctx: _DSContext) -> _State:
         init = self.init if self.init != "auto" else ("mv" if self.mode == "hard" else "naivesoft")
-        counts = votes.counts()
         if init == "mv":
-            labels = argmax_ties(counts, tie=self.tie, random_state=self._generator())
+            labels = argmax_ties(votes.counts(), tie=self.tie, random_state=self._generator())
             T = np.zeros((votes.n_tasks, votes.n_classes))
             T[np.arange(votes.n_tasks), labels] = 1.0
             return _State(T, T.copy(), labels, True, None, float("nan"))

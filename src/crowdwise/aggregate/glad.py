@@ -37,6 +37,7 @@ array, built once at the end.
 
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 from dataclasses import dataclass
@@ -177,11 +178,13 @@ class GLAD(EMStrategy):
     # pulls alpha below its prior mean); with class_priors="learn" the shares may take over
     single_vote_is_label = True
 
+    #: a model pickled before ``beta_mean`` existed was fitted with b centred at 0
+    beta_mean: float = 0.0
+
     def __init__(self, max_iter: int = 100, tol: float = 1e-6, alpha_prior: float = 1.0,
-                 beta_prior: float = 1.0, beta_mean: float = 1.0, class_priors: Any = "uniform",
-                 m_step_iter: int = 1,
+                 beta_prior: float = 1.0, class_priors: Any = "uniform", m_step_iter: int = 1,
                  init: str = "naivesoft", tie: str = "random", random_state: int | None = None,
-                 verbose: bool = False, memory_budget: float | None = None):
+                 verbose: bool = False, memory_budget: float | None = None, beta_mean: float = 1.0):
         self.max_iter = max_iter
         self.tol = tol
         self.alpha_prior = alpha_prior
@@ -201,10 +204,9 @@ class GLAD(EMStrategy):
             v = getattr(self, nm)
             if not np.isfinite(v) or v < 0:
                 raise InputError(f"{nm} must be a finite number >= 0, got {v!r}")
-        try:
-            ok = bool(np.isfinite(float(self.beta_mean))) and abs(float(self.beta_mean)) <= _B_BOUND
-        except (TypeError, ValueError):
-            ok = False
+        bm = self.beta_mean
+        ok = (isinstance(bm, numbers.Real) and not isinstance(bm, (bool, np.bool_))
+              and bool(np.isfinite(bm)) and abs(float(bm)) <= _B_BOUND)
         if not ok:
             raise InputError(f"beta_mean must be a number in [-{_B_BOUND:g}, {_B_BOUND:g}] (the bounds of "
                              f"b = log beta), got {self.beta_mean!r}",
