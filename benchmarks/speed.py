@@ -513,9 +513,10 @@ def combine_runs(runs: list[dict]) -> dict:
     peak and fit memory of all runs. A single run is returned as it is."""
     good = [r for r in runs if ok(r)]
     if len(runs) == 1 or not good:
-        return runs[-1]
+        return dict(runs[-1], n_runs=len(runs))
     by_time = sorted(good, key=lambda r: r["fit_s"])
     out = dict(by_time[(len(good) - 1) // 2])
+    out["n_runs"] = len(runs)
     out["fit_s_runs"] = [round(r["fit_s"], 3) for r in good]  # in the order they ran
     out["peak_mb"] = max(r["peak_mb"] for r in good)
     if all("fit_mb" in r for r in good):
@@ -523,6 +524,21 @@ def combine_runs(runs: list[dict]) -> dict:
     if len(good) < len(runs):
         out["failed_runs"] = len(runs) - len(good)
     return out
+
+
+def runs_held(r: dict) -> int:
+    """Fresh-process runs behind a saved result (results saved before ``n_runs`` existed:
+    the fit times listed, plus the failed runs, or 1)."""
+    if "n_runs" in r:
+        return int(r["n_runs"])
+    return len(r["fit_s_runs"]) + int(r.get("failed_runs", 0)) if "fit_s_runs" in r else 1
+
+
+def reusable(r: dict, repeat: int) -> bool:
+    """Whether ``--resume`` keeps a saved result: it holds the runs asked for (an
+    interrupted ``--repeat`` run holds fewer and is run again, all of it), or it timed out
+    (a run that timed out is not launched again)."""
+    return r.get("status") == "timeout" or runs_held(r) >= max(1, repeat)
 
 
 def above_imports(r: dict) -> float:
@@ -759,7 +775,9 @@ def main() -> None:
                     help="venvs and data (default /tmp/crowdwise-peers)")
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks/speed.md")
     ap.add_argument("--resume", action="store_true",
-                    help="reuse the runs already in <cache>/results.json (written by the last run), run the rest")
+                    help="reuse the runs already in <cache>/results.json (written by the last run), run the rest; "
+                         "a result holding fewer fresh-process runs than --repeat (an interrupted repeated run) "
+                         "is run again")
     ap.add_argument("--repeat", type=int, default=1,
                     help="fresh processes per run, interleaved across libraries (rounds); the fit time "
                          "reported is their median, memory their maximum (default 1)")
@@ -834,7 +852,7 @@ def main() -> None:
         commands = commands + [argv]
     for key, r in saved.get("runs", {}).items():
         lib, row, ds = key.split("|")
-        if (lib, row, ds) in plan:
+        if (lib, row, ds) in plan and (args.render or reusable(r, args.repeat)):
             results[(lib, row, ds)] = r
     todo = [] if args.render else [p for p in plan if p not in results]
     print(f"{len(plan)} runs, {len(plan) - len(todo)} reused from {store}" if saved else f"{len(plan)} runs",
