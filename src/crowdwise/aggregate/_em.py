@@ -163,9 +163,9 @@ def row_sum(X: np.ndarray) -> np.ndarray:
     return np.einsum("ij->i", X) if X.shape[1] else np.zeros(X.shape[0])
 
 
-#: below this size exp_nonpositive calls the exact float64 exp (the blocks are not worth it)
+#: below this size exp_nonpositive and log_nonnegative stay in float64 (the blocks do not pay)
 FAST_EXP_MIN_SIZE = 1 << 14
-#: elements per block of exp_nonpositive: 512 KB of float64 and 256 KB of float32, in L2
+#: elements per block of the float32 paths: 512 KB of float64 and 256 KB of float32, in L2
 _FAST_EXP_BLOCK = 1 << 16
 
 
@@ -188,33 +188,13 @@ def exp_nonpositive(x: np.ndarray, *, fast: bool = True, min_size: int | None = 
     decides on the whole array's size, so every block takes the same path whatever
     the split.
     """
-    flat = x.reshape(-1)
-    n = flat.size
-    if min_size is None:
-        min_size = FAST_EXP_MIN_SIZE
-    if not fast or n < min_size or n == 0 or x.dtype != np.float64 or not x.flags.c_contiguous:
-        np.exp(x, out=x)
-        return x
-    step = _FAST_EXP_BLOCK
-    h = np.empty(min(step, n), dtype=np.float32)
-    tiny = np.empty(min(step, n), dtype=bool)
-    flt_min = np.finfo(np.float32).tiny
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        for a in range(0, n, step):
-            xb = flat[a:a + step]
-            hb, tb = h[:xb.size], tiny[:xb.size]
-            np.copyto(hb, xb, casting="same_kind")  # below float32's range: -inf, exp 0
-            np.exp(hb, out=hb)
-            # below float32's normal range (x < -87.3) but not -inf: exact, so that a tiny
-            # posterior stays a tiny number (EM keeps estimating from it) and not a zero
-            np.less(hb, flt_min, out=tb)
-            tb &= xb > -np.inf
-            redo = np.flatnonzero(tb)
-            keep = np.exp(xb[redo]) if redo.size else None
-            np.copyto(xb, hb)
-            if keep is not None:
-                xb[redo] = keep
-    return x
+    def exact_where(xb: np.ndarray, hb: np.ndarray, out: np.ndarray) -> None:
+        # below float32's normal range (x < -87.3) but not -inf: exact, so that a tiny
+        # posterior stays a tiny number (EM keeps estimating from it) and not a zero
+        np.less(hb, np.finfo(np.float32).tiny, out=out)
+        out &= xb > -np.inf
+
+    return _via_float32(x, np.exp, exact_where, fast=fast, min_size=min_size)
 
 
 def log_nonnegative(x: np.ndarray, *, fast: bool = True, min_size: int | None = None) -> np.ndarray:
@@ -228,36 +208,50 @@ def log_nonnegative(x: np.ndarray, *, fast: bool = True, min_size: int | None = 
     1.5e-7 |log x|`` (the rounding of ``x`` to float32, plus float32's log, whose worst
     error, ~3.8 ULP, falls where ``|log x|`` is small); a ratio of two such logarithms'
     exponentials, as a confusion ``S / n_jk``, is thus within ~1e-6 relative for counts
-    up to ``e^5`` and a few 1e-6 for larger ones or for a confusion of 1e-9. Values outside float32's normal range
-    (``0 < x < 1.2e-38`` or ``x > 3.4e38``) take the exact float64 ``log``, so that a tiny
+    up to ``e^5`` and a few 1e-6 for larger ones or for a confusion of 1e-9. Values
+    outside float32's normal range (``0 < x < 1.2e-38`` or ``x > 3.4e38``) take the
+    exact float64 ``log``, so that a tiny
     count keeps a finite logarithm instead of ``-inf``. Meant for the iterations of an EM
     loop; ``fast=False``, fewer than ``min_size`` values (default ``FAST_EXP_MIN_SIZE``)
     or a non-float64 array is plain ``np.log``.
     """
+    def exact_where(xb: np.ndarray, hb: np.ndarray, out: np.ndarray) -> None:
+        # outside float32's normal range but not 0: exact (a tiny count stays finite)
+        info = np.finfo(np.float32)
+        np.less(xb, info.tiny, out=out)
+        out &= xb > 0
+        out |= xb > info.max
+
+    return _via_float32(x, np.log, exact_where, fast=fast, min_size=min_size)
+
+
+def _via_float32(x: np.ndarray, fn: np.ufunc, exact_where: Callable[[np.ndarray, np.ndarray, np.ndarray], None],
+                 *, fast: bool, min_size: int | None) -> np.ndarray:
+    """``fn(x)`` in place through float32, a cache-sized block at a time: the block is
+    rounded to float32, ``fn`` applied there, and written back, except where
+    ``exact_where(block, float32 result, out=mask)`` flags entries, which get the float64
+    ``fn``. Plain float64 ``fn`` when not ``fast``, below ``min_size`` values (default
+    ``FAST_EXP_MIN_SIZE``), or for an array that is not float64 and C-contiguous."""
     flat = x.reshape(-1)
     n = flat.size
     if min_size is None:
         min_size = FAST_EXP_MIN_SIZE
     if not fast or n < min_size or n == 0 or x.dtype != np.float64 or not x.flags.c_contiguous:
-        with np.errstate(divide="ignore"):
-            np.log(x, out=x)
+        with np.errstate(divide="ignore"):  # log(0) = -inf
+            fn(x, out=x)
         return x
     step = _FAST_EXP_BLOCK
     h = np.empty(min(step, n), dtype=np.float32)
-    odd = np.empty(min(step, n), dtype=bool)
-    info = np.finfo(np.float32)
-    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+    mask = np.empty(min(step, n), dtype=bool)
+    with np.errstate(all="ignore"):  # out-of-range values are flagged and redone exactly
         for a in range(0, n, step):
             xb = flat[a:a + step]
-            hb, ob = h[:xb.size], odd[:xb.size]
+            hb, mb = h[:xb.size], mask[:xb.size]
             np.copyto(hb, xb, casting="same_kind")
-            # outside float32's normal range but not 0: exact (a tiny count stays finite)
-            np.less(xb, info.tiny, out=ob)
-            ob &= xb > 0
-            ob |= xb > info.max
-            redo = np.flatnonzero(ob)
-            keep = np.log(xb[redo]) if redo.size else None
-            np.log(hb, out=hb)
+            fn(hb, out=hb)
+            exact_where(xb, hb, mb)
+            redo = np.flatnonzero(mb)
+            keep = fn(xb[redo]) if redo.size else None
             np.copyto(xb, hb)
             if keep is not None:
                 xb[redo] = keep

@@ -315,13 +315,35 @@ def _squarem_point(s0: Any, s1: Any, s2: Any, rows: np.ndarray | None = None,
     return point
 
 
+def _pair_log_confusions(S: np.ndarray, tot: np.ndarray, seg: np.ndarray, a: float, k: int, *,
+                         fast: bool = False) -> np.ndarray:
+    """``log pi = log(S + a) - log(n_jk + K a)`` at the voted (worker, label) pairs.
+
+    ``S``: per-pair sums ``(pairs, K)``; ``tot``: their per-worker totals ``n_jk``;
+    ``seg``: each pair's row of ``tot``. Without smoothing (``a = 0``) a class the worker
+    never met (``n_jk = 0``) gets ``-log K`` (a uniform row). ``fast``: the float32 log of
+    :func:`~crowdwise.aggregate._em.log_nonnegative`. Without smoothing the result is
+    written over ``S`` (the M-step does not keep it then).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 cells are reset below
+        if a > 0:
+            G = _em.log_nonnegative(S + a, fast=fast, min_size=0)
+            G -= np.log(tot + k * a).take(seg, axis=0)  # take: 2x faster than [seg] here
+            return G
+        G = _em.log_nonnegative(S, fast=fast, min_size=0)
+        G -= np.log(tot).take(seg, axis=0)
+    if not (tot > 0).all():
+        G[tot[seg] <= 0] = -np.log(k)
+    return G
+
+
 #: smallest ``tol`` at which the loop takes the float32 exp and log: their rounding (a few
 #: 1e-7 relative per value) moves the log-likelihood by far less than ``1e-8 |L|``, but a
 #: tighter stop test could be decided by it (a premature stop, measured at tol=1e-10)
 FAST_MIN_TOL = 1e-8
 
 
-def _fast_exp_pays(n_cells: int, tol: float) -> bool:
+def _float32_pays(n_cells: int, tol: float) -> bool:
     """Whether an E-step over ``n_cells`` posterior cells (or an M-step over as many
     per-pair cells) takes the float32 exp (log) in the loop; read at call time, so that
     tests can move the threshold."""
@@ -607,21 +629,10 @@ class DawidSkene(EMStrategy):
         S = ctx.pair_task @ T  # (pairs, K_true)
         n_pairs = S.shape[0]
         tot = np.add.reduceat(S, ctx.worker_starts, axis=0) if n_pairs else np.zeros((0, k))
-        seg = ctx.pair_seg
         # in the loop, the float32 log (under 1e-7 + 1.5e-7 |log| absolute; _em.log_nonnegative),
         # for a strategy whose _finish makes the reported state exact again
-        fast = self._em_iterating and self._exact_final_e_step and _fast_exp_pays(S.size, self.tol)
-        with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 cells are reset below
-            if a > 0:
-                G = _em.log_nonnegative(S + a, fast=fast, min_size=0)
-                G -= np.log(tot + k * a).take(seg, axis=0)  # take: 2x faster than [seg] here
-            else:
-                # S itself becomes G: without smoothing the parameters do not keep it
-                G = _em.log_nonnegative(S, fast=fast, min_size=0)
-                S = None
-                G -= np.log(tot).take(seg, axis=0)
-                if not (tot > 0).all():
-                    G[tot[seg] <= 0] = -np.log(k)
+        fast = self._em_iterating and self._exact_final_e_step and _float32_pays(S.size, self.tol)
+        G = _pair_log_confusions(S, tot, ctx.pair_seg, a, k, fast=fast)  # over S when a = 0
         # S is kept only for the MAP prior term (a > 0): without smoothing the confusions
         # are exp(G), and two parameter sets alive in SQUAREM's cycle cost 2 x pairs x K less
         return DSParams(class_priors(T, ctx.by_task.keys), G, S if a > 0 else None, tot, votes.n_workers)
@@ -664,7 +675,7 @@ class DawidSkene(EMStrategy):
         blocks = self._row_blocks(ctx, n * k)
         T = np.empty((n, k))
         lognorm = np.empty(n)
-        fast = self._uses_fast_exp(n * k)  # decided on the whole array: the same path for any split
+        fast = self._uses_float32_exp(n * k)  # decided on the whole array: the same path for any split
 
         def rows(b: int) -> None:
             # every row is computed alone, so the result is the same for any split
@@ -678,10 +689,10 @@ class DawidSkene(EMStrategy):
         run_blocks(rows, len(blocks))
         return T, float(lognorm[np.isfinite(lognorm)].sum())
 
-    def _uses_fast_exp(self, n_cells: int) -> bool:
+    def _uses_float32_exp(self, n_cells: int) -> bool:
         """Whether this E-step takes the float32 exp: inside the EM loop, on an array big
         enough for its blocks to pay (the final E-step in _finish is then recomputed)."""
-        return self._em_iterating and _fast_exp_pays(n_cells, self.tol)
+        return self._em_iterating and _float32_pays(n_cells, self.tol)
 
     def _row_blocks(self, ctx: _DSContext, n_cells: int) -> list:
         """Row blocks of the E-step, one per thread (see ``n_jobs``), made once per context."""
@@ -745,10 +756,7 @@ class DawidSkene(EMStrategy):
         """
         k = votes.n_classes
         if params.pair_sums is not None:
-            a = float(self.prior)
-            G = np.log(params.pair_sums + a)
-            G -= np.log(params.worker_totals + k * a).take(ctx.pair_seg, axis=0)
-            return G
+            return _pair_log_confusions(params.pair_sums, params.worker_totals, ctx.pair_seg, float(self.prior), k)
         G = params.log_pi  # in place: the loop is over, nothing else holds these parameters
         if not G.size:
             return G
@@ -765,10 +773,10 @@ class DawidSkene(EMStrategy):
             # the loop's M-steps may have taken the float32 log: with smoothing, the
             # reported confusions are the exact (S + a) / (n_jk + K a), so their logarithm
             # is recomputed (without, the confusions are exp(log_pi) themselves)
-            fast_m = _fast_exp_pays(params.log_pi.size, self.tol)
+            fast_m = _float32_pays(params.log_pi.size, self.tol)
             if fast_m:
                 params = params._replace(log_pi=self._exact_log_pi(votes, ctx, params))
-            if fast_m or _fast_exp_pays(T.size, self.tol):
+            if fast_m or _float32_pays(T.size, self.tol):
                 # the loop's E-steps took the float32 exp (under 8e-7 relative): the
                 # posteriors of the final parameters are recomputed with the exact one
                 T = self._clamp(ctx, self._e_step(votes, ctx, params, None)[0])

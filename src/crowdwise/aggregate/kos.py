@@ -235,7 +235,7 @@ class KOS(Aggregator):
             out -= av                                                    # all edges but this one
             if scale is not None:
                 out *= scale
-            _rms_normalize_inplace(out)
+            _rms_normalize(out, in_place=True)
 
         signs, stable, it = None, 0, 0
         for it in range(1, self.n_iter + 1):
@@ -270,19 +270,16 @@ def _inverse(d: np.ndarray) -> np.ndarray:
     return np.divide(1.0, d, out=np.zeros_like(d), where=d > 0)
 
 
-def _rms_normalize_inplace(v: np.ndarray) -> None:
-    """:func:`_rms_normalize` of a whole vector, in place."""
-    if v.size == 0:
-        return
-    rms = np.sqrt(np.mean(v * v))
-    if rms > 0 and np.isfinite(rms):
-        v /= rms
-
-
-def _rms_normalize(v: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
-    """``v`` divided by its root mean square (over ``where``); unchanged when it is 0."""
+def _rms_normalize(v: np.ndarray, where: np.ndarray | None = None, *, in_place: bool = False) -> np.ndarray:
+    """``v`` divided by its root mean square (over ``where``); unchanged when it is 0.
+    ``in_place=True`` divides ``v`` itself."""
     sel = v if where is None else v[where]
     if sel.size == 0:
         return v
     rms = np.sqrt(np.mean(sel * sel))
-    return v / rms if rms > 0 and np.isfinite(rms) else v
+    if not (rms > 0 and np.isfinite(rms)):
+        return v
+    if in_place:
+        v /= rms
+        return v
+    return v / rms
