@@ -69,6 +69,30 @@ def folder_truth(dataset: Path, truth: Path | None) -> Path | None:
     return next((folder / f for f in TRUTH_FILES if (folder / f).is_file()), None)
 
 
+#: files of a data-set folder that a verb may read (peerannot's, the vote tables, the truth)
+DATASET_FILES = ("answers.json", "metadata.json", "votes.csv", "votes.tsv", "votes.parquet", "votes.csv.gz",
+                 *TRUTH_FILES)
+
+
+def input_files(*paths: Path | None) -> list[Path]:
+    """The files a verb reads for these arguments, which none of its outputs may replace:
+    a file itself (with the ``metadata.json`` of an ``answers.json``); for a data-set folder,
+    its data-set files (:data:`DATASET_FILES`). None is skipped."""
+    out: list[Path] = []
+    for p in paths:
+        if p is None:
+            continue
+        p = Path(p)
+        if p.is_dir():
+            out += [p / f for f in DATASET_FILES if (p / f).exists()]
+        else:
+            out.append(p)
+            if p.name == "answers.json":
+                out.append(p.parent / "metadata.json")
+            out.append(p.parent / f"{p.stem}.metadata.json")
+    return out
+
+
 def load_dataset_votes(dataset: Path, **kwargs: Any) -> Any:
     """``io.load_votes`` for a verb that needs votes: a data set without any vote (a table with
     only its header, ``{}`` in answers.json) is one clear error, not a division by zero later."""

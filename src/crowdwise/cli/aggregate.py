@@ -32,7 +32,9 @@ def command(
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder of the .npy (and of the table "
                                                     "when -o is not given). Default: labels/ inside the data-set "
                                                     "folder (peerannot's place), or the folder of -o.")] = None,
-    hard: Annotated[bool, typer.Option("--hard", help="Write hard labels in the .npy even for a soft strategy.")] = False,
+    hard: Annotated[bool, typer.Option("--hard", help="Write hard labels (n_tasks,) even for a soft strategy, to "
+                                       "labels_<data>_<strategy>_hard.npy/.csv (the soft files are left as they "
+                                       "are).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the strategy (tie rule, initialisation).")] = 0,
     duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
     truth: Annotated[Optional[Path], typer.Option("--truth", help="Ground truth to report accuracy against "
@@ -53,7 +55,8 @@ def command(
 
     from .. import io
     from ..aggregate import make_strategy
-    from ._common import console, fit_with_progress, folder_truth, load_dataset_votes, progress
+    from ..io._output import check_output_path, output_set, safe_name
+    from ._common import console, fit_with_progress, folder_truth, input_files, load_dataset_votes, progress
 
     from ..errors import InputError
 
@@ -65,6 +68,22 @@ def command(
     model = make_strategy(strategy, random_state=seed)
     with progress(f"reading {dataset}", quiet=quiet):
         votes = load_dataset_votes(dataset, duplicates=duplicates)
+    folder = dataset if dataset.is_dir() else dataset.parent
+    name = safe_name(votes.name or dataset.stem)
+    # --hard on a soft strategy: its own file, so that the soft labels of an earlier run stay
+    suffix = "_hard" if hard and model.soft else ""
+    if output is not None and out_dir is None:  # all beside the table the user named
+        out_dir, stem = output.parent, output.stem
+    else:
+        out_dir = out_dir or folder / "labels"
+        stem = f"labels_{name}_{output_stem(strategy)}{suffix}"
+    npy, npz = out_dir / f"{stem}.npy", out_dir / f"{stem}_probas.npz"
+    table = output or out_dir / f"{stem}.csv"
+    written = [npy, table]
+    inputs = input_files(dataset, truth, folder_truth(dataset, truth))
+    for p in (npy, table):  # before the fit: a wrong output path costs no computation
+        check_output_path(p, inputs)
+
     t0 = time.perf_counter()
     fit_with_progress(model, votes, f"{strategy} on {votes.n_votes:,} votes", quiet=quiet)
     elapsed = time.perf_counter() - t0
@@ -72,33 +91,20 @@ def command(
     truth_file = None if quiet else folder_truth(dataset, truth)
     truth_arr = io.load_truth(truth_file, votes) if truth_file is not None else None
 
-    folder = dataset if dataset.is_dir() else dataset.parent
-    name = votes.name or dataset.stem
-    if output is not None and out_dir is None:  # all beside the table the user named
-        out_dir, stem = output.parent, output.stem
-    else:
-        out_dir = out_dir or folder / "labels"
-        stem = f"labels_{name}_{output_stem(strategy)}"
-    io.make_dir(out_dir)
-    npy = out_dir / f"{stem}.npy"
     valid = getattr(model, "valid_", None)
     hard_labels = model.labels_.copy()
     if valid is not None:
         hard_labels[~valid] = -1
     probas = model.probas_
-    written = []
-    if model.soft and not hard and not sparse.issparse(probas):
-        io.save_npy(npy, np.asarray(probas))
-    else:
-        io.save_npy(npy, hard_labels)
-        if model.soft and not hard and sparse.issparse(probas):
-            npz = out_dir / f"{stem}_probas.npz"
-            io.save_sparse(npz, probas)
-            written.append(npz)
-    written.insert(0, npy)
-    table = output or out_dir / f"{stem}.csv"
-    io.write_labels_table(table, votes, model.labels_, probas=probas, valid=valid)
-    written.append(table)
+    with output_set(inputs):
+        if model.soft and not hard and not sparse.issparse(probas):
+            io.save_npy(npy, np.asarray(probas))
+        else:
+            io.save_npy(npy, hard_labels)
+            if model.soft and not hard and sparse.issparse(probas):
+                io.save_sparse(npz, probas)
+                written.insert(1, npz)
+        io.write_labels_table(table, votes, model.labels_, probas=probas, valid=valid)
 
     if quiet:
         return

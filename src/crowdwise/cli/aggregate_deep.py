@@ -136,7 +136,8 @@ def command(
     from ..learn import require_torch
     from ..learn.crowd_layers import parse_crowd_spec
     from .aggregate import output_stem
-    from ._common import console, load_dataset_votes, progress
+    from ..io._output import check_output_path, output_set, safe_name
+    from ._common import console, input_files, load_dataset_votes, progress
 
     require_torch()
     parse_crowd_spec(strategy)  # a bad spec fails before anything is read
@@ -159,6 +160,17 @@ def command(
 
             data = scale(data)[0]
 
+    # output paths planned (and checked) before the training: a data-set name is reduced to a safe file name
+    name = safe_name(votes.name or dataset.stem)
+    stem = f"{name}_{output_stem(strategy)}"
+    labels_dir, models_dir, conf_dir, res_dir = (out / d for d in ("labels", "models", "confusions", "results"))
+    npy, csv = labels_dir / f"labels_{stem}.npy", labels_dir / f"labels_{stem}.csv"
+    pth, conf = models_dir / f"{stem}.pth", conf_dir / f"confusions_{stem}.npy"
+    js = res_dir / f"{stem}.json"
+    inputs = input_files(dataset, features_train, features_val, features_test, train_truth, val_truth, test_truth)
+    for p in (npy, csv, pth, conf, js):
+        check_output_path(p, inputs)
+
     import torch
 
     from ..learn.crowd_layers import fit_crowd_layer
@@ -166,25 +178,10 @@ def command(
     res = fit_crowd_layer(votes, data, strategy, model=model, model_options=model_options(hidden, dropout, weights),
                           config=cfg, head_lr=head_lr, img_size=img_size,
                           progress=False if quiet else f"{strategy} on {votes.n_votes:,} votes")
-    name = votes.name or dataset.stem
-    stem = f"{name}_{output_stem(strategy)}"
-    written = []
-    labels_dir, models_dir, conf_dir, res_dir = (out / d for d in ("labels", "models", "confusions", "results"))
-    for d in (labels_dir, models_dir, conf_dir, res_dir):
-        io.make_dir(d)
-    npy = labels_dir / f"labels_{stem}.npy"
-    io.save_npy(npy, res.soft_labels)
-    csv = labels_dir / f"labels_{stem}.csv"
     from ..aggregate._base import argmax_ties
 
     hard = argmax_ties(res.soft_labels, random_state=seed)
-    io.write_labels_table(csv, votes, hard, probas=res.soft_labels)
-    pth = models_dir / f"{stem}.pth"
-    with io.atomic_write(pth, "wb") as f:
-        torch.save({k: v.detach().cpu() for k, v in res.model.classifier.state_dict().items()}, f)
-    conf = conf_dir / f"confusions_{stem}.npy"
-    io.save_npy(conf, res.confusions)
-    report: dict[str, Any] = {"strategy": strategy, "model": model, "data": name,
+    report: dict[str, Any] = {"strategy": strategy, "model": model, "data": votes.name or dataset.stem,
                               **{k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                                  for k, v in res.metrics.items()},
                               "best_epoch": res.best_epoch, "train_seconds": round(res.seconds, 3),
@@ -192,11 +189,16 @@ def command(
     if data.train.has_truth:
         known = data.train.truth >= 0
         report["train_label_accuracy"] = float((hard[known] == data.train.truth[known]).mean())
-    js = res_dir / f"{stem}.json"
-    with io.atomic_write(js) as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    written += [npy, csv, pth, conf, js]
+    with output_set(inputs):
+        io.save_npy(npy, res.soft_labels)
+        io.write_labels_table(csv, votes, hard, probas=res.soft_labels)
+        with io.atomic_write(pth, "wb") as f:
+            torch.save({k: v.detach().cpu() for k, v in res.model.classifier.state_dict().items()}, f)
+        io.save_npy(conf, res.confusions)
+        with io.atomic_write(js) as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+    written = [npy, csv, pth, conf, js]
     if quiet:
         return
     console.print(f"{votes!r}, {data!r}")

@@ -33,7 +33,8 @@ def command(
     from ..evaluate.benchmark import (split_specs, check_strategies, crowdkit_specs, load_benchmark_data,
                                       run_benchmark, summary_table, to_markdown)
     from ..io import atomic_write
-    from ._common import console, progress
+    from ..io._output import escape_formulas, output_set
+    from ._common import console, input_files, progress
 
     from ..errors import InputError
 
@@ -82,7 +83,11 @@ def command(
         cmd = "crowdwise benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else \
             "crowdwise benchmark"
         text = "# Accuracy of the strategies on the real data sets\n\n" + to_markdown(runs, cmd)
-        with atomic_write(output, "w") as f:
-            f.write(text)
-        runs.to_csv(output.with_suffix(".runs.csv"), index=False)
+        with output_set(input_files(*datasets)):
+            with atomic_write(output, "w") as f:
+                f.write(text)
+            safe_runs = runs.assign(**{c: escape_formulas(runs[c].to_numpy()) for c in ("dataset", "strategy")
+                                       if c in runs})
+            with atomic_write(output.with_suffix(".runs.csv"), "w") as f:
+                safe_runs.to_csv(f, index=False, lineterminator="\n")
         console.print(f"wrote {output}")

@@ -118,10 +118,9 @@ def command(
 
     Task scores: entropy (of the vote shares), glad-difficulty (GLAD beta, small = hard), needs-vote (where to send the next votes). Learnt from the items (PyTorch; --features-train ... or the images of DATASET/train): aum (area under the margin with --labels, Pleiss et al. 2020), aumc (with majority-vote labels), waum (each vote's AUM weighted by the worker's trust <diag(pi_j), softmax>, Lefort et al. 2024), margins averaged over the --epochs of one training run. Worker scores: trace (DS confusion trace / K), spam-score (Raykar & Yu, 0 = spammer, 1 = perfect), glad-ability (GLAD alpha), agreement (share of votes equal to the majority vote). Data set: krippendorff (alpha, nominal).
 
-    Writes identification/<score>.npy (one value per task or worker, in index order, like peerannot) and identification/<score>.csv keyed by the original ids (with n_votes), and identification/krippendorff.json. With --drop-spammers THRESHOLD -o NEWFOLDER, also writes a peerannot folder without the workers whose spam score is below THRESHOLD. With --prune ALPHA -o NEWFOLDER (one of aum, aumc, waum), writes a peerannot folder without the tasks whose score is at or below the ALPHA-quantile (--per-class: within each class), with the kept rows of the training features (features_train.npy, train_truth.txt) or links to the kept images, the truth of the kept tasks, and pruned.csv (every task, its score, kept or not).
+    Writes identification/<score>.npy (one value per task or worker, in index order, like peerannot) and identification/<score>.csv keyed by the original ids (with n_votes), and identification/krippendorff.json. With --drop-spammers THRESHOLD -o NEWFOLDER, also writes a peerannot folder without the workers whose spam score is below THRESHOLD. With --prune ALPHA -o NEWFOLDER (one of aum, aumc, waum), writes a peerannot folder without the tasks whose score is at or below the ALPHA-quantile (--per-class: within each class), with the kept rows of the training features (features_train.npy; train_truth.txt only when the training classes are known, from --train-truth) or links to the kept images, the truth of the kept tasks, and pruned.csv (every task, its score, kept or not).
     """  # noqa: E501 (one line per paragraph: the help formatter keeps line breaks)
     import json
-    import shutil
 
     import numpy as np
     import pandas as pd
@@ -130,7 +129,8 @@ def command(
     from ..identify.workers import ds_confusions
     from ..errors import InputError
     from ..votes import Votes
-    from ._common import console, load_dataset_votes, progress
+    from ..io._output import check_output_path, escape_formulas, output_set
+    from ._common import console, input_files, load_dataset_votes, progress
 
     methods = _parse_methods(method)
     learning = [m for m in methods if m in LEARNING_METHODS]
@@ -169,6 +169,28 @@ def command(
         votes = load_dataset_votes(dataset, duplicates=duplicates)
     folder = dataset if dataset.is_dir() else dataset.parent
     out_dir = out_dir or folder / "identification"
+    inputs = input_files(dataset, labels, features_train, features_val, features_test, train_truth, val_truth,
+                         test_truth, Path(confusions_spec) if confusions_spec.lower().endswith(".npy") else None)
+    for name in methods:  # before any computation: a wrong output path costs nothing
+        stem = ALL_METHODS[name][1]
+        for p in ((out_dir / "krippendorff.json",) if name == "krippendorff" else
+                  (out_dir / f"{stem}.npy", out_dir / f"{stem}.csv")):
+            check_output_path(p, inputs)
+
+    if "spam-score" in methods or drop_spammers is not None:  # refused up front, not after a long DS fit
+        from ..identify.workers import DENSE_CONFUSIONS_LIMIT
+
+        k, w = votes.n_classes, votes.n_workers
+        need = 8.0 * w * k * k
+        if need > DENSE_CONFUSIONS_LIMIT:
+            what = "--drop-spammers (spam scores)" if "spam-score" not in methods else "spam-score"
+            others = [m for m in ("trace", "agreement", "glad-ability") if m not in methods]
+            fix = "leave spam-score out of -s" if "spam-score" in methods else "clean the data set another way"
+            if others:
+                fix += f" (scores that can run at this size: {', '.join(others)})"
+            raise InputError(f"{what} needs every worker's full {k:,} x {k:,} confusion matrix: "
+                             f"{need / 2**30:,.1f} GiB for {w:,} workers, above the limit of "
+                             f"{DENSE_CONFUSIONS_LIMIT / 2**30:.0f} GiB", source=dataset, fix=fix)
 
     conf: Any = None
 
@@ -215,53 +237,55 @@ def command(
                      device=device, threads=threads))
 
     written: list[Path] = []
-    if methods:
-        io.make_dir(out_dir)
-    for name, (values, n) in scores.items():
-        kind, stem, _, _ = ALL_METHODS[name]
-        ids = votes.task_ids if kind == "task" else votes.worker_ids
-        npy = out_dir / f"{stem}.npy"
-        io.save_npy(npy, np.asarray(values, dtype=float))
-        csv = out_dir / f"{stem}.csv"
-        frame = pd.DataFrame({kind: ids, stem: values, "n_votes": np.asarray(n, dtype=np.int64)})
-        with io.atomic_write(csv) as f:
-            frame.to_csv(f, index=False, lineterminator="\n")
-        written += [npy, csv]
-    if alpha is not None:
-        pairable = int((n_task[votes.task] >= 2).sum())
-        js = out_dir / "krippendorff.json"
-        with io.atomic_write(js) as f:
-            json.dump({"krippendorff_alpha": None if np.isnan(alpha) else alpha, "level": "nominal",
-                       "n_pairable_votes": pairable, "n_votes": votes.n_votes}, f, indent=2)
-            f.write("\n")
-        written.append(js)
+    with output_set(inputs):
+        if methods:
+            io.make_dir(out_dir)
+        for name, (values, n) in scores.items():
+            kind, stem, _, _ = ALL_METHODS[name]
+            ids = votes.task_ids if kind == "task" else votes.worker_ids
+            npy = out_dir / f"{stem}.npy"
+            io.save_npy(npy, np.asarray(values, dtype=float))
+            csv = out_dir / f"{stem}.csv"
+            frame = pd.DataFrame({kind: escape_formulas(ids), stem: values, "n_votes": np.asarray(n, dtype=np.int64)})
+            with io.atomic_write(csv) as f:
+                frame.to_csv(f, index=False, lineterminator="\n")
+            written += [npy, csv]
+        if alpha is not None:
+            pairable = int((n_task[votes.task] >= 2).sum())
+            js = out_dir / "krippendorff.json"
+            with io.atomic_write(js) as f:
+                json.dump({"krippendorff_alpha": None if np.isnan(alpha) else alpha, "level": "nominal",
+                           "n_pairable_votes": pairable, "n_votes": votes.n_votes}, f, indent=2)
+                f.write("\n")
+            written.append(js)
 
-    dropped = None
-    if drop_spammers is not None:
-        spam = identify.worker_spam_score(votes, confusions=confusions())
-        bad = ~(spam >= drop_spammers)  # NaN (no vote) counts as dropped: it has no vote anyway
-        n_votes = np.bincount(votes.worker, minlength=votes.n_workers)
-        bad &= ~((n_votes > 0) & (n_votes < min_votes))  # too few votes to judge: kept
-        keep = ~bad[votes.worker]
-        kept_workers, w = np.unique(votes.worker[keep], return_inverse=True)
-        cleaned = Votes(task=votes.task[keep], worker=w, label=votes.label[keep], task_ids=votes.task_ids,
-                        worker_ids=votes.worker_ids[kept_workers], classes=votes.classes, name=votes.name)
-        io.write_peerannot(cleaned, output)
-        for truth in ("ground_truth.npy", "truth.csv"):  # task ids are kept: the truth still matches
-            if (folder / truth).is_file() and dataset.is_dir():
-                shutil.copyfile(folder / truth, output / truth)
-        dropped = (int(votes.n_workers - kept_workers.size), int((~keep).sum()), cleaned)
-        written.append(output)
+        dropped = None
+        if drop_spammers is not None:
+            spam = identify.worker_spam_score(votes, confusions=confusions())
+            bad = ~(spam >= drop_spammers)  # NaN (no vote) counts as dropped: it has no vote anyway
+            n_votes = np.bincount(votes.worker, minlength=votes.n_workers)
+            bad &= ~((n_votes > 0) & (n_votes < min_votes))  # too few votes to judge: kept
+            keep = ~bad[votes.worker]
+            kept_workers, w = np.unique(votes.worker[keep], return_inverse=True)
+            cleaned = Votes(task=votes.task[keep], worker=w, label=votes.label[keep], task_ids=votes.task_ids,
+                            worker_ids=votes.worker_ids[kept_workers], classes=votes.classes, name=votes.name)
+            io.write_peerannot(cleaned, output)
+            for truth in ("ground_truth.npy", "truth.csv"):  # task ids are kept: the truth still matches
+                if (folder / truth).is_file() and dataset.is_dir():
+                    with io.atomic_write(output / truth, "wb") as f:
+                        f.write((folder / truth).read_bytes())
+            dropped = (int(votes.n_workers - kept_workers.size), int((~keep).sum()), cleaned)
+            written.append(output)
 
-    pruned = None
-    if prune is not None:
-        from ..learn.aum import prune_mask
+        pruned = None
+        if prune is not None:
+            from ..learn.aum import prune_mask
 
-        name = learning[0]
-        values = scores[name][0]
-        keep = prune_mask(values, prune, classes=groups[name] if per_class else None)
-        pruned = _write_pruned(votes, keep, values, name, output, folder, dataset, data)
-        written.append(output)
+            name = learning[0]
+            values = scores[name][0]
+            keep = prune_mask(values, prune, classes=groups[name] if per_class else None)
+            pruned = _write_pruned(votes, keep, values, name, output, folder, dataset, data)
+            written.append(output)
 
     if quiet:
         return
@@ -382,13 +406,14 @@ def _write_pruned(votes: Any, keep: Any, values: Any, name: str, output: Path, f
     import pandas as pd
 
     from .. import io
+    from ..io._output import escape_formulas
 
     voted = votes.votes_per_task() > 0
     kept = keep & voted
     kept_rows = np.flatnonzero(kept)  # the compact renumbering keeps the original task order
     cleaned = votes.take(kept[votes.task], compact=True)
     io.write_peerannot(cleaned, output)
-    table = pd.DataFrame({"task": votes.task_ids, name: values, "kept": kept})
+    table = pd.DataFrame({"task": escape_formulas(votes.task_ids), name: values, "kept": kept})
     with io.atomic_write(output / "pruned.csv") as f:
         table.to_csv(f, index=False, lineterminator="\n")
     if dataset.is_dir() and (folder / "ground_truth.npy").is_file():

@@ -75,13 +75,30 @@ for verb, module in VERBS:
 
 def main() -> None:
     """Run the CLI; crowdwise errors print as one clear line, exit code 2."""
+    import signal
+
     from ..errors import CrowdwiseError
 
+    def exit_on_signal(signum: int, frame: object) -> None:
+        # unwinds like an error: an output set being written removes its temporaries
+        raise SystemExit(128 + signum)
+
+    for sig in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            try:
+                signal.signal(sig, exit_on_signal)
+            except (ValueError, OSError):  # not the main thread
+                pass
     try:
         app()
     except CrowdwiseError as exc:
         # one plain line on stderr, never wrapped, so that scripts can grep it
         print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as exc:  # a file-system error no reader or writer turned into a clear message
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"error: {where}{exc.strerror or exc}. Fix: check the path, its permissions and the free space.",
+              file=sys.stderr)
         raise SystemExit(2) from None
     except MemoryError as exc:
         print(f"error: not enough memory ({exc}). Fix: check the sizes declared in the data "

@@ -40,6 +40,8 @@ def command(
     """  # noqa: E501 (one line per paragraph: the help formatter keeps line breaks)
     from .. import io
     from ..errors import InputError
+    from ..io._output import output_set
+    from ._common import input_files
     from ..evaluate.benchmark import check_strategies, split_specs
     from ..plots._mpl import require_matplotlib, to_png
     from ..plots.analysis import CrowdAnalysis
@@ -76,7 +78,7 @@ def command(
     truth_arr = io.load_truth(truth, votes) if truth is not None else None
     analysis = CrowdAnalysis(votes, truth_arr, strategies=specs, seeds=range(seeds), random_state=seed)
     written = []
-    with progress("figures", quiet=quiet, total=len(names)) as advance:
+    with progress("figures", quiet=quiet, total=len(names)) as advance, output_set(input_files(dataset, truth)):
         for name in names:
             png = to_png(make_figure(name, analysis), dpi=dpi)
             path = output / f"{name}.png"

@@ -44,7 +44,10 @@ def command(
     votes, truth = sim.votes, sim.truth
     console.print(f"Simulated {votes!r}: {feedback} votes per task, {spammers:.0%} spammers (seed {seed}).")
     if folder is not None:
-        simulate.write_simulation(sim, folder)
+        from ..io._output import output_set
+
+        with output_set():
+            simulate.write_simulation(sim, folder)
         console.print(f"wrote the data set to {folder}")
     table = Table(title="Accuracy against the simulated truth")
     for col in ("strategy", "accuracy", "tasks kept as valid", "time (s)"):

@@ -42,7 +42,8 @@ def command(
     from ..plots._mpl import require_matplotlib
     from ..plots.analysis import CrowdAnalysis
     from ..plots.report import write_report
-    from ._common import console, err_console, folder_truth, load_dataset_votes
+    from ..io._output import check_output_path, output_set
+    from ._common import console, err_console, folder_truth, input_files, load_dataset_votes
 
     require_matplotlib()
     if output.exists() and output.is_dir():
@@ -57,12 +58,15 @@ def command(
         check_strategies(specs)
         if not truth.exists():
             raise InputError("file not found", source=truth, fix="check the path of --truth")
+    inputs = input_files(dataset, truth)
+    check_output_path(output, inputs)
     votes = load_dataset_votes(dataset, duplicates=duplicates)
     truth_arr = io.load_truth(truth, votes) if truth is not None else None
     analysis = CrowdAnalysis(votes, truth_arr, strategies=specs, seeds=range(seeds), random_state=seed)
 
     if quiet:
-        write_report(output, analysis, n_doubt=top, dpi=dpi)
+        with output_set(inputs):
+            write_report(output, analysis, n_doubt=top, dpi=dpi)
         return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -73,7 +77,8 @@ def command(
         def on_step(done: int, total: int, step: str) -> None:
             prog.update(tid, completed=done, total=total, description=f"report: {step}")
 
-        write_report(output, analysis, n_doubt=top, dpi=dpi, progress=on_step)
+        with output_set(inputs):
+            write_report(output, analysis, n_doubt=top, dpi=dpi, progress=on_step)
     alpha = analysis.alpha
     console.print(f"{votes!r}", markup=False, highlight=False)
     if alpha == alpha:

@@ -60,7 +60,8 @@ def command(
 
     from ..errors import InputError
     from ..simulate import simulate, write_simulation
-    from ._common import console, progress
+    from ..io._output import output_set
+    from ._common import console, input_files, progress
 
     if not 0.0 <= ratio <= 1.0:
         raise InputError(f"--ratio {ratio} is not a fraction", fix="give --ratio between 0 and 1")
@@ -79,7 +80,8 @@ def command(
 
     with progress(f"Simulating {strategy.value}", quiet=quiet):
         result = simulate(strategy.value, n_task, n_worker, n_classes, **options)
-        paths = write_simulation(result, folder)
+        with output_set(input_files(matrix_file)):
+            paths = write_simulation(result, folder)
     if quiet:
         return
 

@@ -103,7 +103,8 @@ def command(
     from ..learn.metrics import reliability_data
     from ..learn.models import build_model, default_device
     from ..learn.train import TrainConfig, evaluate, fit
-    from ._common import console, load_dataset_votes, progress
+    from ..io._output import check_output_path, output_set, safe_name
+    from ._common import console, input_files, load_dataset_votes, progress
 
     if img_size < 1:
         raise InputError(f"--img-size must be >= 1, got {img_size}", fix="e.g. --img-size 224")
@@ -159,8 +160,12 @@ def command(
     net = build_model(model, data.n_classes, n_features=data.n_features, weights=weights,
                       hidden=hidden_sizes if model.lower() == "mlp" else (128,), dropout=dropout,
                       freeze_backbone=freeze_backbone, small_images=small_images, seed=seed)
-    stem = "gold" if gold else labels_path.stem.removeprefix("labels_")
-    out_dir = output or folder / "results" / f"train_{stem}_{model.lower()}"
+    stem = "gold" if gold else safe_name(labels_path.stem.removeprefix("labels_"))
+    out_dir = output or folder / "results" / f"train_{stem}_{safe_name(model.lower())}"
+    inputs = input_files(dataset, labels_path, features_train, features_val, features_test, train_truth, val_truth,
+                         test_truth, weights)
+    for name in ("model.pt", "test_proba.npy", "reliability.png", "results.json"):
+        check_output_path(out_dir / name, inputs)
     io.make_dir(out_dir)
 
     t0 = time.perf_counter()
@@ -195,28 +200,29 @@ def command(
         "train_seconds": round(seconds, 3), "settings": settings, "history": res.history,
         "crowdwise_version": __version__,
     })
-    written = []
-    model_file = out_dir / "model.pt"
-    with io.atomic_write(model_file, "wb") as f:
-        torch.save(res.best_state, f)
-    written.append(model_file)
-    if proba is not None:
-        rel = reliability_data(data.test.truth, proba)
-        results["reliability"] = rel.to_dict()
-        io.save_npy(out_dir / "test_proba.npy", proba)
-        written.append(out_dir / "test_proba.npy")
-        try:
-            from ..plots.reliability import save_reliability
+    with output_set(inputs):
+        written = []
+        model_file = out_dir / "model.pt"
+        with io.atomic_write(model_file, "wb") as f:
+            torch.save(res.best_state, f)
+        written.append(model_file)
+        if proba is not None:
+            rel = reliability_data(data.test.truth, proba)
+            results["reliability"] = rel.to_dict()
+            io.save_npy(out_dir / "test_proba.npy", proba)
+            written.append(out_dir / "test_proba.npy")
+            try:
+                from ..plots.reliability import save_reliability
 
-            written.append(save_reliability(out_dir / "reliability.png", rel,
-                                            title=f"{model} on {'gold' if gold else stem}"))
-        except InputError as exc:  # matplotlib missing: the results still count
-            if not quiet:
-                console.print(f"[yellow]no reliability diagram[/]: {exc}")
-    res_file = out_dir / "results.json"
-    with io.atomic_write(res_file, "w") as f:
-        f.write(json.dumps(results, indent=2, allow_nan=False, default=_json_default))
-    written.insert(0, res_file)
+                written.append(save_reliability(out_dir / "reliability.png", rel,
+                                                title=f"{model} on {'gold' if gold else stem}"))
+            except InputError as exc:  # matplotlib missing: the results still count
+                if not quiet:
+                    console.print(f"[yellow]no reliability diagram[/]: {exc}")
+        res_file = out_dir / "results.json"
+        with io.atomic_write(res_file, "w") as f:
+            f.write(json.dumps(results, indent=2, allow_nan=False, default=_json_default))
+        written.insert(0, res_file)
     if quiet:
         return
     line = f"[bold]{model}[/] on {len(train_set):,} labelled tasks ({settings['targets']} labels), " \

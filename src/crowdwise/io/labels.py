@@ -13,6 +13,7 @@ from scipy import sparse
 from ..errors import InputError
 from ..votes import Votes
 from ._common import PathLike, atomic_write, check_exists, kind_of, require_pyarrow, source_name
+from ._output import escape_formulas, unescape_formulas
 from ._encode import match_classes, raw_factorize, show
 from .tables import _write_csv
 from .truth import integer_array, load_npy, read_columns, task_index
@@ -52,6 +53,10 @@ def write_labels_table(path: PathLike, votes: Votes, labels: Any, *, probas: Any
     one ``p_<class>`` column per class when ``probas`` is dense with at most
     :data:`MAX_PROBA_COLUMNS` classes, otherwise (sparse CSR, or many classes) only
     ``confidence``, the top-1 probability (an empty sparse row counts as uniform).
+    In CSV / TSV, a text id or label that a spreadsheet would run as a formula (first
+    character ``=``, ``+``, ``-``, ``@``, tab, carriage return, or ``'``) is written with one
+    ``'`` in front (:func:`~crowdwise.io._output.escape_formulas`); :func:`read_labels`
+    removes it. Parquet is written as it is.
 
     Parameters
     ----------
@@ -95,6 +100,9 @@ def write_labels_table(path: PathLike, votes: Votes, labels: Any, *, probas: Any
     if probas is not None:
         cols.update(_proba_columns(probas, votes, source))
     suffix, gz = kind_of(path)
+    if suffix in (".csv", ".tsv"):  # text a spreadsheet would run as a formula is quoted (escape_formulas)
+        for key in ("task", "label"):
+            cols[key] = escape_formulas(cols[key])
     if suffix == ".parquet":
         pa = require_pyarrow(source)
         import pyarrow.parquet as pq
@@ -198,6 +206,12 @@ def read_labels(path: PathLike, votes: Votes | None = None) -> tuple[np.ndarray,
     tbl, roles = read_columns(path, LABEL_ALIASES, optional=("label_index", "label", "valid"),
                               text_roles=("task", "label"))
     locate = tbl.locate
+    text = suffix in (".csv", ".tsv")
+
+    def column(role: str) -> Any:
+        col = tbl.column(roles[role])
+        return _unescape(col) if text else col
+
     if "label_index" in roles:
         li = pd.to_numeric(pd.Series(tbl.to_numpy(roles["label_index"])), errors="coerce")
         if (li.notna() & (li != li.round())).any():
@@ -217,7 +231,7 @@ def read_labels(path: PathLike, votes: Votes | None = None) -> tuple[np.ndarray,
             raise InputError("this table has 'label' but no 'label_index': pass the votes to match the "
                              "labels with their classes", source=source, position=tbl.header_position,
                              fix="read_labels(path, votes)")
-        codes, uniq = raw_factorize(tbl.column(roles["label"]), what="label", source=source, locate=locate)
+        codes, uniq = raw_factorize(column("label"), what="label", source=source, locate=locate)
         u = match_classes(uniq.values, votes.classes) if len(uniq) else np.zeros(0, np.int64)
         lab = np.where(codes >= 0, u[np.maximum(codes, 0)] if u.size else -1, -1)
         bad = (codes >= 0) & (lab < 0)
@@ -234,7 +248,7 @@ def read_labels(path: PathLike, votes: Votes | None = None) -> tuple[np.ndarray,
         if valid is None and (lab < 0).any():
             valid = lab >= 0
         return lab, valid
-    t_idx = task_index(tbl.column(roles["task"]), votes, source=source, locate=locate)
+    t_idx = task_index(column("task"), votes, source=source, locate=locate)
     if (t_idx < 0).any():
         row = int(np.argmax(t_idx < 0))
         raise InputError("this task is not among the tasks of the votes", source=source, position=locate(row),
@@ -246,6 +260,22 @@ def read_labels(path: PathLike, votes: Votes | None = None) -> tuple[np.ndarray,
         v[t_idx] = valid
         return out, v
     return out, (out >= 0) if (out < 0).any() else None
+
+
+def _unescape(col: Any) -> Any:
+    """:func:`unescape_formulas` on a column as read (NumPy, or an Arrow string column)."""
+    typ = getattr(col, "type", None)
+    if typ is None:
+        return unescape_formulas(col)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
+        return col
+    quoted = pc.starts_with(col, pattern="'")
+    if not pc.any(quoted).as_py():
+        return col
+    return pc.if_else(quoted, pc.utf8_slice_codeunits(col, start=1), col)
 
 
 def _valid_column(tbl: Any, i: int, source: str) -> np.ndarray:
