@@ -177,3 +177,48 @@ def test_hard_labels_go_to_their_own_file(tmp_path):
     np.testing.assert_array_equal(hard, np.load(out / "labels_votes_ds.npy").argmax(1))
     assert sorted(p.name for p in out.iterdir()) == ["labels_votes_ds.csv", "labels_votes_ds.npy",
                                                     "labels_votes_ds_hard.csv", "labels_votes_ds_hard.npy"]
+
+
+def test_concurrent_writers_leave_one_whole_set(tmp_path):
+    """Two commands writing the same outputs at once: both succeed, and the files left are one
+    command's set (never MV's hard .npy beside WAWA's soft table), with no temporary behind."""
+    import pandas as pd
+
+    votes = votes_csv(tmp_path / "votes.csv", n_tasks=3000)
+    out = tmp_path / "out" / "labels.csv"
+    for _ in range(3):
+        procs = [subprocess.Popen([sys.executable, "-c", "from crowdwise.cli.main import main; main()",
+                                   "aggregate", str(votes), "-s", s, "-o", str(out), "-q"],
+                                  stderr=subprocess.PIPE, text=True) for s in ("MV", "WAWA")]
+        for p in procs:
+            assert p.wait(timeout=300) == 0, p.stderr.read()
+        soft = np.load(out.with_suffix(".npy")).ndim == 2
+        has_p = any(c.startswith("p_") for c in pd.read_csv(out, nrows=1).columns)
+        assert soft == has_p
+        assert sorted(p.name for p in out.parent.iterdir()) == ["labels.csv", "labels.npy"]
+
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(1.0)
+open(os.path.join(sys.argv[2], "released"), "w").close()
+os.close(fd)
+"""
+
+
+def test_a_set_is_renamed_only_while_holding_the_folders_lock(tmp_path):
+    pytest.importorskip("fcntl")
+    out, marks = tmp_path / "out", tmp_path / "marks"
+    out.mkdir()
+    marks.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out), str(marks)], stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    with _output.output_set():
+        io.save_npy(out / "a.npy", np.arange(2))
+        io.save_npy(out / "b.npy", np.arange(2))
+    assert (marks / "released").exists()  # the renames waited for the other writer's commit
+    assert holder.wait(timeout=60) == 0

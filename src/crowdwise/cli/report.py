@@ -49,7 +49,8 @@ def command(
     if output.exists() and output.is_dir():
         raise InputError("is a folder", source=output, fix="give -o the HTML file to write, e.g. -o report.html")
     if seeds < 1 or top < 1 or not dpi > 0:
-        raise InputError(f"--seeds and --top must be at least 1 and --dpi positive, got {seeds}, {top} and {dpi}")
+        raise InputError(f"--seeds and --top must be at least 1 and --dpi positive, got {seeds}, {top} and {dpi}",
+                         fix="e.g. --seeds 3 --top 20 --dpi 100")
     specs = [s.strip() for s in split_specs(strategies) if s.strip()]
     truth = folder_truth(dataset, truth)  # the folder's ground_truth.npy / truth.csv when -t is not given
     if truth is not None:

@@ -23,7 +23,8 @@ The rules, in the order a write meets them:
    a journal) behind: the next write of a target in that folder rolls a finished
    journal forward (the new set) and removes the temporaries of dead processes (the old
    set). Temporaries of live processes are never touched, so concurrent writers do not
-   break each other (the last rename wins).
+   break each other; their commits take a lock on the folders (``flock``), so the last set
+   renamed wins whole.
 """
 
 from __future__ import annotations
@@ -149,16 +150,17 @@ class OutputSet:
         if not self.pending:
             return
         pairs = [(str(Path(t).absolute()), str(Path(p).absolute())) for t, p in self.pending]
+        folders = list(dict.fromkeys(os.path.dirname(p) for _, p in pairs))
         journals = []
-        if len(pairs) > 1:
-            folders = list(dict.fromkeys(os.path.dirname(p) for _, p in pairs))
-            journals = [os.path.join(f, f".crowdwise-commit-{os.getpid()}-{self.token}.json") for f in folders]
-            body = json.dumps({"pairs": pairs, "journals": journals}).encode("utf-8")
-            for j in journals:
-                _write_synced(Path(j), body)
-            for f in folders:
-                _fsync_dir(f)
-        _apply(pairs, journals)
+        with _locked(folders):  # concurrent commits into these folders: one set after the other
+            if len(pairs) > 1:
+                journals = [os.path.join(f, f".crowdwise-commit-{os.getpid()}-{self.token}.json") for f in folders]
+                body = json.dumps({"pairs": pairs, "journals": journals}).encode("utf-8")
+                for j in journals:
+                    _write_synced(Path(j), body)
+                for f in folders:
+                    _fsync_dir(f)
+            _apply(pairs, journals)
         self.pending.clear()
         self.temps.clear()
 
@@ -218,6 +220,34 @@ def output_set(inputs: Iterable[PathLike] = ()) -> Iterator[OutputSet]:
     except BaseException:
         s.abort()
         raise
+
+
+@contextmanager
+def _locked(folders: list[str]) -> Iterator[None]:
+    """An exclusive ``flock`` on each folder (sorted: no deadlock) while a set is renamed in place,
+    so that two commands writing the same outputs at once leave one set or the other, never a mix.
+    Where ``flock`` is missing (Windows), renames are not serialised."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fds = []
+    try:
+        for folder in sorted(folders):
+            try:
+                fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            except OSError:
+                continue
+            fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # a file system without locks: go on unserialised
+                pass
+        yield
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)  # closing releases the lock
 
 
 def _pid_alive(pid: int) -> bool:
@@ -362,7 +392,8 @@ def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO[Any]]:
     ('done', ['result.txt'])
     """
     if mode not in ("w", "wb"):
-        raise InputError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
+        raise InputError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}",
+                         fix="use 'w' for text, 'wb' for bytes")
     path = Path(path)
     active = _ACTIVE.get()
     check_output_path(path, active.inputs if active is not None else ())

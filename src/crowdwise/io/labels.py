@@ -84,7 +84,8 @@ def write_labels_table(path: PathLike, votes: Votes, labels: Any, *, probas: Any
     path = Path(path)
     source = source_name(path)
     if not isinstance(votes, Votes):
-        raise InputError(f"write_labels_table expects a crowdwise.Votes, got {type(votes).__name__}")
+        raise InputError(f"write_labels_table expects a crowdwise.Votes, got {type(votes).__name__}",
+                         fix="pass the Votes the labels were computed from (crowdwise.io.load_votes(...))")
     lab = check_task_labels(labels, votes, source)
     has = lab >= 0
     values = votes.classes[np.where(has, lab, 0)] if votes.n_classes else np.zeros(lab.size)
