@@ -89,6 +89,45 @@ def test_unknown_class_folder(images):
         load_image_folder(root, io.load_votes(root / "votes.csv"))
 
 
+def _index_votes(root):
+    """The votes of the tiny image set with classes 0, 1, 2 instead of colour names."""
+    df = pd.read_csv(root / "votes.csv")
+    df["label"] = df["label"].map({"blue": 0, "green": 1, "red": 2})
+    return Votes.from_records(df.task, df.worker, df.label)
+
+
+def test_extra_class_folder_without_votes_is_named(images):
+    # issue 21: votes with classes 0..2, folders blue/green/red with voted images and an extra
+    # train/fish/ whose image nobody voted on: the error counts the folders and names fish
+    # (it used to name 'blue', a valid folder)
+    root, _ = images
+    (root / "train" / "fish").mkdir()
+    (root / "train" / "fish" / "sq-99.png").write_bytes((root / "train" / "red" / "sq-2.png").read_bytes())
+    with pytest.raises(InputError) as err:
+        load_image_folder(root, _index_votes(root))
+    msg = str(err.value)
+    assert "4 class folders for the 3 classes of the votes" in msg
+    assert "without votes: 'fish'" in msg and "'blue'" not in msg
+    # a class folder that only val/ or test/ has holds no voted image either
+    (root / "train" / "fish" / "sq-99.png").unlink()
+    (root / "train" / "fish").rmdir()
+    (root / "test" / "owl").mkdir()
+    (root / "test" / "owl" / "img0.png").write_bytes((root / "train" / "red" / "sq-2.png").read_bytes())
+    with pytest.raises(InputError, match=r"4 class folders for the 3 classes of the votes .*without votes: 'owl'"):
+        load_image_folder(root, _index_votes(root))
+
+
+def test_more_voted_class_folders_than_classes(images):
+    # every folder holds voted images: nothing to single out, the count and the folders are given
+    root, info = images
+    moved = root / "train" / "fish"
+    moved.mkdir()
+    (root / "train" / "red" / "sq-2.png").rename(moved / "sq-2.png")
+    with pytest.raises(InputError, match=r"4 class folders \('blue', 'fish', 'green', 'red'\) for the 3 classes "
+                                         r"of the votes \(0, 1, 2\), all with voted images"):
+        load_image_folder(root, _index_votes(root))
+
+
 def test_index_classes_and_named_folders_follow_sorted_folders(images):
     root, info = images
     df = pd.read_csv(root / "votes.csv")

@@ -311,14 +311,15 @@ def load_image_folder(root: str | Path, votes: Votes | None = None, *,
     InputError
         No ``train/`` folder or no image; a training file name without ``-<task>``; a
         task key twice; an image whose task has no votes or a task with votes but no
-        image; a class folder that is not a class.
+        image; a class folder that is not a class; more class folders than classes (the
+        folders without a voted training image are named).
     """
     root = Path(root)
     if not root.is_dir():
         raise InputError("no such folder", source=root, fix="pass the data-set folder that holds train/")
     scanned = {s: _scan_images(root / s, s) for s in ("train", "val", "test") if s == "train" or (root / s).is_dir()}
     all_names = sorted({n for _, labs in scanned.values() for n in labs})
-    cls = _resolve_image_classes(all_names, votes, classes, root)
+    cls = _resolve_image_classes(all_names, votes, classes, root, train=scanned["train"])
     splits: dict[str, Split] = {}
     for name, (paths, labs) in scanned.items():
         idx, _ = _class_lookup(labs, cls, source=root / name)
@@ -346,8 +347,23 @@ def load_image_folder(root: str | Path, votes: Votes | None = None, *,
     return TaskData(splits["train"], splits.get("val"), splits.get("test"), cls, kind="images")
 
 
+def _folders_without_votes(names: list[str], votes: Votes, train: tuple[list[Path], list[str]]) -> list[str]:
+    """The class folders none of whose training images is a task with a vote (a folder only
+    val/ or test/ has counts as one)."""
+    paths, labs = train
+    voted_ids = pd.Index(_text(votes.task_ids[votes.votes_per_task() > 0]))
+    keys = [m.group(1) if (m := _KEY.search(p.stem)) else None for p in paths]
+    has_key = np.asarray([k is not None for k in keys], dtype=bool)
+    voted = np.zeros(len(paths), dtype=bool)
+    if has_key.any():
+        txt = _text(np.asarray([k for k in keys if k is not None], dtype=object))
+        voted[has_key] = voted_ids.get_indexer(txt) >= 0
+    with_votes = {lab for lab, v in zip(labs, voted) if v}
+    return [n for n in names if n not in with_votes]
+
+
 def _resolve_image_classes(names: list[str], votes: Votes | None, classes: Sequence[Any] | None,
-                           root: Path) -> np.ndarray:
+                           root: Path, train: tuple[list[Path], list[str]] | None = None) -> np.ndarray:
     from ..io._encode import match_classes
 
     if classes is not None:
@@ -364,9 +380,26 @@ def _resolve_image_classes(names: list[str], votes: Votes | None, classes: Seque
     if plain and (idx < 0).all() and len(names) <= len(cls):
         named = np.asarray(names + [str(i) for i in range(len(names), len(cls))], dtype=object)
         return named.astype(str)
+    shown_cls = f"{', '.join(map(str, cls[:10].tolist()))}{', ...' if len(cls) > 10 else ''}"
+    if plain and (idx < 0).all():
+        # more folder names than classes: no folder is "wrong", there are too many of them; the
+        # folders holding no voted training image are the ones to look at
+        unvoted = _folders_without_votes(names, votes, train) if votes is not None and train is not None else []
+        quoted = ", ".join(map(repr, unvoted[:10])) + (", ..." if len(unvoted) > 10 else "")
+        if unvoted and len(unvoted) < len(names):
+            raise InputError(f"{len(names)} class folders for the {len(cls)} classes of the votes ({shown_cls}); "
+                             f"without votes: {quoted} (no training image of a task with a vote)", source=root,
+                             fix="remove the class folder(s) without votes, or name the classes of the votes "
+                                 "after the folders (metadata.json 'classes')")
+        all_names = ", ".join(map(repr, names[:10])) + (", ..." if len(names) > 10 else "")
+        which = ", all with voted images" if votes is not None and train is not None and not unvoted else ""
+        raise InputError(f"{len(names)} class folders ({all_names}) for the {len(cls)} classes of the votes "
+                         f"({shown_cls}){which}", source=root,
+                         fix="name the classes of the votes after the folders (metadata.json 'classes'), or "
+                             "merge the folders of one class")
     bad = names[int(np.argmax(idx < 0))]
-    raise InputError(f"class folder {bad!r} is not one of the {len(cls)} classes of the votes "
-                     f"({', '.join(map(str, cls[:10].tolist()))}{', ...' if len(cls) > 10 else ''})", source=root,
+    raise InputError(f"class folder {bad!r} is not one of the {len(cls)} classes of the votes ({shown_cls})",
+                     source=root,
                      fix="name the class folders after the classes (metadata.json 'classes')")
 
 
