@@ -250,6 +250,14 @@ class GeoCrowdNet(_SimplexConfusions):
     ``lam=0`` is the plain coupled cross-entropy (:class:`CoupledCE`). A small
     ``eps * I`` is added inside the determinant so that the log stays finite.
 
+    The F form is computed per mini-batch: :math:`F F^\top` of a batch of :math:`B < K`
+    rows has rank :math:`B`, its log-det is :math:`(K - B) \log \epsilon` plus the
+    volume of the :math:`B` points, another criterion whose value only ``eps`` keeps
+    finite. Such a batch (the remainder of an epoch: the training loop keeps the last,
+    incomplete batch) adds its CCE alone, without the log-det term; every batch of
+    :math:`B \ge K` rows has it. (With fewer training tasks than classes the F term never
+    applies.) The W form does not depend on the batch.
+
     Parameters
     ----------
     n_workers, n_classes : int
@@ -310,7 +318,8 @@ class GeoCrowdNet(_SimplexConfusions):
         return torch.logdet(gram + self.eps * eye)
 
     def penalty(self, logits, embedding=None):
-        if self.lam == 0.0:
+        if self.lam == 0.0 or (self.form == "F" and logits.shape[0] < self.n_classes):
+            # F F^T of fewer rows than classes is rank-deficient: no log-det for that batch
             return logits.new_zeros(())
         return -self.lam * self.logdet_term(logits)
 
@@ -357,7 +366,10 @@ class CoNAL(_SimplexConfusions):
 
     (It acts on the row-stochastic matrices, so it is bounded, :math:`\le \sqrt{2K}` per
     worker.) With ``scale=0`` the penalty vanishes; when every :math:`\Pi_j = \Pi_g` the
-    answer distribution no longer depends on :math:`\omega` (tested).
+    answer distribution no longer depends on :math:`\omega` (tested). Every :math:`\Pi_j`
+    starts equal to :math:`\Pi_g` (same ``init_diag``), where the norm's (sub)gradient is
+    0: the term acts once the likelihood has moved them apart, with a gradient of norm
+    ``scale`` per worker on :math:`\Pi_j` (tested against a hand derivation).
 
     Parameters
     ----------
