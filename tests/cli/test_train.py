@@ -167,3 +167,76 @@ def test_bad_settings_fail_before_reading(tmp_path):
     assert "e.g. --hidden 128,64" in str(res.exception)
     res = _fails("train", str(tmp_path / "absent"), "--labels", "gold", "--top-k", "abc")
     assert "--top-k 'abc' is not a list of integers" in str(res.exception) and "e.g. --top-k 3,5" in str(res.exception)
+
+
+# --------------------------------------------------------------------------- README (issue 21)
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def _readme_command(verb: str) -> list[str]:
+    """The tokens of README's LabelMe ``crowdwise <verb>`` command (continuation lines joined,
+    comments dropped)."""
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"crowdwise {verb} $D")
+    lines = []
+    for line in text[start:].splitlines():
+        lines.append(line.rstrip().rstrip("\\"))
+        if not line.rstrip().endswith("\\"):
+            break
+    return shlex.split(" ".join(lines), comments=True)
+
+
+def _options(tokens: list[str]) -> dict[str, str]:
+    return {t: tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t.startswith("--")}
+
+
+def _benchmark_recipe() -> dict:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_learning_benchmark", ROOT / "benchmarks" / "learning.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.RECIPE
+
+
+def test_readme_labelme_train_command_is_the_recipe_of_the_figures(feats, tmp_path):
+    # README's `crowdwise train` on LabelMe must train as benchmarks/learning.py did for the MV
+    # row of docs/results/learning.md (it used to leave train's defaults: weight decay 5e-4 and
+    # a multistep schedule at epochs 25 and 37)
+    recipe = _benchmark_recipe()
+    opts = _options(_readme_command("train"))
+    assert int(opts["--epochs"]) == recipe["epochs"]
+    # the same options on the tiny set (2 epochs): the settings the CLI records are the recipe
+    root, _ = feats
+    keep = [a for k in ("--optimizer", "--lr", "--weight-decay", "--scheduler", "--batch-size") if k in opts
+            for a in (k, opts[k])]
+    out = tmp_path / "readme"
+    run("train", str(root), "--labels", str(root / "labels" / "labels_feats0_mv.npy"), "--hidden", "8",
+        *_feature_args(root), *keep, "--epochs", "2", "--threads", "1", "--device", "cpu", "-q", "-o", str(out))
+    settings = json.loads((out / "results.json").read_text())["settings"]
+    for key in ("batch_size", "optimizer", "lr", "weight_decay", "scheduler"):
+        assert settings[key] == recipe[key], key
+    doc = (ROOT / "docs" / "results" / "learning.md").read_text()
+    assert "Adam, lr 1e-3, batch 64 tasks, 50 epochs, no weight decay, no schedule" in doc
+
+
+def test_readme_names_the_files_aggregate_deep_writes(feats, tmp_path):
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `crowdwise aggregate-deep"))
+    named = [p for p in re.findall(r"`([^`]+)`", row) if "<data>" in p]
+    assert "results/<data>_<strategy>.json" in named and "`results.json`" not in row
+    root, _ = feats
+    out = tmp_path / "deep"
+    run("aggregate-deep", str(root), "-s", "CrowdLayer", *_feature_args(root), "--epochs", "2", "--threads", "1",
+        "--device", "cpu", "-q", "-o", str(out))
+    for p in named:
+        assert (out / p.replace("<data>", "feats0").replace("<strategy>", "crowdlayer")).is_file(), p
+    # and the LabelMe example's comment points at the file its -o and data name give
+    tokens = _readme_command("aggregate-deep")
+    out_dir = tokens[tokens.index("-o") + 1]
+    comment = text[text.index(f"-o {out_dir}"):].splitlines()[0]
+    assert f"{out_dir}/results/labelme_crowdlayer.json" in comment
