@@ -167,11 +167,34 @@ def worker_spam_score(votes: Votes, *, confusions: Any = None, **ds_params: Any)
     and specificity :math:`\beta_j = a_{00}`, the binary score of the paper. Low scores
     flag the workers to drop (``crowdwise identify --drop-spammers THRESHOLD``).
 
+    **True classes a worker never met.** Row :math:`c` of a Dawid-Skene confusion is
+    estimated from the worker's votes on the tasks of class :math:`c` (weighted by the
+    posteriors). When none of the worker's votes is on such a task, the row is 0/0:
+    crowdwise's DS makes it **uniform** (:math:`1/K` everywhere), peerannot's leaves it
+    at **0**, and the two scores differ. On peerannot's ``toy-data`` (2 classes, 4
+    workers) crowdwise gives ``[0, 0, 1, 1]`` and peerannot ``[0, 0.25, 1, 1]``: worker 1
+    voted once for each class on two tasks of class 1, so its class-1 row is
+    ``[0.5, 0.5]`` and its class-0 row is not informed. Uniform, that row equals the other
+    one and the worker scores 0, a spammer: all we know of them is a coin flip. At 0, the
+    distance between ``[0.5, 0.5]`` and ``[0, 0]`` adds 0.25: the score rewards the
+    missing row, not the worker. Reasons for the uniform row: (i) a confusion row is a
+    probability distribution, and a row of zeros is not one: the score is the distance to
+    the closest spammer (identical rows) only for rows on the simplex, and its bound
+    :math:`[0, 1]` only holds there; (ii) with zero rows the score grows with the classes
+    a worker did not meet (a worker answering uniformly at random on one class, the
+    textbook spammer, scores :math:`1/K^2` instead of 0); (iii) it is the row DS itself
+    uses in its posteriors, "answers at random when the truth is :math:`c`" (a zero row
+    would say "never answers anything", and make class :math:`c` impossible for any task
+    the worker votes on), and the one :func:`worker_trace_ds` counts (:math:`1/K` on the
+    diagonal). To reproduce peerannot's figures, pass ``confusions=`` with those rows
+    set to 0.
+
     Parameters
     ----------
     votes : Votes
     confusions : ndarray (n_workers, K, K), optional
-        Fitted confusions to reuse; by default Dawid-Skene is fitted with ``ds_params``.
+        Fitted confusions to reuse; by default Dawid-Skene is fitted with ``ds_params``
+        (a class the worker never met is a uniform row, see above).
 
     Returns
     -------
@@ -192,6 +215,17 @@ def worker_spam_score(votes: Votes, *, confusions: Any = None, **ds_params: Any)
     >>> spammer = np.tile([0.2, 0.5, 0.3], (3, 1))
     >>> worker_spam_score(v, confusions=np.array([np.eye(3), spammer, np.eye(3)[[1, 2, 0]]])).round(12).tolist()
     [1.0, 0.0, 1.0]
+
+    peerannot's ``toy-data`` (task: {worker: label}), and worker 1's two rows as crowdwise
+    and peerannot fill them:
+
+    >>> answers = {0: {0: 1, 1: 0, 2: 1, 3: 1}, 1: {0: 1, 2: 0, 3: 0}, 2: {1: 1, 3: 1}}
+    >>> t, w, lab = zip(*[(i, j, y) for i, d in answers.items() for j, y in d.items()])
+    >>> toy = Votes.from_records(list(t), list(w), list(lab), n_classes=2)
+    >>> worker_spam_score(toy).round(12).tolist()
+    [0.0, 0.0, 1.0, 1.0]
+    >>> spam_score_of(np.array([[[0.5, 0.5], [0.5, 0.5]], [[0.0, 0.0], [0.5, 0.5]]])).tolist()
+    [0.0, 0.25]
     """
     votes = check_votes(votes, "worker_spam_score")
     c = _confusions(votes, confusions, ds_params)
