@@ -190,6 +190,12 @@ def test_schedulers_and_adam():
     assert TrainConfig(epochs=40).resolved_milestones == (20, 30)
 
 
+def test_settings_record_milestones_only_for_the_multistep_schedule():
+    assert TrainConfig(epochs=40, scheduler="multistep").to_dict()["milestones"] == [20, 30]
+    assert TrainConfig(epochs=40, scheduler="none").to_dict()["milestones"] is None
+    assert TrainConfig(epochs=40, scheduler="cosine").to_dict()["milestones"] is None
+
+
 def test_callback_can_stop_early():
     x, y = separable_features(30, k=3)
 

@@ -187,9 +187,10 @@ class TrainConfig:
         return tuple(sorted({m for m in (self.epochs // 2, (3 * self.epochs) // 4) if m >= 1}))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready settings (milestones resolved, device as used by default)."""
+        """JSON-ready settings (milestones resolved for ``multistep``, None for another schedule;
+        device as used by default)."""
         d = asdict(self)
-        d["milestones"] = list(self.resolved_milestones)
+        d["milestones"] = list(self.resolved_milestones) if self.scheduler == "multistep" else None
         d["device"] = str(self.device or default_device())
         return d
 
