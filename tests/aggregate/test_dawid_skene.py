@@ -108,6 +108,96 @@ def test_sparse_mode_is_exactly_dense_em():
     assert fast.labels_.tolist() == slow.labels_.tolist()
 
 
+@pytest.mark.parametrize("name", ["web_relevance", "zheng_relevance"])
+def test_sparse_mode_is_exactly_dense_em_on_real_sets(name):
+    """Real crowds have workers whose votes never meet some class (n_jk = 0): both modes
+    must treat that confusion row alike (the simulated crowd above has none). The loop is
+    run exact (``tol=0``: no float32 shortcut) for a fixed number of plain EM steps, then
+    the default fits are compared label by label."""
+    from _data import require_datasets
+
+    import crowdwise.io as cio
+
+    folder = require_datasets() / name
+    if not (folder / "votes.csv").is_file():
+        pytest.skip(f"{name} not found in {folder.parent}")
+    votes = cio.load_votes(folder / "votes.csv")
+    k = votes.n_classes
+    for n_iter in (1, 8):
+        kw = dict(accelerate=False, tol=0.0, max_iter=n_iter, tie="smallest")
+        dense = DawidSkene(sparse=False, **kw).fit(votes)
+        sp = DawidSkene(sparse=True, **kw).fit(votes)
+        assert sp.sparse_mode_ and not dense.sparse_mode_ and sp.n_iter_ == dense.n_iter_ == n_iter
+        np.testing.assert_allclose(sp.log_likelihood_, dense.log_likelihood_, rtol=1e-12)
+        np.testing.assert_allclose(sp.probas_.toarray(), dense.probas_, atol=1e-9, rtol=0)
+        # a class a worker never met: an empty row in sparse mode, a uniform one in dense
+        # mode (identify reads an empty row so), both ruled out for the worker's answers
+        sp_conf = sp.confusions_.toarray().reshape(votes.n_workers, k, k)
+        empty = sp_conf.sum(axis=2) == 0
+        np.testing.assert_array_equal(empty, dense.never_met_)
+        sp_conf[empty] = 1.0 / k
+        np.testing.assert_allclose(sp_conf, dense.confusions_, atol=1e-9, rtol=0)
+        np.testing.assert_allclose(dense.predict_proba(votes), dense.probas_, atol=1e-9, rtol=0)
+    # the rule bites on these sets: some worker has a class it never met
+    assert dense.never_met_.any()
+    # SQUAREM jumps alike (the sparse mode used to skip the first one: its starting
+    # posterior is not stored on the frozen pattern); tol < 1e-8 keeps the loop exact
+    kw = dict(tol=1e-9, max_iter=30, tie="smallest")
+    dense, sp = DawidSkene(sparse=False, **kw).fit(votes), DawidSkene(sparse=True, **kw).fit(votes)
+    np.testing.assert_allclose(sp.log_likelihood_, dense.log_likelihood_, rtol=1e-12)
+    np.testing.assert_allclose(sp.probas_.toarray(), dense.probas_, atol=1e-9, rtol=0)
+    # the defaults (float32 exp and log in the dense loop only): the same stop, the same labels
+    dense = DawidSkene(sparse=False, tie="smallest").fit(votes)
+    sp = DawidSkene(sparse=True, tie="smallest").fit(votes)
+    assert sp.n_iter_ == dense.n_iter_
+    np.testing.assert_allclose(sp.probas_.toarray(), dense.probas_, atol=1e-5, rtol=0)
+    assert sp.labels_.tolist() == dense.labels_.tolist()
+
+
+def test_a_class_a_worker_never_met_is_ruled_out_alike_in_both_modes():
+    """n_jk = 0: worker c only answers 0, on tasks nobody labels otherwise, so classes 1
+    and 2 never get posterior mass on its tasks. Both modes rule them out for c's answers
+    (dense DS used to give the row 1/K, which gave task 5, c's alone, mass on 1 and 2: the
+    sparse mode cannot do that without densifying)."""
+    t = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5]
+    w = ["a", "b", "c", "a", "b", "c", "a", "b", "d", "a", "b", "b", "d", "c"]
+    lab = [0, 0, 0, 0, 0, 0, 1, 1, 2, 1, 2, 2, 2, 0]
+    votes = Votes.from_records(t, w, lab, n_classes=3, worker_ids=["idle", "a", "b", "c", "d"])
+    kw = dict(tie="smallest", accelerate=False, tol=0.0, max_iter=1)
+    for it in (1, 30):
+        kw["max_iter"] = it
+        dense = DawidSkene(sparse=False, **kw).fit(votes)
+        sp = DawidSkene(sparse=True, **kw).fit(votes)
+        np.testing.assert_allclose(sp.log_likelihood_, dense.log_likelihood_, rtol=1e-12)
+        np.testing.assert_allclose(sp.probas_.toarray(), dense.probas_, atol=1e-12)
+    c = 3  # rank of worker "c"
+    assert dense.never_met_[c].tolist() == [False, True, True] and not dense.never_met_[0].any()
+    # reported as uniform rows (nothing known: identify's trace counts 1/K), empty in sparse mode
+    np.testing.assert_array_equal(dense.confusions_[c, 1:], np.full((2, 3), 1 / 3))
+    assert sp.confusions_[[c * 3 + 1, c * 3 + 2]].nnz == 0
+    np.testing.assert_array_equal(dense.probas_[5], [1, 0, 0])
+    np.testing.assert_allclose(dense.predict_proba(votes), dense.probas_, atol=1e-12)
+    # new votes: the idle worker (uniform: says nothing) beside b; a label a never gave
+    # and classes c never met (no class explains them: the class shares); c alone on 0;
+    # an unseen worker (the mean, per class over the workers who met it)
+    new = Votes.from_records(["n1", "n1", "n2", "n3", "n3", "n4", "n5"],
+                             ["idle", "b", "a", "c", "c", "c", "stranger"], [1, 1, 2, 1, 2, 0, 2],
+                             classes=votes.classes)
+    p_dense, p_sp = dense.predict_proba(new), sp.predict_proba(new).toarray()
+    np.testing.assert_allclose(p_sp, p_dense, atol=1e-12)
+    b = 2
+    alone_b = dense.priors_ * dense.confusions_[b][:, 1]
+    np.testing.assert_allclose(p_dense[0], alone_b / alone_b.sum(), atol=1e-12)
+    np.testing.assert_allclose(p_dense[1], dense.priors_, atol=1e-12)
+    np.testing.assert_allclose(p_dense[2], dense.priors_, atol=1e-12)
+    np.testing.assert_allclose(p_dense[3], [1, 0, 0], atol=1e-12)
+    n = votes.votes_per_worker().astype(float)
+    met = ~dense.never_met_ & (n > 0)[:, None]
+    mean = np.einsum("j,jk,jkl->kl", n, met, dense.confusions_) / np.einsum("j,jk->k", n, met)[:, None]
+    stranger = dense.priors_ * mean[:, 2]
+    np.testing.assert_allclose(p_dense[4], stranger / stranger.sum(), atol=1e-12)
+
+
 def split_votes(votes: Votes, frac: float, seed: int = 0) -> tuple[Votes, Votes]:
     """Two parts of ``votes`` (``frac`` of the rows, the rest), each with its own ids."""
     rng = np.random.default_rng(seed)
@@ -372,6 +462,9 @@ def test_confusions_without_smoothing_are_the_count_ratios():
     np.testing.assert_allclose(conf, want, rtol=1e-14, atol=1e-300)
     np.testing.assert_array_equal(conf[0], np.full((3, 3), 1 / 3))  # the idle worker
     np.testing.assert_array_equal(conf[:, 2], np.full((3, 3), 1 / 3))  # class 2: never the truth
+    # but the E-step does not read that uniform row: class 2 is ruled out for every
+    # answer of a and b (the rule of the sparse mode, see DawidSkene's Notes)
+    assert np.all(params.log_pi[:, 2] == -np.inf) and np.isfinite(params.log_pi[:, :2]).all()
 
 
 def test_initial_posteriors_by_hand():

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from crowdwise.aggregate._em import log_normalize
 
@@ -230,3 +231,45 @@ def test_add_csr_product_adds_into_the_given_rows():
     out32 = np.zeros((300, 4))
     add_csr_product(A, np.nan_to_num(X, neginf=0.0).astype(np.float32), out32)
     np.testing.assert_allclose(out32, A @ np.nan_to_num(X, neginf=0.0).astype(np.float32), rtol=1e-6)
+
+
+def _budget_message(n_bytes: float, budget: float) -> str:
+    from crowdwise.aggregate._em import check_budget
+    from crowdwise.errors import TooLargeError
+
+    try:
+        check_budget("DS", n_bytes, budget, what="the confusions", alternatives="MV")
+    except TooLargeError as exc:
+        return str(exc)
+    raise AssertionError("check_budget did not refuse")
+
+
+def test_budget_message_sizes_take_a_unit_that_tells_them_apart():
+    import re
+
+    def sizes(msg: str) -> list[str]:
+        return re.findall(r"(\d[\d.]* (?:B|KiB|MiB|GiB|TiB))", msg)
+
+    # a tiny budget used to read "about 0.0 GiB ..., above the memory budget of 0.0 GiB"
+    assert sizes(_budget_message(1500, 1000)) == ["1.5 KiB", "1000 B"]
+    assert sizes(_budget_message(3 * 8.0 * 2 * 2000 ** 2, 1e6)) == ["183.1 MiB", "976.6 KiB"]
+    assert sizes(_budget_message(10, 1)) == ["10 B", "1 B"]
+    assert sizes(_budget_message(5 * 2 ** 30, 4 * 2 ** 30)) == ["5.0 GiB", "4.0 GiB"]
+    # as many decimals as it takes for the need to read above the budget
+    assert sizes(_budget_message(1025 * 1024, 1024 * 1024 + 1)) == ["1.001 MiB", "1.000 MiB"]
+    a, b = sizes(_budget_message(2 ** 30 + 1, 2 ** 30))
+    assert a != b and a.endswith("GiB") and b.endswith("GiB")
+    assert sizes(_budget_message(1e6, 0)) == ["976.6 KiB", "0 B"]
+
+
+def test_a_strategy_refused_by_a_tiny_budget_gives_two_distinct_sizes():
+    from crowdwise import Votes
+    from crowdwise.aggregate import DawidSkene
+    from crowdwise.errors import TooLargeError
+
+    votes = Votes.from_records([0, 1], [0, 1], [0, 1], n_classes=20)
+    with pytest.raises(TooLargeError) as err:
+        DawidSkene(memory_budget=1000, sparse=False).fit(votes)  # 3 x 8 x 2 x 20^2 = 19,200 B
+    msg = str(err.value)
+    assert "about 18.8 KiB for 2 workers x 20^2 confusion entries, above the memory budget of 1000 B" in msg
+    assert "0.0 GiB" not in msg

@@ -4,6 +4,7 @@ Dawid-Skene model, predict on new votes, partial_fit."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from crowdwise import Votes
 from crowdwise.aggregate import WDS, DawidSkene, MajorityVote
@@ -86,3 +87,26 @@ def test_partial_fit_matches_a_cold_fit_on_all_votes():
     np.testing.assert_allclose(warm.log_likelihood_[-1], cold.log_likelihood_[-1], rtol=1e-9)
     pos = {t: i for i, t in enumerate(warm.task_ids_)}
     np.testing.assert_allclose(warm.probas_[[pos[t] for t in cold.task_ids_]], cold.probas_, atol=1e-3)
+
+
+def test_wds_takes_no_sparse_parameter():
+    # WDS has no sparse mode: it does not take the parameter (agginfo lists the signature)
+    assert "sparse" not in WDS._param_names() and "sparse" in DawidSkene._param_names()
+    with pytest.raises(TypeError):
+        WDS(sparse=True)
+
+
+def test_a_vote_for_a_class_its_worker_never_met_weighs_1_over_k_in_fit_and_predict():
+    # e answers 2 only on task 0, where a's answer 0 rules class 2 out: e never meets class
+    # 2 (n_e2 = 0). DS rules class 2 out for e's answers; its reported row is uniform, so
+    # e's vote weighs 1/K, in the fit and in predict_proba alike
+    t = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4]
+    w = ["a", "b", "c", "e", "a", "b", "c", "a", "b", "d", "a", "b", "b", "d"]
+    lab = [0, 0, 0, 2, 0, 0, 0, 1, 1, 2, 1, 2, 2, 2]
+    votes = Votes.from_records(t, w, lab, n_classes=3)
+    m = WDS(tie="smallest").fit(votes)
+    e = list(votes.worker_ids).index("e")
+    assert m.never_met_[e, 2]
+    np.testing.assert_array_equal(m.confusions_[e, 2], [1 / 3] * 3)
+    np.testing.assert_allclose(m.probas_, reference_wds(votes, m.confusions_), atol=1e-12)
+    np.testing.assert_allclose(m.predict_proba(votes), m.probas_, atol=1e-12)

@@ -309,12 +309,33 @@ class EMHistory:
 
 
 def check_budget(method: str, n_bytes: float, budget: float | None, *, what: str, alternatives: str) -> None:
-    """Raise :class:`TooLargeError` when ``n_bytes`` exceeds ``budget`` (None: default budget)."""
+    """Raise :class:`TooLargeError` when ``n_bytes`` exceeds ``budget`` (None: default budget).
+
+    Both sizes are written in the unit that suits each (B, KiB, MiB, GiB, TiB), with as
+    many decimals as it takes for the need to read larger than the budget (a tiny budget
+    once read "0.0 GiB above 0.0 GiB").
+    """
     budget = DEFAULT_MEMORY_BUDGET if budget is None else budget
     if n_bytes > budget:
+
+        def size(n: float, decimals: int) -> str:
+            n = float(n)
+            for unit in ("B", "KiB", "MiB", "GiB"):
+                if abs(n) < 1024:
+                    break
+                n /= 1024
+            else:
+                unit = "TiB"
+            if unit == "B":  # whole bytes, unless decimals are needed to tell the two apart
+                return f"{n:.{0 if decimals == 1 or n == int(n) else decimals - 1}f} B"
+            return f"{n:.{decimals}f} {unit}"
+
+        decimals = 1
+        while size(n_bytes, decimals) == size(budget, decimals) and decimals < 12:
+            decimals += 1
         raise TooLargeError(
-            f"{method} would need about {n_bytes / 2**30:.1f} GiB for {what}, above the memory budget of "
-            f"{budget / 2**30:.1f} GiB. Methods whose memory does not grow with K^2 per worker can run here: "
+            f"{method} would need about {size(n_bytes, decimals)} for {what}, above the memory budget of "
+            f"{size(budget, decimals)}. Methods whose memory does not grow with K^2 per worker can run here: "
             f"{alternatives}. Or raise the budget with memory_budget=... if the machine has the memory.")
 
 

@@ -16,7 +16,10 @@ therefore live on sparse supports that EM never needs to leave:
 
 This is exactly the EM of :class:`~crowdwise.aggregate.dawid_skene.DawidSkene` with
 ``prior=0`` (the same iterates, up to rounding: classes with posterior below the
-smallest positive double are dropped, as the dense E-step underflows them to 0).
+smallest positive double are dropped, as the dense E-step underflows them to 0). A class
+a worker never met (``n_jk = 0``) has no stored entry: it is ruled out for that worker's
+answers, the rule of both modes (see the Notes of ``DawidSkene``). A uniform row there
+would make the class possible on every task of the worker and fill the supports.
 Memory is O(votes x support + workers x K) instead of O(workers x K^2 + tasks x K).
 """
 
@@ -179,7 +182,10 @@ def sparse_pair_log_confusions(confusions: sparse.csr_array, worker_index: np.nd
     """Per-pair log-confusions ``(n_pairs, K)`` of new votes from fitted sparse confusions.
 
     ``worker_index[j]`` is the fitted index of worker j of the new votes (-1: unseen; it
-    gets the ``weights``-weighted mean of the fitted confusions).
+    gets the ``weights``-weighted mean of the fitted confusions, each row renormalised:
+    an empty row of a fitted worker does not pull a class down). A fitted worker without
+    any stored cell (declared without votes) answers uniformly, ``-log K`` for every class,
+    as in the dense fit; a class a fitted worker never met stays impossible (no cell).
     """
     conf = sparse.csr_array(confusions)
     n_fit = conf.shape[0] // max(k, 1)
@@ -188,6 +194,8 @@ def sparse_pair_log_confusions(confusions: sparse.csr_array, worker_index: np.nd
     coo = conf.tocoo()
     worker, true = coo.row // k, coo.row % k
     mean = _csr(k, k, true, coo.col, coo.data * wts[worker]).tocoo()
+    row_tot = np.bincount(mean.row, weights=mean.data, minlength=k)
+    mean.data = mean.data / np.where(row_tot > 0, row_tot, 1.0)[mean.row]
     # every stored cell keyed by (worker, answer); the mean is pseudo-worker n_fit
     e_key = np.r_[worker * k + coo.col, n_fit * k + mean.col]
     e_true = np.r_[true, mean.row]
@@ -203,7 +211,17 @@ def sparse_pair_log_confusions(confusions: sparse.csr_array, worker_index: np.nd
     at = np.arange(pair_of.size) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(lo, lengths)
     with np.errstate(divide="ignore"):
         vals = np.log(e_val[at])
-    return _csr(pair_label.size, k, pair_of, e_true[at], vals)
+    rows, cols = pair_of, e_true[at]
+    has_cells = np.bincount(worker, minlength=n_fit) > 0
+    fitted = widx < n_fit
+    pair_idle = np.zeros(p_key.size, bool)
+    pair_idle[fitted] = ~has_cells[widx[fitted]]  # a fitted worker without a single cell
+    idle_pairs = np.flatnonzero(pair_idle)
+    if idle_pairs.size:
+        rows = np.r_[rows, np.repeat(idle_pairs, k)]
+        cols = np.r_[cols, np.tile(np.arange(k), idle_pairs.size)]
+        vals = np.r_[vals, np.full(idle_pairs.size * k, -np.log(k))]
+    return _csr(pair_label.size, k, rows, cols, vals)
 
 
 def support_closure(T: sparse.csr_array, task_pair: sparse.csr_array, pair_task: sparse.csr_array,

@@ -36,7 +36,8 @@ class WDS(DawidSkene):
     ----------
     max_iter, tol, prior, init, tie, random_state, memory_budget, accelerate, n_jobs
         As in :class:`~crowdwise.aggregate.DawidSkene` (``tie`` and ``random_state``
-        break the ties of the weighted vote).
+        break the ties of the weighted vote). No ``sparse``: the weighted vote needs the
+        dense confusions, so the fit always runs DS's dense mode.
 
     Attributes
     ----------
@@ -73,6 +74,22 @@ class WDS(DawidSkene):
     _sparse_capable = False  # its own state / weighted-vote output need the dense confusions
     description = "Weighted vote: each vote weighted by its worker's Dawid-Skene confusion diagonal (peerannot)."
 
+    # DawidSkene's parameters but ``sparse``: WDS has no sparse mode, so it does not take the
+    # parameter (``crowdwise agginfo`` lists the signature; ``WDS[sparse=...]`` is refused
+    # as an unknown parameter rather than accepted and then refused at fit)
+    def __init__(self, max_iter: int = 100, tol: float = 1e-6, prior: float = 0.0, init: str = "naivesoft",
+                 tie: str = "random", random_state: int | None = None, memory_budget: float | None = None,
+                 accelerate: bool = True, n_jobs: int | None = None):
+        self.accelerate = accelerate
+        self.n_jobs = n_jobs
+        self.max_iter = max_iter
+        self.tol = tol
+        self.prior = prior
+        self.init = init
+        self.tie = tie
+        self.random_state = random_state
+        self.memory_budget = memory_budget
+
     def _finish(self, votes: Votes, ctx, params, T: np.ndarray) -> None:
         super()._finish(votes, ctx, params, T)
         self.ds_probas_ = self.probas_
@@ -94,5 +111,7 @@ class WDS(DawidSkene):
         from .dawid_skene import _check_same_classes
 
         _check_same_classes(votes, self.classes_)
-        log_pi = self._params_for(votes)[1]
-        return self._weighted_vote(votes, np.exp(np.einsum("wkk->wk", log_pi)))
+        # the weights of the fit: the reported confusions (a class a worker never met is a
+        # uniform row there, weight 1/K), not the rows the DS E-step rules out
+        conf = self._fitted_confusions_for(votes, rule_out_never_met=False)
+        return self._weighted_vote(votes, np.einsum("wkk->wk", conf))
