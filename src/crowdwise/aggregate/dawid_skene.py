@@ -123,11 +123,14 @@ class EMStrategy(Aggregator):
 
     def _check_em_params(self) -> None:
         if int(self.max_iter) != self.max_iter or self.max_iter < 1:
-            raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+            raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}",
+                             fix="give the most EM iterations to run, e.g. max_iter=100")
         if not self.tol >= 0:
-            raise InputError(f"tol must be >= 0, got {self.tol!r}")
+            raise InputError(f"tol must be >= 0, got {self.tol!r}",
+                             fix="give the relative change of the objective that stops EM, e.g. tol=1e-6")
         if not self.prior >= 0:
-            raise InputError(f"prior must be >= 0, got {self.prior!r}")
+            raise InputError(f"prior must be >= 0, got {self.prior!r}",
+                             fix="give the Dirichlet smoothing count added to each confusion cell, e.g. prior=0 or 1")
         if self.tie not in ("random", "smallest"):
             raise InputError(f"tie={self.tie!r} is not a tie rule", fix="use 'random' or 'smallest'")
 

@@ -152,7 +152,8 @@ def make_strategy(spec: str | Aggregator, **overrides: Any) -> Aggregator:
     try:
         return info.cls(**kwargs)
     except TypeError as exc:  # pragma: no cover - defensive
-        raise InputError(f"bad parameters for {info.name}: {exc}") from None
+        raise InputError(f"bad parameters for {info.name}: {exc}",
+                         fix="see `crowdwise agginfo` for the parameters it takes") from None
 
 
 def _check_type(strategy: str, name: str, value: Any, default: Any) -> None:
