@@ -182,11 +182,11 @@ def worker_spam_score(votes: Votes, *, confusions: Any = None, **ds_params: Any)
     the closest spammer (identical rows) only for rows on the simplex, and its bound
     :math:`[0, 1]` only holds there; (ii) with zero rows the score grows with the classes
     a worker did not meet (a worker answering uniformly at random on one class, the
-    textbook spammer, scores :math:`1/K^2` instead of 0); (iii) it is the row DS itself
-    uses in its posteriors, "answers at random when the truth is :math:`c`" (a zero row
-    would say "never answers anything", and make class :math:`c` impossible for any task
-    the worker votes on), and the one :func:`worker_trace_ds` counts (:math:`1/K` on the
-    diagonal). To reproduce peerannot's figures, pass ``confusions=`` with those rows
+    textbook spammer, scores :math:`1/K^2` instead of 0); (iii) it is the row DS reports
+    in ``confusions_`` and the one :func:`worker_trace_ds` counts (:math:`1/K` on the
+    diagonal). (DS's E-step itself rules class :math:`c` out for the worker's answers
+    when nothing informs the row, with ``prior=0``: see ``DawidSkene.never_met_``; a
+    score is about the worker, and an uninformed row says nothing about them.) To reproduce peerannot's figures, pass ``confusions=`` with those rows
     set to 0.
 
     Parameters
