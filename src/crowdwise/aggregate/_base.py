@@ -22,7 +22,9 @@ __all__ = [
     "NotFittedError",
     "DENSE_PROBAS_LIMIT",
     "check_random_state",
+    "class_ranks",
     "argmax_ties",
+    "argmax_shares",
     "normalize_rows",
     "as_probas",
     "dense_probas",
@@ -45,6 +47,29 @@ def check_random_state(seed: None | int | np.random.Generator) -> np.random.Gene
     if seed is None or isinstance(seed, (int, np.integer)):
         return np.random.default_rng(seed)
     raise InputError(f"random_state must be None, an int or a numpy Generator, got {seed!r}")
+
+
+def class_ranks(classes: np.ndarray) -> np.ndarray:
+    """Rank of each class id among the sorted ids (``str`` order when they do not sort).
+
+    A key for per-class random draws (and fingerprints) that follows the class, not its
+    index: with the classes listed in another order, every class keeps its rank. Classes
+    inferred from the votes are listed in sorted order: there the rank is usually the
+    index.
+
+    Examples
+    --------
+    >>> class_ranks(np.array(["dog", "cat", "owl"])).tolist()
+    [1, 0, 2]
+    """
+    ids = np.asarray(classes)
+    try:
+        order = np.argsort(ids, kind="stable")
+    except TypeError:  # ids of mixed types
+        order = np.argsort(ids.astype(str), kind="stable")
+    rank = np.empty(ids.size, np.int64)
+    rank[order] = np.arange(ids.size)
+    return rank
 
 
 def normalize_rows(m: np.ndarray | sparse.sparray, empty: str = "uniform") -> np.ndarray | sparse.csr_array:
@@ -169,6 +194,55 @@ def argmax_ties(
     return labels
 
 
+def argmax_shares(scores: np.ndarray | sparse.sparray, rtol: float = 1e-12) -> np.ndarray | sparse.csr_array:
+    """The tied maxima of each row sharing its mass: ``1/m`` on each of the ``m`` entries
+    :func:`argmax_ties` calls tied at the top of the row, 0 elsewhere.
+
+    It is what ``argmax_ties(tie="random")`` gives on average, without drawing: a step that
+    feeds a hard label back into a fit (a majority-vote start, a C-step, agreement with a
+    majority vote) uses it so that a tie decides nothing by index or by the order in which
+    a random stream reaches the rows. Renaming or reordering tasks, workers or classes then
+    cannot change the fit. An untied row is the one-hot vector of its argmax.
+
+    Dense scores give a dense array, a row with no non-zero entry being tied over all
+    classes (uniform). CSR scores (non-negative) give a CSR matrix on the same pattern
+    (explicit zeros kept, so that ``out.data`` lines up with ``scores.data`` of a
+    canonical matrix); a row without a positive entry stays all zero (read as uniform, as
+    by :func:`dense_probas`).
+
+    Examples
+    --------
+    >>> argmax_shares(np.array([[1., 3., 3.], [2., 0., 1.], [0., 0., 0.]])).round(3).tolist()
+    [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0], [0.333, 0.333, 0.333]]
+    """
+    n, k = scores.shape
+    if sparse.issparse(scores):
+        m = sparse.csr_array(scores, dtype=float, copy=True)
+        m.sum_duplicates()
+        m.sort_indices()
+        lengths = np.diff(m.indptr)
+        row_of = np.repeat(np.arange(n), lengths)
+        has = lengths > 0
+        rowmax = np.full(n, -np.inf)
+        if m.data.size:
+            rowmax[has] = np.maximum.reduceat(m.data, m.indptr[:-1][has])
+        top = rowmax[row_of]
+        ok = (m.data >= top - rtol * np.abs(top)) & (m.data > 0)
+        n_top = np.bincount(row_of, weights=ok, minlength=n)
+        m.data = np.divide(ok, n_top[row_of], out=np.zeros(m.data.size), where=ok)
+        return m
+    s = np.asarray(scores)
+    out = np.zeros((n, k))
+    step = max(1, (1 << 16) // max(k, 1))
+    for a in range(0, n if k else 0, step):
+        b = np.asarray(s[a:a + step], dtype=float)
+        rowmax = b.max(axis=1)
+        ok = b >= (rowmax - rtol * np.abs(rowmax))[:, None]
+        ok[~np.any(b != 0, axis=1)] = True
+        out[a:a + step] = ok / ok.sum(axis=1, keepdims=True)
+    return out
+
+
 class Aggregator:
     """Base class of aggregation strategies.
 
@@ -191,6 +265,10 @@ class Aggregator:
     single_vote_is_label: ClassVar[bool] = True
     #: True for methods defined for two classes only (the common checks then use K = 2).
     binary_only: ClassVar[bool] = False
+    #: False for a method that is by nature not symmetric in the classes (e.g. a prior
+    #: ordered by class index): the common checks then skip listing the classes in
+    #: another order. Say why in a comment where a strategy sets it.
+    class_symmetric: ClassVar[bool] = True
 
     # -------------------------------------------------------------- sklearn-like params
     @classmethod

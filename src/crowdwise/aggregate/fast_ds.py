@@ -5,6 +5,16 @@ FDS is classification EM on the Dawid-Skene model: the M-step is the one of
 the one-hot vector of its argmax (the "C-step"). The hybrid of the same paper runs the
 usual soft EM first and switches to hard steps once the class marginals stop moving.
 
+Ties. A C-step (and the majority-vote start) gives a task tied between m classes the
+weight 1/m on each of them (:func:`~crowdwise.aggregate._base.argmax_shares`) instead of
+one class drawn by the tie rule: a draw follows the order of the tasks and classes (the
+seeded stream reaches the rows in task order, ``tie="smallest"`` favours the first
+class), and the next M-step carries it to every other task, so renaming tasks or
+reordering classes moved untied labels (15 of 807 on zheng_dog). Shared weights leave
+the complete-data objective below unchanged (it is linear in the one-hot vector and the
+tied classes score the same), so the hard phase stays monotone; the tie rule only draws
+the reported ``labels_`` of tied tasks.
+
 What is monotone. Hard EM does not climb the observed likelihood; it climbs the
 *complete-data* (classification) log-likelihood
 
@@ -25,7 +35,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..votes import Votes
-from ._base import argmax_ties, check_random_state
+from ._base import argmax_shares, argmax_ties, check_random_state
 from ._em import EMHistory, log_normalize
 from .dawid_skene import DawidSkene, DSParams, _DSContext, initial_posteriors
 from .registry import register
@@ -37,10 +47,10 @@ _MODES = ("hard", "hybrid")
 
 @dataclass
 class _State:
-    T: np.ndarray                 # what the next M-step reads: one-hot labels when hard
+    T: np.ndarray                 # what the next M-step reads: argmax_shares(soft) when hard
     soft: np.ndarray              # posterior of the E-step's parameters
-    labels: np.ndarray            # hard labels (argmax of soft, gold imposed)
-    hard: bool                    # T is the one-hot of labels
+    labels: np.ndarray            # hard labels (argmax of soft by the tie rule, gold imposed)
+    hard: bool                    # T is the tie-sharing one-hot of the argmax
     priors: np.ndarray | None     # rho of the M-step that produced this state
     cl: float                     # complete-data objective at (labels, parameters)
 
@@ -64,15 +74,17 @@ class FastDS(DawidSkene):
     max_iter : int, default=100
     tol : float, default=1e-6
         Convergence of a soft phase (relative change of the log-likelihood). A hard phase
-        has converged when the labels of two successive hard steps are the same (a fixed
-        point of classification EM).
+        has converged when two successive hard steps give the same one-hot labels, tied
+        classes sharing (a fixed point of classification EM).
     prior : float, default=0.0
         Dirichlet smoothing of the confusion counts (as in DawidSkene).
     init : {"auto", "mv", "naivesoft"}, default="auto"
         ``"auto"``: majority vote for ``mode="hard"`` (as the paper), vote shares for the
         hybrid (its soft phase is Dawid-Skene).
     tie : {"random", "smallest"}, default="random"
-        Tie rule of the C-steps, of the majority-vote start and of ``labels_``.
+        Tie rule of ``labels_``. Inside the fit a tie is never drawn: the tied classes
+        share the task's weight (see the module docstring), in the majority-vote start
+        and in the C-steps alike.
     random_state : int or None
     memory_budget : float or None
         As in DawidSkene.
@@ -131,7 +143,10 @@ class FastDS(DawidSkene):
         self.random_state = random_state
         self.memory_budget = memory_budget
 
-    _budget_name = "FastDS"
+    @property
+    def _budget_name(self) -> str:
+        """The strategy the user asked for, in a refusal (``HybridDS`` for the hybrid)."""
+        return "HybridDS" if self.mode == "hybrid" else "FastDS"
 
     def _validate(self, votes: Votes) -> None:
         if self.mode not in _MODES:
@@ -156,12 +171,12 @@ class FastDS(DawidSkene):
 
     def _init_state(self, votes: Votes, ctx: _DSContext) -> _State:
         init = self.init if self.init != "auto" else ("mv" if self.mode == "hard" else "naivesoft")
-        if init == "mv":
-            labels = argmax_ties(votes.counts(), tie=self.tie, random_state=self._generator())
-            T = np.zeros((votes.n_tasks, votes.n_classes))
-            T[np.arange(votes.n_tasks), labels] = 1.0
-            return _State(T, T.copy(), labels, True, None, float("nan"))
         T = initial_posteriors(votes, "naivesoft")
+        if init == "mv":
+            # the majority vote, a tie shared by its classes (a task without vote: uniform)
+            T = argmax_shares(T)
+            labels = argmax_ties(T, tie=self.tie, random_state=self._generator())
+            return _State(T, T.copy(), labels, True, None, float("nan"))
         labels = argmax_ties(T, tie=self.tie, random_state=self._generator())
         return _State(T, T.copy(), labels, False, None, float("nan"))
 
@@ -182,10 +197,9 @@ class FastDS(DawidSkene):
             hard = state.hard or (state.priors is not None
                                   and float(np.max(np.abs(priors - state.priors))) < self.switch_tol)
         labels = argmax_ties(soft, tie=self.tie, random_state=self._generator())
-        T = np.zeros_like(soft) if hard else soft
+        # C-step: the argmax, a tie shared by its classes (never drawn: see the module doc)
+        T = argmax_shares(soft) if hard else soft
         new = self._clamp(ctx, _State(T, soft, labels, hard, priors, 0.0))
-        if hard:
-            new.T[np.arange(votes.n_tasks), new.labels] = 1.0
         voted = ctx.by_task.keys
         # (new votes in predict_proba come with plain (priors, log_pi): no MAP term there)
         prior_term = self._log_prior(params) if isinstance(params, DSParams) else 0.0
@@ -209,8 +223,8 @@ class FastDS(DawidSkene):
         self._cl.append(new.cl)
         if new.hard and self._switch is None:
             self._switch = len(hist.values)
-        if new.hard:
-            return old.hard and np.array_equal(old.labels, new.labels)
+        if new.hard:  # a fixed point of the C-step (labels_ may redraw ties: not compared)
+            return old.hard and np.array_equal(old.T, new.T)
         return soft_done
 
     def _finish(self, votes: Votes, ctx: _DSContext, params, state: _State) -> None:

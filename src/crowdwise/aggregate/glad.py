@@ -105,8 +105,9 @@ class GLAD(EMStrategy):
         Rounds of blockwise Newton steps (alpha then b) per M-step. One round per EM
         iteration is enough in practice: the posteriors move at every E-step anyway.
     init : {"naivesoft", "mv"}, default="naivesoft"
-        Initial task posteriors: vote shares, or one-hot majority vote. Abilities start
-        at 1, difficulties at the prior mean ``b = beta_mean``.
+        Initial task posteriors: vote shares, or one-hot majority vote (a tie shared
+        equally by its classes, never broken by class index). Abilities start at 1,
+        difficulties at the prior mean ``b = beta_mean``.
     tie : {"random", "smallest"}, default="random"
         Tie rule of ``labels_`` (argmax of ``probas_``).
     random_state : int or None
@@ -248,9 +249,12 @@ class GLAD(EMStrategy):
 
     def _init_state(self, votes: Votes, c: _Cells) -> _GladState:
         n, k = votes.n_tasks, votes.n_classes
-        if self.init == "mv":
-            mv = argmax_ties(votes.counts(), tie="smallest")
-            post = (c.label == mv[c.task]).astype(float) * (c.count > 0)
+        if self.init == "mv":  # the most voted cells of each task, a tie shared equally
+            top = np.zeros(n)
+            if c.count.size:
+                starts = np.flatnonzero(np.r_[True, c.task[1:] != c.task[:-1]])
+                top[c.task[starts]] = np.maximum.reduceat(c.count, starts)
+            post = ((c.count == top[c.task]) & (c.count > 0)).astype(float)
         else:
             post = c.count.copy()
         tot = np.bincount(c.task, weights=post, minlength=n)

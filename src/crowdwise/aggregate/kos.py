@@ -30,11 +30,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, ndtri
 
 from ..errors import InputError
 from ..votes import Votes
-from ._base import Aggregator, argmax_ties, check_random_state, normalize_rows
+from ._base import Aggregator, argmax_ties, check_random_state, class_ranks, normalize_rows
+from ._em import _splitmix64, hashed_uniforms, vote_profile_fingerprints
 from .dawid_skene import append_votes
 from .registry import register
 
@@ -73,11 +74,12 @@ class KOS(Aggregator):
         terms, so that crowds whose workers differ much in number of votes do not collapse
         onto the busiest workers (see the module docstring). Same labels on regular graphs.
     init : {"ones", "normal"}, default="ones"
-        Initial worker messages ``y_{j->i}``: all 1, or independent ``N(1, 1)`` draws from
+        Initial worker messages ``y_{j->i}``: all 1, or ``N(1, 1)`` draws seeded by
         ``random_state`` as in the paper. Both have the positive mean the analysis
-        needs. ``"ones"`` is the default because it does not depend on the order of the
-        votes (the draws do, one per vote), so the result is the same whatever the
-        names and order of tasks, workers and votes.
+        needs. The draw of a vote is a function of the seed and of the vote itself (the
+        vote profiles of its task and of its worker, and its class by the rank of its
+        id), never of its position, so neither start depends on the names and order of
+        tasks, workers, votes and classes; votes alike in all of these share a draw.
     tie : {"random", "smallest"}, default="random"
     random_state : int, Generator or None
         Seed of the tie rule and of ``init="normal"``.
@@ -219,7 +221,7 @@ class KOS(Aggregator):
         if y_start is not None:
             y = np.array(y_start, dtype=float, copy=True)  # updated in place below: never the caller's
         else:
-            y = rng.normal(1.0, 1.0, votes.n_votes) if self.init == "normal" else np.ones(votes.n_votes)
+            y = _normal_start(votes, rng) if self.init == "normal" else np.ones(votes.n_votes)
         x = np.zeros(votes.n_votes)
         av = np.empty(votes.n_votes)  # A * (the other message): the one per-vote temporary
 
@@ -263,6 +265,19 @@ class KOS(Aggregator):
         self.probas_ = probas
         self.labels_ = argmax_ties(probas, tie=self.tie, random_state=rng)
         self.votes_ = votes
+
+
+def _normal_start(votes: Votes, rng: np.random.Generator) -> np.ndarray:
+    """``N(1, 1)`` per vote, drawn from the seed and the vote, not its position: a hash of
+    the vote profiles of its task and of its worker and of its class's rank, salted by two
+    numbers from ``rng``, turned into a normal by the inverse CDF."""
+    rank = class_ranks(votes.classes)[votes.label]
+    fp_task = vote_profile_fingerprints(votes.task, rank, votes.n_tasks, votes.n_classes)
+    fp_worker = vote_profile_fingerprints(votes.worker, rank, votes.n_workers, votes.n_classes)
+    salt = rng.integers(0, 2**63, size=2, dtype=np.uint64)
+    key = _splitmix64(fp_task[votes.task] ^ salt[0]) ^ fp_worker[votes.worker]
+    u = hashed_uniforms(key ^ rank.astype(np.uint64), salt[1]) + 2.0**-54  # in (0, 1)
+    return 1.0 + ndtri(u)
 
 
 def _inverse(d: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ from scipy.special import digamma, gammaln
 
 from ..errors import InputError
 from ..votes import Votes
-from ._base import Aggregator, argmax_ties, check_random_state
+from ._base import Aggregator, argmax_ties, check_random_state, class_ranks
 from ._em import EMHistory, check_budget, group_index, hashed_uniforms, vote_profile_fingerprints
 from .dawid_skene import append_votes
 from .registry import register
@@ -127,7 +127,9 @@ class MACE(Aggregator):
     Invariance: the random draws of a worker are a function of the restart's seed and of
     the worker's vote profile (its number of votes for each class), never of its id or of
     its position, so the result does not depend on how tasks and workers are named or
-    ordered. Workers with the same profile start from the same values.
+    ordered. Workers with the same profile start from the same values. Classes enter the
+    draws (the profile, and the draw of ``xi_jl``) by their rank among the class ids, not
+    by their index, so listing the classes in another order permutes the fit with them.
 
     References
     ----------
@@ -193,10 +195,13 @@ class MACE(Aggregator):
         self._validate(votes)
         g = _Graph.build(votes)
         seeds = _restart_seeds(self.random_state, self.n_restarts)
-        fp = vote_profile_fingerprints(votes.worker, votes.label, votes.n_workers, votes.n_classes)
+        # classes enter the draws by their id, not their position: permuting the classes
+        # permutes the starts along with them
+        rank = class_ranks(votes.classes)
+        fp = vote_profile_fingerprints(votes.worker, rank[votes.label], votes.n_workers, votes.n_classes)
         best, best_obj, histories = None, -np.inf, []
         for r, seed in enumerate(seeds):
-            state = self._run(g, _random_start(g, fp, np.random.default_rng(seed), self.init_noise))
+            state = self._run(g, _random_start(g, fp, rank, np.random.default_rng(seed), self.init_noise))
             histories.append(state["history"])
             final = state["history"][-1]
             # strictly better beyond rounding: equal restarts keep the first one
@@ -609,14 +614,18 @@ def _restart_seeds(random_state: Any, n: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(random_state).spawn(n)
 
 
-def _random_start(g: _Graph, fp: np.ndarray, rng: np.random.Generator,
+def _random_start(g: _Graph, fp: np.ndarray, rank: np.ndarray, rng: np.random.Generator,
                   noise: float) -> tuple[np.ndarray, ...]:
     """MACE's random start: ``(1 - theta, theta) ∝ (1 + noise u, 1 + noise u')`` and
-    ``xi_jl ∝ 1 + noise u_jl`` (``1 + noise / 2``, the mean, for classes j never used)."""
+    ``xi_jl ∝ 1 + noise u_jl`` (``1 + noise / 2``, the mean, for classes j never used).
+
+    ``fp`` holds the workers' vote-profile fingerprints and ``rank`` the class ranks
+    (:func:`~crowdwise.aggregate._base.class_ranks`): ``u_jl`` is drawn for class l by
+    its rank."""
     salt = rng.integers(0, 2**63, size=g.space.size + 2, dtype=np.uint64)
     spam = 1.0 + noise * hashed_uniforms(fp, salt[0])
     know = 1.0 + noise * hashed_uniforms(fp, salt[1])
-    xi_wl = 1.0 + noise * hashed_uniforms(fp[g.wl_worker] ^ salt[2 + g.wl_label], 0)
+    xi_wl = 1.0 + noise * hashed_uniforms(fp[g.wl_worker] ^ salt[2 + rank[g.wl_label]], 0)
     rest = 1.0 + noise / 2
     tot = np.bincount(g.wl_worker, xi_wl, minlength=g.n_workers) + (g.k_eff - g.pairs_per_worker) * rest
     log_tot = np.log(tot)

@@ -92,7 +92,8 @@ class OneCoinDS(EMStrategy):
         agrees with himself, from getting ``p_j = 1`` (most Pl@ntNet users vote once).
         ``prior=0`` gives maximum likelihood.
     init : {"naivesoft", "mv"}, default="naivesoft"
-        Initial posteriors: vote shares, or one-hot majority vote.
+        Initial posteriors: vote shares, or one-hot majority vote (a tie shared equally
+        by its classes, never broken by class index).
     fit_priors : bool, default=False
         Learn the class shares ``rho`` (the model's maximum likelihood) instead of keeping
         them uniform over the classes that received a vote (a declared class nobody ever
@@ -226,9 +227,11 @@ class OneCoinDS(EMStrategy):
     def _init_state(self, votes: Votes, c: _Cells) -> _State:
         n, k = votes.n_tasks, votes.n_classes
         t_cell = c.cell_votes.copy()
-        if self.init == "mv":
-            lab = argmax_ties(votes.counts(), tie="smallest")
-            t_cell = (c.label == lab[c.task]).astype(float) * (t_cell > 0)
+        if self.init == "mv":  # the most voted cells of each task, a tie shared equally
+            top = np.zeros(n)
+            if c.voted.size:
+                top[c.voted] = np.maximum.reduceat(t_cell, c.starts)
+            t_cell = ((t_cell == top[c.task]) & (t_cell > 0)).astype(float)
         tot = np.bincount(c.task, t_cell, minlength=n)
         t_cell = np.divide(t_cell, tot[c.task], out=np.zeros_like(t_cell), where=tot[c.task] > 0)
         unvoted = (c.n_cells == 0).astype(float)

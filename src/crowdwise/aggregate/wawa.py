@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..votes import Votes
-from ._base import Aggregator, argmax_ties, as_probas, worker_values_for
+from ._base import Aggregator, argmax_shares, argmax_ties, as_probas, worker_values_for
 from .registry import register
 
 __all__ = ["WAWA"]
@@ -20,9 +20,16 @@ __all__ = ["WAWA"]
 class WAWA(Aggregator):
     """Worker Agreement With Aggregate.
 
-    1. ``m_i = argmax_k n_ik`` (majority vote);
-    2. ``s_j = #{votes of j equal to m_task} / #{votes of j}`` (agreement of worker j);
+    1. ``M_i = argmax_k n_ik``, the classes of the majority vote (several on a tie);
+    2. ``s_j = sum_{votes (i, j, l)} [l in M_i] / |M_i|  /  #{votes of j}`` (agreement of
+       worker j);
     3. ``y_i = argmax_k sum_{votes (i, j, k)} s_j``.
+
+    A vote on a task whose majority vote is tied agrees by ``1 / |M_i|`` when it is one of
+    the tied classes: the agreement a random tie-break gives on average, with no draw.
+    The skills, hence the labels of the untied tasks, do not depend on how classes, tasks
+    or workers are ordered or on the seed; only the labels of tasks tied in step 3 are
+    drawn by the tie rule.
 
     ``probas_`` are the weighted scores of step 3, normalised per task. A task whose
     voters all have skill 0 falls back to its majority vote distribution.
@@ -30,7 +37,7 @@ class WAWA(Aggregator):
     Parameters
     ----------
     tie : {"random", "smallest"}
-        Tie rule of both votes.
+        Tie rule of ``labels_`` (step 3).
     random_state : int or None
     dense : bool or None
         Form of ``probas_`` (see :class:`~crowdwise.aggregate.MajorityVote`).
@@ -38,7 +45,8 @@ class WAWA(Aggregator):
     Attributes
     ----------
     skills_ : ndarray of shape (n_workers,)
-        Agreement of each worker with the majority vote (0 for a worker without vote).
+        Agreement of each worker with the majority vote (0 for a worker without vote;
+        ties of the majority vote count as above).
     labels_, probas_
 
     References
@@ -49,12 +57,12 @@ class WAWA(Aggregator):
     Examples
     --------
     >>> from crowdwise import Votes
-    >>> v = Votes.from_records([0, 0, 0, 1, 1], ["a", "b", "c", "a", "b"], [1, 1, 0, 0, 1])
+    >>> v = Votes.from_records([0, 0, 0, 1, 1, 2], ["a", "b", "c", "a", "b", "c"], [1, 1, 0, 0, 1, 0])
     >>> m = WAWA(tie="smallest").fit(v)
-    >>> m.skills_.round(2).tolist()
-    [1.0, 0.5, 0.0]
+    >>> m.skills_.round(2).tolist()  # task 1 is a tie: a and b agree by 1/2 there
+    [0.75, 0.75, 0.5]
     >>> m.labels_.tolist()
-    [1, 0]
+    [1, 0, 0]
     """
 
     description = "Worker Agreement With Aggregate: votes weighted by agreement with the majority vote."
@@ -67,8 +75,9 @@ class WAWA(Aggregator):
 
     def _fit(self, votes: Votes) -> None:
         counts = votes.counts()
-        mv = argmax_ties(counts, tie=self.tie, random_state=self.random_state)
-        agree = (votes.label == mv[votes.task]).astype(float)
+        # share of the majority vote of each voted (task, class) cell: 1/m on the m tied
+        # classes; counts.data lines up with the cells of task_label_pattern
+        agree = argmax_shares(counts).data[votes.task_label_pattern()[2]]
         n_votes = np.bincount(votes.worker, minlength=votes.n_workers)
         hits = np.bincount(votes.worker, weights=agree, minlength=votes.n_workers)
         self.skills_ = np.divide(hits, n_votes, out=np.zeros(votes.n_workers), where=n_votes > 0)
