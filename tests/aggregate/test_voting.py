@@ -1,4 +1,4 @@
-"""Hand-computed cases for MV, NaiveSoft, TwoThird and WAWA."""
+"""Hand-computed cases for MV, NaiveSoft and TwoThird (WAWA: test_wawa.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from crowdwise import Votes
-from crowdwise.aggregate import WAWA, MajorityVote, NaiveSoft, TwoThird, argmax_ties, make_strategy
+from crowdwise.aggregate import MajorityVote, NaiveSoft, TwoThird, argmax_ties, make_strategy
 from crowdwise.errors import InputError
 
 
