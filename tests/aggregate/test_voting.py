@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from crowdwise import Votes
-from crowdwise.aggregate import MajorityVote, NaiveSoft, TwoThird, argmax_ties, make_strategy
+from crowdwise.aggregate import WAWA, MajorityVote, NaiveSoft, TwoThird, argmax_ties, make_strategy
 from crowdwise.errors import InputError
 
 
