@@ -19,9 +19,10 @@ def test_natural_order_of_integer_ids_and_text_ids():
 
 
 def test_zero_padded_ids_stay_text():
+    # "007" is not 7: the ids are text, the plainly written integers first by value
     codes, uniq = factorize_ids(["007", "7", "10"])
-    assert uniq.tolist() == ["007", "10", "7"]
-    assert codes.tolist() == [0, 2, 1]
+    assert uniq.tolist() == ["7", "10", "007"]
+    assert codes.tolist() == [2, 0, 1]
 
 
 def test_declared_classes_and_n_classes():

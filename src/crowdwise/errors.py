@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CrowdwiseError", "InputError", "TooLargeError"]
+__all__ = ["CrowdwiseError", "InputError", "TooLargeError", "InputWarning"]
 
 
 class CrowdwiseError(Exception):
@@ -65,3 +65,13 @@ class InputError(CrowdwiseError, ValueError):
 
 class TooLargeError(CrowdwiseError, MemoryError):
     """A method would need more memory than the budget allows at this size."""
+
+
+class InputWarning(UserWarning):
+    """Input that crowdwise reads anyway, with a change it says in one line (the file, what
+    it declared, what it holds and what was done), e.g. a peerannot ``metadata.json``
+    declaring fewer classes than its ``answers.json`` uses. Readers that accept
+    ``strict=True`` raise an :class:`InputError` instead.
+
+    Turn it into an error everywhere with ``warnings.simplefilter("error", InputWarning)``.
+    """

@@ -9,7 +9,10 @@ sparse products.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -41,46 +44,311 @@ def _show(x: Any) -> str:
     return repr(x.item() if isinstance(x, np.generic) else x)
 
 
-def _natural_uniques(values: Any) -> np.ndarray | None:
-    """Integer version of ``values`` when every value is an integer written plainly.
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+#: the most classes crowdwise accepts (class indices are below it): 2^24 = 16,777,216,
+#: three orders of magnitude above the largest real crowd (Pl@ntNet, K = 11,425)
+MAX_CLASSES = 2**24
+#: an integer written plainly: no sign "+", no leading zero, no decimal point ("-0" is not)
+_PLAIN_INT = re.compile(r"0|-?[1-9][0-9]*")
+#: a decimal number as text: "1", "01", "+1", "1.0", ".5", "1e3" (spaces around allowed)
+_NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
 
-    ``"10"`` becomes 10 so that ids sort 2 < 10, but ``"007"`` stays a string (turning it
-    into 7 would merge it with ``"7"``). Returns None when the values are not all such
-    integers.
+
+def _plain_ints(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ints, ok)`` for an array of texts: whether each is an integer written plainly
+    (``"42"``, ``"-5"``; not ``"007"``, ``"+5"``, ``"1.0"``) that fits in int64, and its value."""
+    ints = np.zeros(text.size, dtype=np.int64)
+    ok = np.zeros(text.size, dtype=bool)
+    match = _PLAIN_INT.fullmatch
+    for i, t in enumerate(text.tolist()):
+        if len(t) <= 20 and match(t):
+            v = int(t)
+            if _I64_MIN <= v <= _I64_MAX:
+                ints[i] = v
+                ok[i] = True
+    return ints, ok
+
+
+def _as_text(arr: np.ndarray) -> np.ndarray:
+    """Values as the text they are written with (integers in decimal, text as it is)."""
+    if arr.dtype.kind == "U":
+        return arr
+    if arr.dtype.kind == "O":
+        return np.array([v if isinstance(v, str) else str(v.item() if isinstance(v, np.generic) else v)
+                         for v in arr.tolist()], dtype=str) if arr.size else np.zeros(0, dtype=str)
+    return arr.astype(str)
+
+
+def natural_sort(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(rank, ids)``: the distinct ids in natural order, and the position in ``ids`` of
+    each value. The rule of every reader:
+
+    - an integer column (or a float column of whole numbers), or a text column whose every
+      value is an integer written plainly (``"42"``, ``"-5"``) that fits in int64, gives
+      int64 ids sorted by value;
+    - otherwise every id is text, compared as written (``"007"`` and ``"7"`` are two ids;
+      the integer ``1`` and the text ``"1"`` are one), ordered with the plainly written
+      integers first, by value, then the other ids in code-point order. One odd id
+      (``"b"``, or an integer beyond int64) therefore never reorders the integer ids.
+
+    >>> natural_sort(["10", "2", "b", "007", "10"])[1].tolist()
+    ['2', '10', '007', 'b']
     """
-    s = pd.Series(values, copy=False)
-    if s.dtype.kind in "iu":
-        return s.to_numpy()
-    if s.dtype.kind == "b":
-        return s.to_numpy().astype(np.int64)
-    if s.dtype.kind == "f":
-        arr = s.to_numpy()
-        if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-            return arr.astype(np.int64)
+    arr = np.asarray(values)
+    if arr.dtype.kind == "b":
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) > _I64_MAX:
+        arr = arr.astype(str)
+    elif arr.dtype.kind in "iu":
+        ids, rank = np.unique(arr.astype(np.int64, copy=False), return_inverse=True)
+        return rank.reshape(-1).astype(np.int64, copy=False), ids
+    if arr.dtype.kind == "f":
+        whole = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2.0**63)
+        if whole.all():
+            ids, rank = np.unique(arr.astype(np.int64), return_inverse=True)
+            return rank.reshape(-1).astype(np.int64, copy=False), ids
+    text = _as_text(arr)
+    if text.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=str)
+    uniq, inv = np.unique(text, return_inverse=True)  # merges 1 and "1" (same text)
+    inv = inv.reshape(-1).astype(np.int64, copy=False)
+    ints, ok = _plain_ints(uniq)
+    if ok.all():
+        order = np.argsort(ints, kind="stable")
+        ids: np.ndarray = ints[order]
+    else:
+        first = np.flatnonzero(ok)
+        order = np.concatenate([first[np.argsort(ints[first], kind="stable")], np.flatnonzero(~ok)])
+        ids = uniq[order]
+    pos = np.empty(order.size, dtype=np.int64)
+    pos[order] = np.arange(order.size, dtype=np.int64)
+    return pos[inv], ids
+
+
+def as_number(v: Any) -> int | float | None:
+    """The number a label stands for: an integer or a finite float, or text written as a
+    decimal number (``"1"``, ``"01"``, ``"+1"``, ``"1.0"``, ``"1e0"``, spaces around
+    allowed; not ``"nan"``, ``"inf"`` nor ``"1_000"``). None for anything else (booleans
+    included)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bool):
         return None
-    if s.dtype.kind not in "OUT" and str(s.dtype) not in ("string", "str"):
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, str) and len(v) < 400 and _NUMBER.fullmatch(v):
+        t = v.strip()
+        try:
+            return int(t)
+        except ValueError:
+            f = float(t)
+            return f if math.isfinite(f) else None
+    return None
+
+
+def _numbers_as_array(nums: list[int | float]) -> np.ndarray:
+    """int64 when every number is whole and fits in int64, else float64."""
+    if all(isinstance(x, int) or x.is_integer() for x in nums):
+        ints = [int(x) for x in nums]
+        if all(_I64_MIN <= x <= _I64_MAX for x in ints):
+            return np.array(ints, dtype=np.int64)
+    return np.array([float(x) for x in nums], dtype=np.float64)
+
+
+def label_order(values: Any, *, source: str | None = None,
+                position: Callable[[int], str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(rank, classes)`` of label values, the class rule of every table reader:
+
+    - when every label is a number (:func:`as_number`), the classes are numbers and equal
+      numbers are one class (``1``, ``1.0``, ``01`` and ``"+1"`` are class ``1``);
+      classes are int64 when every label is a whole number that fits in int64, else
+      float64; sorted by value;
+    - otherwise labels are compared as text, in the order of :func:`natural_sort`, and
+      two spellings of one number (``"1"`` and ``"1.0"`` beside ``"cat"``) are refused
+      with an :class:`InputError`: they would silently become two classes.
+
+    ``position(j)`` says where the ``j``-th value is (for the error message).
+
+    >>> label_order(["1", "1.0", "01", "2"])[1].tolist()
+    [1, 2]
+    >>> label_order(["0.5", "1"])[1].tolist()
+    [0.5, 1.0]
+    """
+    arr = np.asarray(values)
+    kind = arr.dtype.kind
+    if kind in "iub" or (kind == "f" and np.isfinite(arr).all()):
+        if kind == "f" and not (np.all(arr == np.round(arr)) and np.all(np.abs(arr) < 2.0**63)):
+            classes, rank = np.unique(arr.astype(np.float64), return_inverse=True)
+            return rank.reshape(-1).astype(np.int64, copy=False), classes
+        return natural_sort(arr)
+    vals = arr.tolist()
+    nums = [as_number(v) for v in vals]
+    if vals and all(x is not None for x in nums):
+        classes, rank = np.unique(_numbers_as_array(nums), return_inverse=True)
+        return rank.reshape(-1).astype(np.int64, copy=False), classes
+    spelled: dict[Any, str] = {}
+    for j, x in enumerate(nums):
+        if x is None:
+            continue
+        text = str(_as_text(np.array([vals[j]], dtype=object))[0])
+        if spelled.setdefault(x, text) != text:
+            other = next(v for v, n in zip(vals, nums) if n is None)
+            raise InputError(
+                f"labels {spelled[x]!r} and {text!r} are the same number, but some labels are not numbers "
+                f"(e.g. {_show(other)}), so labels are compared as text and these two would become two classes",
+                source=source, position=position(j) if position else None,
+                fix="write each class one way (e.g. always 1), or declare the classes (classes=...)")
+    return natural_sort(arr)
+
+
+#: memory taken while reading by each id a count declares (the ids, their codes, the hash
+#: table that merges them with the ids seen): a bound on what a declared count may ask
+BYTES_PER_DECLARED_ID = 40
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``, else the free
+    physical pages), or None when the system does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
         return None
-    if len(s) == 0:
-        return None
-    as_str = s.astype(str)
-    num = pd.to_numeric(as_str, errors="coerce")
-    if num.isna().any():
-        return None
-    numv = num.to_numpy()
-    if not np.all(numv == np.round(numv)) or np.abs(numv).max() > 2**62:
-        return None
-    ints = numv.astype(np.int64)
-    # only when writing the integer back gives the same text ("007" != "7", "1.0" != "1")
-    if not np.array_equal(pd.Series(ints).astype(str).to_numpy(), as_str.to_numpy()):
-        return None
-    return ints
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"  # pragma: no cover
+
+
+def declared_count(value: Any, key: str, *, low: int = 0, source: str | None = None,
+                   position: str | None = None) -> int:
+    """A declared count (``n_classes``, ``n_tasks``, ``n_workers``) as an int, checked up
+    front, before anything of that size is made.
+
+    It must be a whole number ``>= low``; ``n_classes`` at most :data:`MAX_CLASSES`
+    (2^24); and the ids it declares must fit in the memory available
+    (:data:`BYTES_PER_DECLARED_ID` bytes each while reading), so that a typo such as
+    ``n_classes: 1000000000000`` is one clear error naming the key, not an attempt to
+    allocate terabytes. (Whether the count agrees with the votes is checked by the reader,
+    once the votes are read.)
+    """
+    what = key[2:] if key.startswith("n_") else key
+    whole = (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))) or (
+        isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer())
+    if not whole or value < low:
+        kind = "a positive integer" if low else "a non-negative integer"
+        raise InputError(f"{key} must be {kind}, got {value!r}", source=source, position=position,
+                         fix=f"write the number of {what} as a whole number >= {low}")
+    n = int(value)
+    if key == "n_classes" and n > MAX_CLASSES:
+        raise InputError(f"n_classes={n:,} is more classes than crowdwise handles (at most {MAX_CLASSES:,})",
+                         source=source, position=position,
+                         fix="correct n_classes: it is the number of classes (the largest class index + 1), "
+                             "or remove it to take the classes from the votes")
+    need = n * BYTES_PER_DECLARED_ID
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise InputError(f"{key}={n:,} declares more {what} than fit in memory: their ids would take about "
+                         f"{_bytes(need)} while reading, and {_bytes(avail)} is available",
+                         source=source, position=position,
+                         fix=f"correct {key} (the number of {what} of the data set), or remove it")
+    return n
+
+
+def _kind_of(x: Any) -> str:
+    """``'a dict'``, ``'the int 3'``: what a bad argument is, for a message."""
+    if x is None:
+        return "None"
+    name = type(x).__name__
+    if isinstance(x, (str, bytes, int, float, complex, np.generic)):
+        return f"the {name} {_show(x)[:40]}"
+    return f"a {name}"
+
+
+def as_column(values: Any, what: str, *, source: str | None = None) -> Any:
+    """``values`` as one column of per-vote values (a list, a 1-D array, a pandas or
+    polars Series, an Arrow array; an iterator is read into a list); InputError with
+    the fix for anything else: None, a scalar, a text, a dict, a set, a 2-D array."""
+    fix = (f"pass one {what} per vote: a list, a 1-D NumPy array or a pandas Series of length "
+           "n_votes")
+    if values is None or isinstance(values, (str, bytes, int, float, complex, np.generic)):
+        raise InputError(f"{what} must be a column of values, one per vote, got {_kind_of(values)}",
+                         source=source, fix=fix)
+    if isinstance(values, (Mapping, set, frozenset)):
+        raise InputError(f"{what} must be a column of values, one per vote, got {_kind_of(values)} "
+                         "(its order is not the order of the votes)", source=source,
+                         fix=f"{fix}, e.g. list(d.values()) when the dict is in vote order")
+    if isinstance(values, Iterator):
+        values = list(values)
+    if not hasattr(values, "__len__"):
+        raise InputError(f"{what} must be a column of values, one per vote, got {_kind_of(values)}",
+                         source=source, fix=fix)
+    ndim = getattr(values, "ndim", 1)
+    if ndim != 1:
+        shape = getattr(values, "shape", None)
+        raise InputError(f"{what} must be one-dimensional (one value per vote), got {ndim} dimensions"
+                         + (f" (shape {tuple(shape)})" if shape is not None else ""), source=source,
+                         fix=f"{fix}; a tasks x workers matrix is read by crowdwise.io.read_dense")
+    return values
+
+
+def _series(values: Any, what: str, source: str | None) -> pd.Series:
+    values = as_column(values, what, source=source)
+    try:
+        return pd.Series(values, copy=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{what} is not a column of single values ({str(exc).splitlines()[0]})", source=source,
+                         fix=f"give one {what} per vote (a number or a text)") from None
+
+
+def _factorize(s: pd.Series, what: str, source: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Codes in order of first appearance and the distinct values; a missing value or a
+    value that is not a single value (a list, a dict) is an InputError naming its row."""
+    missing = s.isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise InputError(
+            f"{what} is missing (NaN or empty) in {int(missing.sum())} row(s), the first at row {row}",
+            source=source, position=f"row {row}", fix=f"give every vote a {what}, or drop those rows")
+    try:
+        codes, uniq = pd.factorize(s, sort=False)
+    except TypeError:
+        row = next(i for i, v in enumerate(s.tolist()) if not _hashable(v))
+        raise InputError(f"{what} {_show(s.iloc[row])[:60]} is not a single value", source=source,
+                         position=f"row {row}", fix=f"give one {what} per vote (a number or a text)") from None
+    values = np.asarray(uniq)
+    if values.dtype.kind not in "iufb":
+        values = np.asarray(uniq, dtype=object)
+    return np.asarray(codes, dtype=np.int64), values
+
+
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
 
 
 def factorize_ids(values: Any, *, what: str = "id", source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Map identifiers to ``0..n-1`` in natural sorted order.
+    """Map identifiers to ``0..n-1`` in natural sorted order (:func:`natural_sort`).
 
-    Integer-looking ids sort numerically (``2 < 10``), other ids sort as text. Sorting
-    (rather than order of appearance) makes every result independent of row order.
+    Plainly written integer ids that fit in int64 sort numerically (``2 < 10``); when some
+    id is not such an integer, all ids are text, the integers first by value, then the
+    others in text order. Sorting (rather than order of appearance) makes every result
+    independent of row order.
 
     Returns
     -------
@@ -91,69 +359,118 @@ def factorize_ids(values: Any, *, what: str = "id", source: str | None = None) -
     --------
     >>> codes, uniq = factorize_ids(["10", "2", "10", "b"])
     >>> codes.tolist(), uniq.tolist()
-    ([0, 1, 0, 2], ['10', '2', 'b'])
+    ([1, 0, 1, 2], ['2', '10', 'b'])
     >>> codes, uniq = factorize_ids(["10", "2", "10"])
     >>> codes.tolist(), uniq.tolist()
     ([1, 0, 1], [2, 10])
     """
-    s = pd.Series(values, copy=False)
-    missing = s.isna().to_numpy()
-    if missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise InputError(
-            f"{what} is missing (NaN or empty) in {int(missing.sum())} row(s), the first at row {row}",
-            source=source,
-            position=f"row {row}",
-            fix=f"give every vote a {what}, or drop those rows",
-        )
+    s = _series(values, what, source)
+    codes, uniq = _factorize(s, what, source)
     # hash once, then order only the distinct values (fast on millions of votes)
-    codes, uniq = pd.factorize(s, sort=False)
-    uniq = np.asarray(uniq)
-    ints = _natural_uniques(uniq)
-    key = ints if ints is not None else np.asarray(uniq, dtype=object).astype(str)
-    # np.unique also merges values that differ in type but not in text (1 and "1")
-    ids, rank = np.unique(key, return_inverse=True)
-    return rank.astype(np.int64, copy=False)[codes], ids
+    rank, ids = natural_sort(uniq)
+    return rank[codes], ids
+
+
+def _first_rows(codes: np.ndarray, n: int) -> np.ndarray:
+    """Row of the first appearance of each code ``0..n-1``."""
+    first = np.full(n, codes.size, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(codes.size, dtype=np.int64))
+    return first
 
 
 def _encode_labels(
     label: Any, classes: np.ndarray | None, source: str | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Encode labels as indices into ``classes`` (inferred when None)."""
+    """Encode labels as indices into ``classes`` (inferred by :func:`label_order` when None)."""
+    s = _series(label, "label", source)
+    codes, uniq = _factorize(s, "label", source)
     if classes is None:
-        return factorize_ids(label, what="label", source=source)
-    classes = np.asarray(classes)
-    s = pd.Series(label, copy=False)
-    if s.isna().any():
-        row = int(np.flatnonzero(s.isna().to_numpy())[0])
-        raise InputError("label is missing", source=source, position=f"row {row}",
-                         fix="give every vote a label, or drop those rows")
-    lookup = pd.Index(classes)
-    if not lookup.is_unique:
-        raise InputError("declared classes contain duplicates", source=source,
-                         fix="list each class once")
-    codes = lookup.get_indexer(s.to_numpy())
-    if (codes < 0).any():
-        # the text of an integer label may differ from the declared ints ("3" vs 3)
-        alt = _natural_uniques(s)
-        if alt is not None and classes.dtype.kind in "iu":
-            codes = lookup.get_indexer(alt)
-        elif classes.dtype.kind in "iu":
-            pass
-        else:
-            codes2 = pd.Index(classes.astype(str)).get_indexer(s.astype(str).to_numpy())
-            codes = np.where(codes < 0, codes2, codes)
-    bad = codes < 0
+        rank, cls = label_order(uniq, source=source,
+                                position=lambda j: f"row {int(_first_rows(codes, len(uniq))[j])}")
+        return rank[codes], cls
+    idx = match_classes(uniq, classes)
+    bad = idx < 0
     if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+        j = int(np.argmax(bad))
+        row = int(_first_rows(codes, len(uniq))[j])
         raise InputError(
-            f"label {_show(s.iloc[row])} is not one of the {len(classes)} declared classes "
+            f"label {_show(uniq[j])} is not one of the {len(classes)} declared classes "
             f"({', '.join(map(str, classes[:10]))}{', ...' if len(classes) > 10 else ''})",
             source=source,
             position=f"row {row}",
             fix="correct the label, or declare the class (metadata.json 'n_classes'/'classes', or classes=...)",
         )
-    return codes.astype(np.int64), classes
+    return idx[codes], classes
+
+
+def int_like(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ints, ok)``: integer value of each entry, and whether it is a plain integer.
+
+    Integers, whole floats and integer text written plainly ("3", not "03" or "3.0"),
+    within int64.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind in "iu":
+        if values.dtype.kind == "u" and values.size and int(values.max()) > _I64_MAX:
+            ok = values <= _I64_MAX
+            return np.where(ok, values, 0).astype(np.int64), ok
+        return values.astype(np.int64), np.ones(values.size, dtype=bool)
+    if values.dtype.kind == "f":
+        ok = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2.0**63)
+        return np.where(ok, values, 0).astype(np.int64), ok
+    ints = np.zeros(values.size, dtype=np.int64)
+    ok = np.zeros(values.size, dtype=bool)
+    for i, v in enumerate(values.tolist()):
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int):
+            iv = v
+        elif isinstance(v, float) and math.isfinite(v) and v == round(v):
+            iv = int(v)
+        elif isinstance(v, str) and len(v) <= 20 and _PLAIN_INT.fullmatch(v):
+            iv = int(v)
+        else:
+            continue
+        if _I64_MIN <= iv <= _I64_MAX:
+            ints[i], ok[i] = iv, True
+    return ints, ok
+
+
+def match_classes(values: Any, classes: np.ndarray) -> np.ndarray:
+    """Index of each value in ``classes`` (-1 when absent).
+
+    A value matches a class equal to it, a class written with the same text (``"b"``,
+    ``"3"`` for 3), or a class that is the same number (``"1.0"`` and ``"01"`` match class
+    ``1``; text classes ``"1"`` match the number 1.0 when no other class is that number).
+    """
+    values = np.asarray(values) if not isinstance(values, list) else np.asarray(values, dtype=object)
+    classes = np.asarray(classes)
+    lookup = pd.Index(classes)
+    try:
+        idx = np.asarray(lookup.get_indexer(values), dtype=np.int64)
+    except (TypeError, ValueError):
+        idx = np.full(values.size, -1, dtype=np.int64)
+    miss = idx < 0
+    if not miss.any():
+        return idx
+    vals = values[miss]
+    if classes.dtype.kind not in "iuf":
+        text = np.array([str(v.item() if isinstance(v, np.generic) else v) for v in vals.tolist()], dtype=object)
+        idx[miss] = pd.Index(classes.astype(str)).get_indexer(text)
+        miss = idx < 0
+        if not miss.any():
+            return idx
+        vals = values[miss]
+    # the same number written another way
+    by_number: dict[Any, int] = {}
+    for i, c in enumerate(classes.tolist()):
+        x = as_number(c)
+        if x is not None:
+            by_number[x] = -2 if x in by_number else i  # -2: two classes are this number
+    if by_number:
+        found = [by_number.get(as_number(v), -1) if as_number(v) is not None else -1 for v in vals.tolist()]
+        idx[miss] = np.maximum(np.asarray(found, dtype=np.int64), -1)
+    return idx
 
 
 def ids_are_unique(ids: np.ndarray) -> bool:
@@ -168,7 +485,26 @@ def ids_are_unique(ids: np.ndarray) -> bool:
         return bool(np.unique(ids).size == ids.size)  # NaN counts once, as in pandas
     if ids.ndim == 1 and ids.dtype.kind in "US":  # text: a hash set, as fast as pandas' index
         return len(set(ids.tolist())) == ids.size
+    if ids.ndim == 1 and ids.dtype.kind == "O" and ids.size < 2:
+        for v in ids.tolist():
+            hash(v)  # TypeError for a list or a dict, as pandas raises for larger arrays
     return bool(pd.Index(ids).is_unique)
+
+
+def _id_array(ids: Any, what: str, source: str | None = None) -> np.ndarray:
+    """Declared ids (task_ids, worker_ids, classes) as a 1-D array of single values."""
+    if ids is None or isinstance(ids, (str, bytes, Mapping, set, frozenset)) or np.isscalar(ids):
+        raise InputError(f"{what} must be a list of ids, got {_kind_of(ids)}", source=source,
+                         fix=f"pass {what} as a list or a 1-D array, each id once")
+    try:
+        arr = np.asarray(list(ids) if isinstance(ids, Iterator) else ids)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.ndim != 1:
+        shape = "" if arr is None else f" (shape {arr.shape})"
+        raise InputError(f"{what} must be a flat list of single ids{shape}", source=source,
+                         fix=f"pass {what} as a list or a 1-D array of numbers or texts, each id once")
+    return arr
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -213,19 +549,35 @@ class Votes:
     def __post_init__(self) -> None:
         arrays = {}
         for nm in ("task", "worker", "label"):
-            a = np.asarray(getattr(self, nm))
+            try:
+                a = np.asarray(getattr(self, nm))
+            except (TypeError, ValueError):  # ragged nested lists
+                raise InputError(f"'{nm}' must be a flat array of integer indices, one per vote",
+                                 fix="use Votes.from_records(task, worker, label) to encode raw "
+                                     "identifiers") from None
             if a.ndim != 1:
-                raise InputError(f"'{nm}' must be one-dimensional, got shape {a.shape}")
+                raise InputError(f"'{nm}' must be one-dimensional (one index per vote), got shape {a.shape}",
+                                 fix="pass 1-D integer arrays, or use Votes.from_records(task, worker, label) "
+                                     "to encode raw identifiers")
             if a.size and a.dtype.kind not in "iu":
                 raise InputError(f"'{nm}' must hold integer indices, got dtype {a.dtype}",
                                  fix="use Votes.from_records(...) to encode raw identifiers")
+            if a.dtype.kind == "u" and a.size and int(a.max()) > _I64_MAX:
+                row = int(np.argmax(a > _I64_MAX))
+                raise InputError(f"{nm} index {int(a[row])} is too large for an index", position=f"vote {row}",
+                                 fix=f"indices must point into the declared {nm} ids")
             arrays[nm] = a.astype(np.int64, copy=False)
         n = arrays["task"].size
         if arrays["worker"].size != n or arrays["label"].size != n:
             raise InputError(
                 f"task, worker and label must have the same length, got "
-                f"{n}, {arrays['worker'].size}, {arrays['label'].size}")
-        for nm, ids in (("task", self.task_ids), ("worker", self.worker_ids), ("label", self.classes)):
+                f"{n}, {arrays['worker'].size}, {arrays['label'].size}",
+                fix="give one task, one worker and one label per vote")
+        id_arrays = {}
+        for nm in ("task_ids", "worker_ids", "classes"):
+            id_arrays[nm] = _id_array(getattr(self, nm), nm)
+        for nm, ids in (("task", id_arrays["task_ids"]), ("worker", id_arrays["worker_ids"]),
+                        ("label", id_arrays["classes"])):
             a = arrays[nm]
             size = len(ids)
             if a.size and (a.min() < 0 or a.max() >= size):
@@ -235,19 +587,32 @@ class Votes:
                     fix=f"indices must point into the {size} declared {nm} ids")
             object.__setattr__(self, nm, _readonly(a))
         for nm in ("task_ids", "worker_ids", "classes"):
-            ids = _readonly(np.asarray(getattr(self, nm)))
-            if not ids_are_unique(ids):
+            ids = _readonly(id_arrays[nm])
+            try:
+                unique = ids_are_unique(ids)
+            except TypeError:  # an id that is a list or a dict
+                raise InputError(f"{nm} must hold single ids (numbers or texts), not lists or dicts",
+                                 fix=f"pass {nm} as a flat list of numbers or texts") from None
+            if not unique:
                 dup = pd.Index(ids)[pd.Index(ids).duplicated()][0]
                 raise InputError(f"{nm} contains {_show(dup)} more than once",
                                  fix=f"list each of the {nm} once")
             object.__setattr__(self, nm, ids)
+        if not isinstance(self.extra, Mapping):
+            raise InputError(f"extra must map column names to per-vote arrays, got {_kind_of(self.extra)}",
+                             fix="pass extra={'name': values, ...} with one value per vote")
         extra = {}
         for k, v in dict(self.extra).items():
             v = np.asarray(v)
             if v.shape[:1] != (n,):
-                raise InputError(f"per-vote column '{k}' has length {len(v)}, expected {n} (one per vote)")
+                got = f"length {len(v)}" if v.ndim else "a single value"
+                raise InputError(f"per-vote column '{k}' has {got}, expected {n} (one per vote)",
+                                 fix=f"give the column '{k}' one value per vote, or leave it out")
             extra[k] = _readonly(v)
         object.__setattr__(self, "extra", MappingProxyType(extra))
+        if self.name is not None and not isinstance(self.name, str):
+            raise InputError(f"name must be a text, got {_kind_of(self.name)}",
+                             fix="name the data set with a str, e.g. name=str(x), or leave it None")
 
     def __reduce__(self) -> tuple:
         """Pickle support (joblib, multiprocessing): the arrays, ids and per-vote columns;
@@ -293,31 +658,46 @@ class Votes:
         name : data-set name
         source : file name used in error messages
         """
-        if duplicates not in _DUPLICATE_POLICIES:
+        if not isinstance(duplicates, str) or duplicates not in _DUPLICATE_POLICIES:
             raise InputError(f"duplicates={duplicates!r} is not a policy",
                              fix=f"use one of {', '.join(_DUPLICATE_POLICIES)}")
+        task = as_column(task, "task", source=source)
+        worker = as_column(worker, "worker", source=source)
+        label = as_column(label, "label", source=source)
         n = len(task)
         if len(worker) != n or len(label) != n:
             raise InputError(
                 f"task, worker and label columns differ in length ({n}, {len(worker)}, {len(label)})",
-                source=source)
+                source=source, fix="give one task, one worker and one label per vote (columns of equal length)")
+        if name is not None and not isinstance(name, str):
+            raise InputError(f"name must be a text, got {_kind_of(name)}", source=source,
+                             fix="name the data set with a str, e.g. name=str(x), or leave it None")
+        cls_arr = None if classes is None else _id_array(classes, "classes", source)
+        if cls_arr is not None and cls_arr.size == 0:
+            raise InputError("classes is empty", source=source, fix="declare at least one class, or leave classes None")
         if n_classes is not None:
-            if int(n_classes) != n_classes or n_classes < 1:
-                raise InputError(f"n_classes must be a positive integer, got {n_classes!r}",
-                                 source=source, fix="declare at least one class")
-            if classes is not None and len(classes) != n_classes:
-                raise InputError(f"{len(classes)} class names given but n_classes={n_classes}",
+            n_classes = declared_count(n_classes, "n_classes", low=1, source=source)
+            if cls_arr is not None and len(cls_arr) != n_classes:
+                raise InputError(f"{len(cls_arr)} class names given but n_classes={n_classes}",
                                  source=source, fix="make the two agree")
-            if classes is None:
-                classes = np.arange(int(n_classes))
-        cls_arr = None if classes is None else np.asarray(classes)
+            if cls_arr is None:
+                cls_arr = np.arange(n_classes)
+        elif cls_arr is not None and len(cls_arr) > MAX_CLASSES:
+            raise InputError(f"{len(cls_arr):,} classes declared, more than crowdwise handles ({MAX_CLASSES:,})",
+                             source=source, fix="declare the classes of the task only")
         t_codes, t_ids = _encode_declared(task, task_ids, "task", source)
         w_codes, w_ids = _encode_declared(worker, worker_ids, "worker", source)
         l_codes, cls_arr = _encode_labels(label, cls_arr, source)
-        extra_arrays = {k: np.asarray(v) for k, v in (extra or {}).items()}
-        for k, v in extra_arrays.items():
+        if extra is not None and not isinstance(extra, Mapping):
+            raise InputError(f"extra must map column names to per-vote columns, got {_kind_of(extra)}",
+                             source=source, fix="pass extra={'name': values, ...} with one value per vote")
+        extra_arrays = {}
+        for k, v in (extra or {}).items():
+            v = np.asarray(as_column(v, f"per-vote column {k!r}", source=source))
             if len(v) != n:
-                raise InputError(f"per-vote column '{k}' has length {len(v)}, expected {n}", source=source)
+                raise InputError(f"per-vote column '{k}' has length {len(v)}, expected {n}", source=source,
+                                 fix=f"give the column '{k}' one value per vote, or leave it out")
+            extra_arrays[k] = v
         keep = _duplicate_mask(t_codes, w_codes, len(w_ids), duplicates, source, t_ids, w_ids)
         if keep is not None:
             t_codes, w_codes, l_codes = t_codes[keep], w_codes[keep], l_codes[keep]
@@ -356,9 +736,14 @@ class Votes:
 
         ``weights`` (one per vote) replaces the count of 1 per vote.
         """
-        w = None if weights is None else np.asarray(weights, dtype=float)
+        try:
+            w = None if weights is None else np.asarray(weights, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"weights must be numbers, one per vote, got {_kind_of(weights)}",
+                             fix=f"pass a 1-D array of {self.n_votes} numbers, one weight per vote") from None
         if w is not None and w.shape != (self.n_votes,):
-            raise InputError(f"weights must have one entry per vote ({self.n_votes}), got shape {w.shape}")
+            raise InputError(f"weights must have one entry per vote ({self.n_votes}), got shape {w.shape}",
+                             fix=f"pass a 1-D array of {self.n_votes} numbers, one weight per vote")
         indptr, indices, position = self.task_label_pattern()
         data = np.bincount(position, weights=w, minlength=indices.size).astype(float, copy=False)
         m = sparse.csr_array((data, indices, indptr), shape=(self.n_tasks, self.n_classes), copy=False)
@@ -406,7 +791,7 @@ class Votes:
         With ``compact=True`` tasks and workers left without a vote are dropped from the
         id lists; otherwise the id lists are kept as they are.
         """
-        index = np.asarray(index)
+        index = _vote_index(index, self.n_votes)
         t, w, lab = self.task[index], self.worker[index], self.label[index]
         extra = {k: v[index] for k, v in self.extra.items()}
         t_ids, w_ids = self.task_ids, self.worker_ids
@@ -452,23 +837,56 @@ class Votes:
         return bool(a.astype(str).equals(b.astype(str)))
 
 
+def _vote_index(index: Any, n: int) -> np.ndarray:
+    """A boolean mask of length ``n`` or integer positions in ``-n..n-1``; InputError otherwise."""
+    fix = f"pass a boolean mask of length {n} (one per vote) or integer positions 0..{n - 1}"
+    if index is None or isinstance(index, (str, bytes, Mapping, set, frozenset)):
+        raise InputError(f"votes are selected by a mask or positions, got {_kind_of(index)}", fix=fix)
+    try:
+        arr = np.asarray(list(index) if isinstance(index, Iterator) else index)
+    except (TypeError, ValueError):
+        raise InputError("votes are selected by a flat mask or list of positions", fix=fix) from None
+    if arr.ndim != 1:
+        raise InputError(f"votes are selected by a 1-D mask or positions, got shape {arr.shape}", fix=fix)
+    if arr.dtype.kind == "b":
+        if arr.size != n:
+            raise InputError(f"the mask has {arr.size} entries for {n} votes", fix=fix)
+        return arr
+    if arr.size == 0:
+        return arr.astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise InputError(f"vote positions must be integers, got dtype {arr.dtype}", fix=fix)
+    bad = (arr < -n) | (arr >= n)
+    if bad.any():
+        raise InputError(f"vote position {int(arr[np.argmax(bad)])} is outside 0..{n - 1}", fix=fix)
+    return arr
+
+
 def _encode_declared(values: Any, declared: Sequence[Any] | None, what: str,
                      source: str | None) -> tuple[np.ndarray, np.ndarray]:
     if declared is None:
         return factorize_ids(values, what=what, source=source)
-    declared_arr = np.asarray(declared)
-    idx = pd.Index(declared_arr)
-    if not idx.is_unique:
+    declared_arr = _id_array(declared, f"{what}_ids", source)
+    try:
+        idx = pd.Index(declared_arr)
+        unique = idx.is_unique
+    except TypeError:
+        raise InputError(f"{what}_ids must hold single ids (numbers or texts), not lists or dicts", source=source,
+                         fix=f"pass {what}_ids as a flat list of numbers or texts") from None
+    if not unique:
         raise InputError(f"declared {what} ids contain duplicates", source=source, fix="list each id once")
-    codes = idx.get_indexer(pd.Series(values, copy=False).to_numpy())
+    s = _series(values, what, source)
+    codes_v, uniq = _factorize(s, what, source)
+    codes = np.asarray(idx.get_indexer(uniq), dtype=np.int64)
     if (codes < 0).any():
-        codes2 = pd.Index(declared_arr.astype(str)).get_indexer(pd.Series(values).astype(str).to_numpy())
+        codes2 = pd.Index(_as_text(declared_arr)).get_indexer(_as_text(uniq))
         codes = np.where(codes < 0, codes2, codes)
     if (codes < 0).any():
-        row = int(np.flatnonzero(codes < 0)[0])
-        raise InputError(f"{what} {_show(pd.Series(values).iloc[row])} is not among the declared {what} ids",
+        j = int(np.flatnonzero(codes < 0)[0])
+        row = int(_first_rows(codes_v, len(uniq))[j])
+        raise InputError(f"{what} {_show(uniq[j])} is not among the declared {what} ids",
                          source=source, position=f"row {row}", fix=f"declare it, or leave {what}_ids unset")
-    return codes.astype(np.int64), declared_arr
+    return codes[codes_v], declared_arr
 
 
 def _duplicate_mask(task: np.ndarray, worker: np.ndarray, n_workers: int, policy: str,

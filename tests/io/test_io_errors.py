@@ -103,10 +103,14 @@ def test_bad_label_value_in_answers(tmp_path):
 
 
 def test_label_outside_declared_classes(tmp_path):
+    # metadata n_classes below the labels: refused with strict=True (read with a warning by default,
+    # see test_io_peerannot_lenient.py); n_classes given as an argument is always refused
     d = folder(tmp_path, {"0": {"a": 1}, "1": {"a": 0, "b": 5}}, {"n_classes": 3})
-    msg = error_of(read_peerannot, d)
+    msg = error_of(read_peerannot, d, strict=True)
     assert "answers.json" in msg and "task '1', worker 'b'" in msg and "label 5" in msg
     assert "n_classes" in msg
+    msg = error_of(read_peerannot, d, n_classes=3)
+    assert "task '1', worker 'b'" in msg and "label 5" in msg
     # with class names, a text label that is none of them
     d = folder(tmp_path, {"0": {"a": "owl"}}, {"n_classes": 2, "classes": ["cat", "dog"]}, name="named")
     msg = error_of(read_peerannot, d)

@@ -157,7 +157,7 @@ def test_natural_order_and_leading_zeros(tmp_path):
     f.write_text("task,worker,label\n10,007,2\n2,7,10\n")
     v = load_votes(f)
     assert v.task_ids.tolist() == [2, 10]           # integers sort as integers
-    assert v.worker_ids.tolist() == ["007", "7"]    # "007" is not 7
+    assert v.worker_ids.tolist() == ["7", "007"]    # "007" is not 7 (text ids: plain integers first)
     assert v.classes.tolist() == [2, 10]
 
 

@@ -20,13 +20,42 @@ folder with ``votes.csv``      (or ``votes.parquet``) a vote table (:func:`read_
 ``*.txt``                      dense tasks x workers matrix (:func:`read_dense`) when the
                                first non-blank line is only white-space separated integers;
                                otherwise a long table, which must start with a header line
+a DataFrame                    pandas or polars DataFrame, or pyarrow Table, with columns
+                               ``task, worker, label`` (:func:`from_dataframe`)
 =============================  ==============================================================
 
-``.gz`` tables are read and written transparently.
+``.gz`` tables and ``.json.gz`` answers are read and written transparently. A file that
+cannot be read (truncated or damaged gzip data, permission denied) is an
+:class:`~crowdwise.errors.InputError` naming the file and what to do, as is every bad
+argument (``None``, a number, a 2-D array where a path or a column is expected).
 
 Labels: in tables they are class *values* (``"cat"``, ``5``); in answers.json and dense
 matrices they are class *indices* ``0..K-1`` (the peerannot convention), named by
 metadata ``classes``.
+
+Classes of a table (CSV, TSV, Parquet, DataFrame; also ``Votes.from_records``)
+-------------------------------------------------------------------------------
+- When every label is a number (a numeric column, or text written as a decimal number:
+  ``1``, ``01``, ``+1``, ``1.0``, ``1e0``; not ``nan``/``inf``), **equal numbers are one
+  class**: ``1``, ``1.0`` and ``01`` are all class ``1``. The classes are int64 when
+  every label is a whole number that fits in int64, else float64, sorted by value.
+- Otherwise (some label is a name such as ``cat``) labels are compared as the text they
+  are written with, ordered as ids are (below); two spellings of one number in such a
+  column (``1`` and ``1.0`` beside ``cat``) are an error, as they would silently make two
+  classes.
+- Declared classes (``classes=``, Parquet metadata) match a label equal to them, written
+  the same, or the same number (``"1.0"`` is declared class ``1``).
+
+Task and worker ids
+-------------------
+Ids are names, compared as written: ``007`` and ``7`` are two workers. An id column is
+**numeric only when every id is an integer written plainly** (``42``, ``-5``: no ``+``,
+no leading zero, no decimal point) **that fits in int64** (or a column of integers); its
+ids are then int64, sorted by value, so that row ``i`` of a labels ``.npy`` is the
+``i``-th task in numeric order. Otherwise every id is text, and the order is: the plainly
+written integers first, by value, then the other ids in code-point order (``2, 10, 007,
+b``). So one odd id (a name, an integer beyond int64) never reorders the integer ids: they
+keep their rows, the others come after them.
 
 Error positions: text tables say ``line N`` as an editor shows it (header = line 1);
 Parquet files and DataFrames say ``row i``, the 0-based row position; JSON says
@@ -55,9 +84,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import InputError
 from ..votes import DuplicatePolicy, Votes
 from ._common import PathLike, atomic_write, check_exists, kind_of, make_dir, save_npy, save_sparse, source_name
+from ._encode import as_path, reading
 from .dense import looks_dense, read_dense, write_dense
 from .labels import read_labels, write_labels_table
 from .peerannot import read_answers, read_metadata, read_peerannot, write_answers, write_peerannot
@@ -98,13 +130,20 @@ def load_votes(
     n_classes: int | None = None,
     name: str | None = None,
     format: str | None = None,
+    strict: bool = False,
 ) -> Votes:
     """Read crowd votes from a folder or file, choosing the reader from the path.
 
+    Classes and ids follow the rules of the module documentation: in a table, equal
+    numbers are one class (``1``, ``1.0``, ``01``); an id column is numeric only when every
+    id is a plainly written integer that fits in int64, otherwise all ids are text with
+    the integers first (by value) and the other ids after them (in text order).
+
     Parameters
     ----------
-    path : str or Path
-        See the table in the module documentation.
+    path : str, Path or DataFrame
+        See the table in the module documentation. A pandas or polars DataFrame or a
+        pyarrow Table of one vote per row is read by :func:`from_dataframe`.
     duplicates : {"keep", "first", "last", "error"}
         Several votes of one worker on one task (tables only: answers.json and dense
         matrices hold one label per pair).
@@ -119,31 +158,57 @@ def load_votes(
         stem.
     format : {"peerannot", "json", "table", "dense"}, optional
         Skip the guess.
+    strict : bool
+        Refuse (:class:`~crowdwise.errors.InputError`) a peerannot ``metadata.json`` that
+        disagrees with its answers, instead of repairing it with an
+        :class:`~crowdwise.errors.InputWarning` (e.g. ``n_classes`` below the class indices
+        used: the classes are extended). Other formats declare nothing to disagree with.
 
     Returns
     -------
     Votes
     """
-    path = Path(path)
+    if _is_frame(path):
+        if format not in (None, "table"):
+            raise InputError(f"a {type(path).__name__} is a table of votes, not format={format!r}",
+                             source="DataFrame", fix="leave format=None (or 'table')")
+        return from_dataframe(path, duplicates=duplicates, classes=classes, n_classes=n_classes, name=name)
+    if isinstance(path, Votes):
+        raise InputError("got a crowdwise.Votes: it is already loaded",
+                         fix="use the Votes as it is (load_votes reads files, folders and DataFrames)")
+    path = as_path(path, "votes file or folder")
     source = source_name(path)
-    check_exists(path, "file or folder")
-    fmt = format or _guess(path)
-    kw: dict[str, Any] = {"classes": classes, "n_classes": n_classes, "name": name}
-    if fmt == "peerannot":
-        if path.is_dir() and not (path / "answers.json").is_file():
-            for cand in ("votes.csv", "votes.parquet", "votes.tsv", "votes.csv.gz"):
-                if (path / cand).is_file():
-                    kw["name"] = name if name is not None else path.resolve().name
-                    return read_table(path / cand, duplicates=duplicates, **kw)
-        return read_peerannot(path, duplicates=duplicates, **kw)
-    if fmt == "json":
-        return read_answers(path, duplicates=duplicates, **kw)
-    if fmt == "table":
-        return read_table(path, duplicates=duplicates, **kw)
-    if fmt == "dense":
+    if format is not None and format not in _FORMATS:
+        raise InputError(f"unknown format {format!r}", source=source,
+                         fix="use format='peerannot', 'json', 'table' or 'dense' (or None to guess)")
+    if not isinstance(strict, (bool, np.bool_)):
+        raise InputError(f"strict must be True or False, got {strict!r}", fix="pass strict=True or strict=False")
+    with reading(path):
+        check_exists(path, "file or folder")
+        fmt = format or _guess(path)
+        kw: dict[str, Any] = {"classes": classes, "n_classes": n_classes, "name": name}
+        if fmt == "peerannot":
+            if path.is_dir() and not (path / "answers.json").is_file():
+                for cand in ("votes.csv", "votes.parquet", "votes.tsv", "votes.csv.gz"):
+                    if (path / cand).is_file():
+                        kw["name"] = name if name is not None else path.resolve().name
+                        return read_table(path / cand, duplicates=duplicates, **kw)
+            return read_peerannot(path, duplicates=duplicates, strict=bool(strict), **kw)
+        if fmt == "json":
+            return read_answers(path, duplicates=duplicates, strict=bool(strict), **kw)
+        if fmt == "table":
+            return read_table(path, duplicates=duplicates, **kw)
         return read_dense(path, classes=classes, n_classes=n_classes, name=name)
-    raise InputError(f"unknown format {fmt!r}", source=source,
-                     fix="use format='peerannot', 'json', 'table' or 'dense' (or None to guess)")
+
+
+_FORMATS = ("peerannot", "json", "table", "dense")
+
+
+def _is_frame(obj: Any) -> bool:
+    """A pandas / polars DataFrame or a pyarrow Table (without importing any of them)."""
+    mod = type(obj).__module__.split(".")[0]
+    return (mod in ("pandas", "polars") and type(obj).__name__ == "DataFrame") or (
+        mod == "pyarrow" and type(obj).__name__ == "Table")
 
 
 def _guess(path: Path) -> str:
@@ -174,7 +239,8 @@ def save_votes(votes: Votes, path: PathLike, *, format: str | None = None) -> Pa
     (:func:`write_peerannot`).
     """
     if not isinstance(votes, Votes):
-        raise InputError(f"save_votes expects a crowdwise.Votes, got {type(votes).__name__}")
+        raise InputError(f"save_votes expects a crowdwise.Votes, got {type(votes).__name__}",
+                         fix="pass the Votes that load_votes or Votes.from_records returns")
     path = Path(path)
     suffix = kind_of(path)[0]
     fmt = format

@@ -1,34 +1,43 @@
 """Turn raw id and label columns into the integer arrays of :class:`~crowdwise.Votes`.
 
 Every reader goes through here, so that ids get the same natural order as
-:func:`crowdwise.votes.factorize_ids` (integer-looking ids sort as integers, other ids
-as text) whatever the file format, and so that every bad value is reported at its place
-in the file. The work is done once per *distinct* value where possible: a column of
+:func:`crowdwise.votes.factorize_ids` (:func:`~crowdwise.votes.natural_sort`: int64 ids
+when every id is a plainly written integer fitting int64, else text ids with those
+integers first) and labels the same classes as :func:`~crowdwise.votes.label_order`
+(equal numbers are one class) whatever the file format, and so that every bad value is
+reported at its place in the file. Errors of reading a file (gzip damage, permissions)
+become InputErrors through :func:`reading`. The work is done once per *distinct* value where possible: a column of
 9M votes is hashed once (Arrow's dictionary encoding, or ``pd.factorize``), and only
 its distinct values are sorted and checked.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+import gzip
+import os
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from .._lazy import is_pandas, pd
 
 from ..errors import InputError
-from ..votes import Votes, ids_are_unique, factorize_ids
-from ._common import have_pyarrow
+from ..votes import (MAX_CLASSES, Votes, declared_count, factorize_ids, ids_are_unique, int_like,  # noqa: F401
+                     label_order, match_classes)  # (int_like, match_classes: imported from here by other modules)
+from ._common import have_pyarrow, kind_of, source_name
 
 #: ``locate(row)`` turns a 0-based data row into a position text ("line 12", "row 3"...)
 Locate = Callable[[int], str]
 
 _DUPLICATE_POLICIES = ("keep", "first", "last", "error")
-_INT_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)")
-_INT_LIMIT = 2**62  # as factorize_ids: larger integers stay text
-#: largest class index accepted when labels are indices (answers.json, dense matrices)
-MAX_CLASS_INDEX = 2**24
+_I64_MAX = 2**63 - 1
+#: a class index is below this (answers.json, dense matrices): 2^24, as ``n_classes``
+MAX_CLASS_INDEX = MAX_CLASSES
+#: Arrow's regular expression for an integer written plainly (as votes._PLAIN_INT)
+_PLAIN_INT_RE = "^(?:0|-?[1-9][0-9]*)$"
 
 
 def show(x: Any) -> str:
@@ -52,6 +61,80 @@ def _first_row(codes: np.ndarray, mask_of_codes: np.ndarray) -> int:
     ok = codes >= 0
     hit[ok] = mask_of_codes[codes[ok]]
     return int(np.argmax(hit))
+
+
+# --------------------------------------------------------------------------- reading files
+def read_error(path: Any, exc: BaseException) -> InputError:
+    """The InputError for a file that cannot be read: a truncated or damaged gzip stream
+    (``EOFError``, ``BadGzipFile``, ``zlib.error``, or Arrow's messages for them), a
+    permission denied, a folder where a file was expected, another ``OSError``. It names
+    the file the error came from when the system says (a file inside a folder)."""
+    filename = getattr(exc, "filename", None)
+    source = str(filename) if filename else source_name(path)
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    low = msg.lower()
+    check = "`gzip -t FILE` tests a .gz file"
+    if isinstance(exc, EOFError) or "truncated" in low or "end-of-stream" in low:
+        return InputError("the compressed data end too early: the file is truncated", source=source,
+                          fix=f"the file was cut short (an interrupted download, copy or write): fetch or write it "
+                              f"again ({check})")
+    if isinstance(exc, gzip.BadGzipFile) and "not a gzipped file" in low:
+        return InputError("the file is not gzip-compressed, although its name ends with .gz", source=source,
+                          fix="rename it without .gz, or compress it with gzip")
+    if isinstance(exc, (gzip.BadGzipFile, zlib.error)) or any(
+            k in low for k in ("zlib", "gzip", "crc check", "incorrect data check", "invalid block",
+                               "invalid distance", "inflate")):
+        return InputError(f"the compressed data are damaged ({msg})", source=source,
+                          fix=f"the file is corrupt: fetch or write it again ({check})")
+    if isinstance(exc, PermissionError):
+        return InputError("permission denied: the file cannot be read", source=source,
+                          fix="make it readable (chmod u+r), or run as a user who may read it")
+    if isinstance(exc, IsADirectoryError):
+        return InputError("is a folder, not a file", source=source, fix="point to the file")
+    if isinstance(exc, FileNotFoundError):
+        return InputError("no such file", source=source, fix="check the path")
+    return InputError(f"cannot read the file ({getattr(exc, 'strerror', None) or msg})", source=source,
+                      fix="check the file and the disk it is on")
+
+
+def as_path(path: Any, what: str = "file") -> Path:
+    """``path`` as a Path; InputError for anything that is not a path (None, a number, a
+    DataFrame...), naming the readers that take those."""
+    if isinstance(path, (str, os.PathLike)) and not isinstance(path, bytes):
+        return Path(path)
+    kind = "None" if path is None else f"a {type(path).__name__}"
+    fix = f"pass the path of the {what} as a str or pathlib.Path"
+    if type(path).__module__.split(".")[0] in ("pandas", "polars", "pyarrow"):
+        fix += "; a table of votes in memory is read by crowdwise.io.from_dataframe (or load_votes)"
+    elif isinstance(path, np.ndarray) or isinstance(path, (list, tuple)):
+        fix += ("; votes in memory are built by Votes.from_records(task, worker, label), a tasks x workers "
+                "matrix by crowdwise.io.read_dense")
+    return _raise(InputError(f"expected the path of a {what}, got {kind}", fix=fix))
+
+
+def _raise(err: InputError) -> Any:
+    raise err
+
+
+@contextmanager
+def reading(path: Any) -> Iterator[None]:
+    """Turn the errors of reading ``path`` (file system, gzip) into :func:`read_error`'s
+    InputError: never a traceback, never click's ``Aborted.`` for an ``EOFError``."""
+    try:
+        yield
+    except (EOFError, zlib.error, OSError) as exc:
+        raise read_error(path, exc) from None
+
+
+def check_gzip(path: Path) -> None:
+    """Read a ``.gz`` file to its end (its CRC is checked there), discarding the data;
+    InputError when it is truncated or damaged. For the error path of a parser, which
+    may stop at a garbled line before reaching the damage."""
+    if not kind_of(path)[1]:
+        return
+    with reading(path), gzip.open(path, "rb") as f:
+        while f.read(1 << 22):
+            pass
 
 
 # --------------------------------------------------------------------------- raw codes
@@ -169,7 +252,15 @@ def _sorted_int_codes(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _factorize_ints(vals: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, Uniques]:
     """Codes of an integer column; the distinct values come out sorted."""
-    vals = np.asarray(vals, dtype=np.int64)
+    vals = np.asarray(vals)
+    if vals.dtype.kind == "u" and vals.size and int(vals.max()) > _I64_MAX:
+        # beyond int64: the ids are text (natural_sort's rule)
+        sel = vals if valid is None else vals[valid]
+        uniq, c = np.unique(sel, return_inverse=True)
+        codes = np.full(vals.size, -1, dtype=np.int64)
+        codes[slice(None) if valid is None else valid] = c.reshape(-1)
+        return codes, Uniques(np.array([str(v) for v in uniq.tolist()], dtype=object), "str")
+    vals = vals.astype(np.int64, copy=False)
     if valid is None:
         codes, uniq = _sorted_int_codes(vals)
         return codes, Uniques(uniq, "int", is_sorted=True)
@@ -203,9 +294,6 @@ def _arrow_text_as_ints(arr: Any) -> np.ndarray | None:
             pc.cast(arr.slice(0, 4096), pa.int64())
         ints = pc.cast(arr, pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    mm = pc.min_max(ints).as_py()
-    if max(abs(mm["min"]), abs(mm["max"])) > _INT_LIMIT:
         return None
     back = pc.cast(ints, arr.type)
     if not pc.all(pc.equal(back, arr)).as_py():  # "007", "+5" are not plain integers
@@ -302,6 +390,8 @@ def raw_factorize(col: Any, *, what: str = "value", source: str | None = None,
         return _raw_arrow(col)
     if not is_pandas(col, "Series"):
         arr = np.asarray(col) if not isinstance(col, list) else np.asarray(col, dtype=object)
+        if arr.dtype.kind == "u" and arr.size and int(arr.max()) > _I64_MAX:
+            arr = arr.astype(str)  # beyond int64: ids as text (natural_sort's rule)
         if arr.dtype.kind in "iu":
             return _factorize_ints(arr, None)
         col = pd.Series(arr, copy=False)
@@ -319,8 +409,20 @@ def natural_order(uniq: Uniques) -> tuple[np.ndarray, np.ndarray]:
         ints = _arrow_text_as_ints(uniq.arrow)
         if ints is None:
             order_arrow = pc.sort_indices(uniq.arrow)  # taken as Arrow: a NumPy index would import pandas
-            ids = arrow_to_numpy(uniq.arrow.take(order_arrow)).astype(str)
+            in_order = uniq.arrow.take(order_arrow)
+            ids = arrow_to_numpy(in_order).astype(str)
             order = np.asarray(arrow_to_numpy(order_arrow), dtype=np.int64)
+            # the plainly written integers first, by value (as natural_sort): Arrow finds them
+            plain = arrow_to_numpy(pc.match_substring_regex(in_order, _PLAIN_INT_RE))
+            if plain.any():
+                at = np.flatnonzero(plain)
+                vals, ok = int_like(ids[at].astype(object))  # only those: few Python calls
+                at = at[ok]
+                first = at[np.argsort(vals[ok], kind="stable")]
+                rest = np.ones(n, dtype=bool)
+                rest[first] = False
+                perm = np.concatenate([first, np.flatnonzero(rest)])
+                ids, order = ids[perm], order[perm]
             rank = np.empty(n, dtype=np.int64)
             rank[order] = np.arange(n, dtype=np.int64)
             return rank, ids
@@ -366,71 +468,33 @@ def extend_ids(codes: np.ndarray, ids: np.ndarray, declared: Any) -> tuple[np.nd
 
 
 # --------------------------------------------------------------------------- labels
-def int_like(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(ints, ok)``: integer value of each entry, and whether it is a plain integer.
-
-    Integers, integral floats and integer text written plainly ("3", not "03" or "3.0").
-    """
-    values = np.asarray(values)
-    if values.dtype.kind in "iu":
-        return values.astype(np.int64), np.ones(values.size, dtype=bool)
-    if values.dtype.kind == "f":
-        ok = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) <= _INT_LIMIT)
-        return np.where(ok, values, 0).astype(np.int64), ok
-    ints = np.zeros(values.size, dtype=np.int64)
-    ok = np.zeros(values.size, dtype=bool)
-    for i, v in enumerate(values.tolist()):
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, int):
-            iv = v
-        elif isinstance(v, float) and np.isfinite(v) and v == round(v):
-            iv = int(v)
-        elif isinstance(v, str) and _INT_TEXT.fullmatch(v):
-            iv = int(v)
-        else:
-            continue
-        if abs(iv) <= _INT_LIMIT:
-            ints[i], ok[i] = iv, True
-    return ints, ok
-
-
-def match_classes(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Index of each value in ``classes`` (-1 when absent). ``"3"`` matches class 3."""
-    values = np.asarray(values)
-    lookup = pd.Index(classes)
-    try:
-        idx = np.asarray(lookup.get_indexer(values), dtype=np.int64)
-    except (TypeError, ValueError):
-        idx = np.full(values.size, -1, dtype=np.int64)
-    miss = idx < 0
-    if miss.any():
-        if classes.dtype.kind in "iu":
-            ints, ok = int_like(values[miss])
-            alt = np.where(ok, lookup.get_indexer(ints), -1)
-        else:
-            text = np.array([str(v) for v in values[miss].tolist()], dtype=object)
-            alt = pd.Index(classes.astype(str)).get_indexer(text)
-        idx[miss] = alt
-    return idx
-
-
 def resolve_classes(classes: Sequence[Any] | np.ndarray | None, n_classes: Any, *,
                     source: str | None = None, where: str = "argument") -> np.ndarray | None:
     """The declared classes as an array (None when nothing is declared)."""
     pos_n = f"key 'n_classes'" if where == "metadata" else None
     pos_c = f"key 'classes'" if where == "metadata" else None
     if n_classes is not None:
-        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        if isinstance(n_classes, (float, np.floating)):  # a whole float is still not a count here
             raise InputError(f"n_classes must be a positive integer, got {n_classes!r}", source=source,
                              position=pos_n, fix="declare the number of classes as a whole number >= 1")
-        n_classes = int(n_classes)
+        n_classes = declared_count(n_classes, "n_classes", low=1, source=source, position=pos_n)
     if classes is None:
         return None if n_classes is None else np.arange(n_classes, dtype=np.int64)
-    arr = np.asarray(list(classes) if not isinstance(classes, np.ndarray) else classes)
+    fix_c = "list the class names (or values) in index order, e.g. classes=['cat', 'dog']"
+    if isinstance(classes, (str, bytes, dict, set, frozenset)) or np.isscalar(classes):
+        raise InputError(f"classes must be a list of class names, got {type(classes).__name__} {show(classes)[:40]}",
+                         source=source, position=pos_c, fix=fix_c)
+    try:
+        arr = np.asarray(list(classes) if not isinstance(classes, np.ndarray) else classes)
+    except (TypeError, ValueError):
+        raise InputError(f"classes must be a flat list of class names, got {type(classes).__name__}",
+                         source=source, position=pos_c, fix=fix_c) from None
     if arr.ndim != 1 or arr.size == 0:
         raise InputError(f"classes must be a non-empty flat list, got {len(arr)} item(s) of shape {arr.shape}",
                          source=source, position=pos_c, fix="list the class names in index order")
+    if arr.size > MAX_CLASSES:
+        raise InputError(f"{arr.size:,} classes declared, more than crowdwise handles ({MAX_CLASSES:,})",
+                         source=source, position=pos_c, fix="declare the classes of the task only")
     if arr.dtype.kind == "O":
         vals = arr.tolist()
         if all(isinstance(v, str) for v in vals):
@@ -439,7 +503,12 @@ def resolve_classes(classes: Sequence[Any] | np.ndarray | None, n_classes: Any, 
             arr = arr.astype(np.int64)
     elif arr.dtype.kind in "iu":
         arr = arr.astype(np.int64)
-    if not ids_are_unique(arr):
+    try:
+        unique = ids_are_unique(arr)
+    except TypeError:
+        raise InputError("classes must be single names (numbers or texts), not lists or dicts", source=source,
+                         position=pos_c, fix=fix_c) from None
+    if not unique:
         dup = pd.Index(arr)[pd.Index(arr).duplicated()][0]
         raise InputError(f"class {show(dup)} is declared twice", source=source, position=pos_c,
                          fix="list each class once")
@@ -456,12 +525,18 @@ def _class_list(classes: np.ndarray) -> str:
 
 def encode_labels(col: Any, *, classes: np.ndarray | None, as_indices: bool, source: str | None,
                   locate: Locate, what: str = "label",
-                  declared_by: str = "classes=... or n_classes=...") -> tuple[np.ndarray, np.ndarray]:
+                  declared_by: str = "classes=... or n_classes=...",
+                  extend: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Label codes and classes.
 
     With ``as_indices`` (answers.json, dense matrices) integer labels are class indices
     and ``classes`` names them; otherwise labels are class values found in ``classes``
-    (or, when nothing is declared, the classes are the labels seen in natural order).
+    (or, when nothing is declared, the classes are the labels seen, by
+    :func:`~crowdwise.votes.label_order`: equal numbers are one class).
+
+    ``extend=True`` (class indices only): when the declared classes are the indices
+    ``0..K-1`` (no names), an integer label ``>= K`` extends them to ``0..max(label)``
+    instead of being refused (the caller compares the sizes and warns).
     """
     codes, uniq = raw_factorize(col, what=what, source=source, locate=locate)
     missing = codes < 0
@@ -486,6 +561,15 @@ def encode_labels(col: Any, *, classes: np.ndarray | None, as_indices: bool, sou
                                  position=locate(row),
                                  fix=f"labels here are class indices 0..K-1; declare the classes ({declared_by})")
             return ints[codes] if codes.size else codes, np.arange(top + 1, dtype=np.int64)
+        if classes is not None and extend and ok.any() and _are_indices(classes):
+            top = int(ints[ok].max())
+            if top >= classes.size:
+                if top >= MAX_CLASS_INDEX:
+                    row = _first_row(codes, ok & (ints == top))
+                    raise InputError(f"label {top} is too large to be a class index", source=source,
+                                     position=locate(row),
+                                     fix=f"labels here are class indices 0..K-1; correct the label ({declared_by})")
+                classes = np.arange(top + 1, dtype=np.int64)
         if classes is not None:
             idx = np.where(ok & (ints >= 0) & (ints < classes.size), ints, -1)
             names = ~ok
@@ -515,7 +599,12 @@ def encode_labels(col: Any, *, classes: np.ndarray | None, as_indices: bool, sou
                                  "to use names instead of indices")
         # text labels only and nothing declared: fall through to natural classes
     if classes is None:
-        rank, ids = natural_order(uniq)
+        if uniq.kind == "int" or (uniq.kind == "str" and uniq.arrow is not None
+                                  and _arrow_text_as_ints(uniq.arrow) is not None):
+            rank, ids = natural_order(uniq)  # plain integers: the fast path, no Python per value
+        else:
+            rank, ids = label_order(values, source=source,
+                                    position=lambda j: locate(_first_row(codes, np.arange(len(uniq)) == j)))
         return rank[codes] if codes.size else codes, ids
     idx = match_classes(values, classes)
     bad = idx < 0
@@ -526,6 +615,11 @@ def encode_labels(col: Any, *, classes: np.ndarray | None, as_indices: bool, sou
                          f"({_class_list(classes)})", source=source, position=locate(row),
                          fix=f"correct the label, or declare the class ({declared_by})")
     return idx[codes], classes
+
+
+def _are_indices(classes: np.ndarray) -> bool:
+    """Whether declared classes are the bare indices ``0..K-1`` (no names)."""
+    return classes.dtype.kind in "iu" and bool(np.array_equal(classes, np.arange(classes.size)))
 
 
 # --------------------------------------------------------------------------- assembly

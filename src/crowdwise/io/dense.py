@@ -12,6 +12,7 @@ Error positions are ``line L, column C``: the line number an editor shows and th
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 from pathlib import Path
@@ -22,8 +23,9 @@ from .._lazy import pd
 
 from ..errors import InputError, TooLargeError
 from ..votes import Votes
-from ._common import PathLike, atomic_write, check_exists, check_file_not_empty, default_name, open_text, source_name
-from ._encode import encode_labels, resolve_classes, show
+from ._common import (PathLike, atomic_write, check_exists, check_file_not_empty, default_name, kind_of, open_text,
+                      source_name)
+from ._encode import check_gzip, encode_labels, reading, resolve_classes, show
 
 __all__ = ["read_dense", "write_dense", "looks_dense"]
 
@@ -109,17 +111,27 @@ def read_dense(
     >>> v, v.task_ids.tolist(), v.label.tolist()
     (Votes(n_votes=4, n_tasks=3, n_workers=3, n_classes=3), [0, 1, 2], [1, 0, 2, 2])
     """
+    if not isinstance(missing, (int, np.integer)) or isinstance(missing, (bool, np.bool_)):
+        raise InputError(f"missing must be an integer (the entry meaning 'no label'), got {missing!r}",
+                         fix="pass missing=-1 (the default) or another integer outside the class indices")
     if isinstance(path_or_array, (str, os.PathLike)):
         path = Path(path_or_array)
         source = source_name(path)
         check_exists(path)
-        check_file_not_empty(path)
+        with reading(path):
+            if kind_of(path)[1]:  # a damaged start (or a small file, read to its CRC) said as such
+                with gzip.open(path, "rb") as f:
+                    f.read(1 << 16)
+            check_file_not_empty(path)
         try:
-            arr = pd.read_csv(path, sep=r"\s+", header=None, dtype=np.int64, engine="c",
-                              skip_blank_lines=True).to_numpy()
+            with reading(path):
+                arr = pd.read_csv(path, sep=r"\s+", header=None, dtype=np.int64, engine="c",
+                                  skip_blank_lines=True).to_numpy()
         except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, OverflowError,
                 UnicodeError) as exc:
-            raise _diagnose(path, exc) from None
+            check_gzip(path)
+            with reading(path):
+                raise _diagnose(path, exc) from None
         line_cache: list[np.ndarray] = []
 
         def cell(r: int, c: int) -> str:
@@ -190,7 +202,8 @@ def write_dense(votes: Votes, path: PathLike, missing: int = -1, *, max_cells: f
     path = Path(path)
     source = source_name(path)
     if not isinstance(votes, Votes):
-        raise InputError(f"write_dense expects a crowdwise.Votes, got {type(votes).__name__}")
+        raise InputError(f"write_dense expects a crowdwise.Votes, got {type(votes).__name__}",
+                         fix="pass the Votes that load_votes or Votes.from_records returns")
     cells = votes.n_tasks * votes.n_workers
     if cells > max_cells:
         width = max(len(str(votes.n_classes - 1)), len(str(missing))) + 1

@@ -15,13 +15,35 @@ Reading rules
   integers below ``n_tasks``, the tasks ``0..n_tasks-1`` are all declared, so that row
   ``i`` of a labels ``.npy`` is task ``i`` as in peerannot; workers likewise with
   ``n_workers``.
+- Declared counts are checked up front, before anything of their size is made: whole
+  numbers, ``n_classes`` at most 2^24, and no count whose ids would not fit in the memory
+  available (about 40 bytes each while reading): ``"n_classes": 1000000000000`` is an
+  error naming ``metadata.json`` and ``key 'n_classes'``, not an attempt to allocate
+  7 TiB. ``n_tasks`` / ``n_workers`` below the ids the answers hold are errors too.
+- Metadata that disagrees with the answers in a way that can be repaired is read with a
+  one-line :class:`~crowdwise.errors.InputWarning` naming the file, what it declares and
+  what the answers hold, or refused (:class:`InputError`) with ``strict=True``:
+
+  * ``n_classes`` below the class indices used (peerannot's own ``krippendorff-data``
+    declares 4 classes and uses labels 0..4): the classes are extended to
+    ``0..max(label)``. Only bare indices are extended: with ``classes`` names declared a
+    label beyond them is an error (a name cannot be made up), and so is a label that is
+    not an integer where integers are declared, a negative label, and a label beyond
+    ``classes=`` / ``n_classes=`` given as arguments (your own declaration);
+  * ``n_tasks`` / ``n_workers`` above the ids seen while the ids are not the integers
+    ``0..n-1``: the missing ids cannot be named and are left out.
+- ``answers.json.gz`` (any ``.json.gz``) is read and written gzip-compressed; a
+  truncated or damaged file, or one that cannot be read (permissions), is an
+  :class:`InputError` naming the file.
 - Error positions: ``line L, column C`` for JSON syntax, ``task '12', worker '3'`` for a
   bad vote, ``key 'n_classes'`` for the metadata.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import re
 import warnings
 from itertools import chain
@@ -32,9 +54,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..votes import DuplicatePolicy, Votes
-from ._common import PathLike, atomic_write, check_exists, default_name, have_pyarrow, make_dir, source_name
-from ._encode import (arrow_text, build_votes, show, check_duplicates_policy, encode_ids, encode_labels, extend_ids,
-                      resolve_classes)
+from ..errors import InputWarning
+from ._common import PathLike, atomic_write, check_exists, default_name, have_pyarrow, kind_of, make_dir, source_name
+from ._encode import (arrow_text, build_votes, show, check_duplicates_policy, declared_count, encode_ids, encode_labels,
+                      extend_ids, as_path, reading, resolve_classes)
 
 __all__ = ["read_peerannot", "write_peerannot", "read_answers", "write_answers", "read_metadata"]
 
@@ -56,7 +79,12 @@ def _load_json_bytes(path: Path) -> tuple[Any, bytes]:
     check_exists(path)
     if path.is_dir():
         raise InputError("is a folder, not a JSON file", source=source, fix="point to the .json file")
-    data = path.read_bytes()
+    with reading(path):
+        if kind_of(path)[1]:
+            with gzip.open(path, "rb") as f:
+                data = f.read()
+        else:
+            data = path.read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.strip():
@@ -160,7 +188,7 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
     at least 1), ``classes`` a list of distinct names agreeing with ``n_classes``.
     Other keys are kept as they are.
     """
-    path = Path(path)
+    path = as_path(path, "metadata.json file")
     source = source_name(path)
     meta = load_json(path)
     if not isinstance(meta, dict):
@@ -174,6 +202,8 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
             what = "a positive integer" if low else "a non-negative integer"
             raise InputError(f"{key} must be {what}, got {v!r}", source=source, position=f"key '{key}'",
                              fix=f"write the number of {key[2:]} as a whole number >= {low}")
+        # up front, before anything of that size is made: a count beyond what can be held
+        declared_count(v, key, low=low, source=source, position=f"key '{key}'")
     if meta.get("classes") is not None:
         if not isinstance(meta["classes"], list):
             raise InputError(f"classes must be a list of class names, got {type(meta['classes']).__name__}",
@@ -193,6 +223,7 @@ def read_answers(
     classes: Any = None,
     n_classes: int | None = None,
     name: str | None = None,
+    strict: bool = False,
 ) -> Votes:
     """Read one ``answers.json`` (``{task: {worker: label}}``).
 
@@ -216,10 +247,18 @@ def read_answers(
     name : str, optional
         Default: metadata ``name``, else the folder name of an ``answers.json``, else the
         file stem.
+    strict : bool
+        What to do when the metadata disagrees with the answers in a way crowdwise can
+        repair (see the module documentation): by default read the data with an
+        :class:`~crowdwise.errors.InputWarning` saying what was changed; with
+        ``strict=True`` raise an :class:`InputError` instead.
     """
-    path = Path(path)
+    path = as_path(path, "answers.json file")
     source = source_name(path)
     check_duplicates_policy(duplicates)
+    if metadata is not None and not isinstance(metadata, (dict, str, os.PathLike)):
+        raise InputError(f"metadata must be a dict or the path of a metadata.json, got {type(metadata).__name__}",
+                         source=source, fix="pass metadata=read_metadata(path), a path, or None to find it beside")
     meta_source = None
     if metadata is None:
         metadata = _metadata_beside(path)
@@ -281,11 +320,20 @@ def read_answers(
                                    where="metadata")
     where = "classes=... or n_classes=..." if user_declared is not None else \
         "metadata.json 'n_classes' or 'classes'"
+    # a metadata n_classes below the class indices used (peerannot's own krippendorff-data
+    # says 4 classes and uses 0..4) is repaired, with a warning; an argument is not
+    lenient = user_declared is None and declared is not None and not strict
     l_codes, cls = encode_labels(labels, classes=declared, as_indices=True, source=source, locate=locate,
-                                 declared_by=where)
+                                 declared_by=where + ("" if user_declared is not None or not strict else
+                                                      ", or read without strict=True to extend them"),
+                                 extend=lenient)
+    if declared is not None and cls.size > declared.size:
+        warnings.warn(f"{meta_source}: n_classes is {declared.size} but {source} uses class indices up to "
+                      f"{cls.size - 1}, so {cls.size} classes are read (0..{cls.size - 1}); correct n_classes "
+                      f"to {cls.size}, or read with strict=True to refuse such data", InputWarning, stacklevel=3)
     t_codes = np.repeat(key_codes, lengths)
-    t_codes, task_ids = _declare_count(t_codes, task_ids, meta.get("n_tasks"), "task", meta_source)
-    w_codes, worker_ids = _declare_count(w_codes, worker_ids, meta.get("n_workers"), "worker", meta_source)
+    t_codes, task_ids = _declare_count(t_codes, task_ids, meta.get("n_tasks"), "task", meta_source, strict)
+    w_codes, worker_ids = _declare_count(w_codes, worker_ids, meta.get("n_workers"), "worker", meta_source, strict)
     if name is None:
         name = meta.get("name") or default_name(path)
     return build_votes(t_codes, task_ids, w_codes, worker_ids, l_codes, cls, duplicates=duplicates,
@@ -295,7 +343,7 @@ def read_answers(
 def _metadata_beside(path: Path) -> Path | None:
     """``<stem>.metadata.json`` (written by :func:`write_answers` for a file not named
     answers.json), else ``metadata.json`` in the same folder, else None."""
-    cands = [] if path.name == "answers.json" else [path.with_name(f"{path.stem}.metadata.json")]
+    cands = [] if _plain_name(path) == "answers.json" else [path.with_name(f"{_stem(path)}.metadata.json")]
     cands.append(path.parent / "metadata.json")
     for cand in cands:
         if cand.is_file() and cand.resolve() != path.resolve():
@@ -303,8 +351,18 @@ def _metadata_beside(path: Path) -> Path | None:
     return None
 
 
+def _plain_name(path: Path) -> str:
+    """The file name without a ``.gz`` ending (``answers.json.gz`` -> ``answers.json``)."""
+    return path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+
+
+def _stem(path: Path) -> str:
+    """The stem of the name without ``.gz`` (``crowd.json.gz`` -> ``crowd``)."""
+    return Path(_plain_name(path)).stem
+
+
 def _declare_count(codes: np.ndarray, ids: np.ndarray, n: int | None, what: str,
-                   meta_source: str) -> tuple[np.ndarray, np.ndarray]:
+                   meta_source: str, strict: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Declare ids ``0..n-1`` (metadata ``n_tasks`` / ``n_workers``) when the ids allow it."""
     if n is None or n == len(ids):
         return codes, ids
@@ -314,9 +372,13 @@ def _declare_count(codes: np.ndarray, ids: np.ndarray, n: int | None, what: str,
                          fix=f"set n_{what}s to {len(ids)} (or more), or remove it")
     if ids.dtype.kind in "iu" and (ids.size == 0 or (ids.min() >= 0 and ids.max() < n)):
         return extend_ids(codes, ids, np.arange(n, dtype=np.int64))
-    warnings.warn(f"{meta_source}: n_{what}s={n} declares {n - len(ids)} {what}(s) without votes, but "
-                  f"the {what} ids are not the integers 0..{n - 1}, so they cannot be named; they are "
-                  "left out", stacklevel=4)
+    problem = (f"n_{what}s={n} declares {n - len(ids)} {what}(s) without votes, but the {what} ids are not "
+               f"the integers 0..{n - 1}, so they cannot be named")
+    if strict:
+        raise InputError(problem, source=meta_source, position=f"key 'n_{what}s'",
+                         fix=f"set n_{what}s to {len(ids)}, remove it, or read without strict=True to leave "
+                             "those ids out")
+    warnings.warn(f"{meta_source}: {problem}; they are left out", InputWarning, stacklevel=4)
     return codes, ids
 
 
@@ -409,20 +471,29 @@ def write_answers(votes: Votes, path: PathLike, *, metadata: bool | None = None)
     Tasks without votes are written as ``{}``. With ``metadata=True`` (the default) the
     metadata is written beside it: ``metadata.json`` for a file named ``answers.json``
     (peerannot layout), else ``<stem>.metadata.json`` (so that another data set's
-    ``metadata.json`` is never overwritten); :func:`read_answers` reads either.
+    ``metadata.json`` is never overwritten); :func:`read_answers` reads either. A name
+    ending in ``.gz`` (``answers.json.gz``) is written gzip-compressed, its metadata
+    beside it as for the name without ``.gz``.
     """
     path = Path(path)
     if not isinstance(votes, Votes):
-        raise InputError(f"expected a crowdwise.Votes, got {type(votes).__name__}")
+        raise InputError(f"expected a crowdwise.Votes, got {type(votes).__name__}",
+                         fix="pass the Votes that load_votes or Votes.from_records returns")
     chunks = _answers_chunks(votes, source_name(path))
     first = next(chunks)  # raises on repeated pairs before any file is opened
-    with atomic_write(path, "wb") as f:
-        f.write(first)
-        for piece in chunks:
-            f.write(piece)
+    with atomic_write(path, "wb") as raw:
+        f = gzip.GzipFile(filename=_plain_name(path), fileobj=raw, mode="wb") if kind_of(path)[1] else raw
+        try:
+            f.write(first)
+            for piece in chunks:
+                f.write(piece)
+        finally:
+            if f is not raw:
+                f.close()
     if metadata is None or metadata:
         name = votes.name or default_name(path)
-        target = path.parent / ("metadata.json" if path.name == "answers.json" else f"{path.stem}.metadata.json")
+        target = path.parent / ("metadata.json" if _plain_name(path) == "answers.json"
+                                else f"{_stem(path)}.metadata.json")
         with atomic_write(target, "wb") as f:
             f.write(json.dumps(metadata_of(votes, name), indent=2, ensure_ascii=False).encode("utf-8"))
     return path
@@ -435,11 +506,15 @@ def read_peerannot(
     classes: Any = None,
     n_classes: int | None = None,
     name: str | None = None,
+    strict: bool = False,
 ) -> Votes:
     """Read a peerannot data-set folder (``answers.json`` + optional ``metadata.json``).
 
     See the module documentation for the rules. ``classes`` / ``n_classes`` override
     the metadata; the name defaults to metadata ``name``, else the folder name.
+    ``strict=True`` refuses metadata that disagrees with the answers (see
+    :func:`read_answers`) instead of repairing it with an
+    :class:`~crowdwise.errors.InputWarning`.
 
     Examples
     --------
@@ -452,19 +527,20 @@ def read_peerannot(
     >>> v, v.task_ids.tolist(), v.classes.tolist()
     (Votes(name='toy', n_votes=3, n_tasks=4, n_workers=2, n_classes=3), [0, 1, 2, 3], [0, 1, 2])
     """
-    folder = Path(folder)
+    folder = as_path(folder, "folder")
     check_exists(folder, "folder")
     if not folder.is_dir():
         raise InputError("is not a folder", source=source_name(folder),
                          fix="point to a peerannot folder holding answers.json (or use load_votes for files)")
     answers = folder / "answers.json"
     if not answers.is_file():
-        found = sorted(p.name for p in folder.iterdir())[:10]
+        with reading(folder):
+            found = sorted(p.name for p in folder.iterdir())[:10]
         raise InputError(f"no answers.json in this folder (found: {', '.join(found) or 'nothing'})",
                          source=source_name(folder), fix="point to a peerannot data-set folder")
     meta_path = folder / "metadata.json"
     return read_answers(answers, metadata=meta_path if meta_path.is_file() else {}, duplicates=duplicates,
-                        classes=classes, n_classes=n_classes, name=name)
+                        classes=classes, n_classes=n_classes, name=name, strict=strict)
 
 
 def write_peerannot(votes: Votes, folder: PathLike) -> Path:

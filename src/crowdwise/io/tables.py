@@ -7,9 +7,18 @@ a per-vote column of :attr:`Votes.extra` (e.g. Pl@ntNet's ``author`` flag).
 
 Reading
 -------
-Ids and labels are read as text, so that :class:`~crowdwise.Votes` applies its natural
-order (``"2" < "10"``, ``"007"`` stays text). Only empty (or blank) fields count as
-missing: ``NA`` or ``null`` are ordinary ids. With pyarrow installed the file is parsed
+Ids and labels are read as text, then given the rules of :mod:`crowdwise.io`:
+
+- classes: when every label is a number, equal numbers are one class (``1``, ``1.0``,
+  ``01`` are class ``1``; int64 classes when all are whole numbers that fit, else
+  float64); when some label is a name, labels are compared as text, and two spellings
+  of one number are an error;
+- ids: numeric (int64, sorted by value) only when every id is an integer written plainly
+  that fits in int64; otherwise every id is text, the plainly written integers first by
+  value, then the others in code-point order (``"2" < "10" < "007" < "b"``: ``"007"``
+  stays text, distinct from ``"7"``).
+
+Only empty (or blank) fields count as missing: ``NA`` or ``null`` are ordinary ids. With pyarrow installed the file is parsed
 by Arrow's multi-threaded CSV reader (a 9M-vote table in about a second), otherwise by
 the pandas C engine. ``.gz`` files are read transparently.
 
@@ -25,10 +34,12 @@ of white space when it has none.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
 import warnings
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +52,8 @@ from ..errors import InputError
 from ..votes import DuplicatePolicy, Votes
 from ._common import (PathLike, atomic_write, check_exists, check_file_not_empty, default_name, have_pyarrow,
                       kind_of, open_text, require_pyarrow, source_name)
-from ._encode import (Locate, arrow_to_numpy, build_votes, check_duplicates_policy, encode_ids, encode_labels, extend_ids,
-                      resolve_classes)
+from ._encode import (Locate, arrow_to_numpy, build_votes, check_duplicates_policy, check_gzip, encode_ids, encode_labels,
+                      extend_ids, as_path, read_error, reading, resolve_classes)
 
 __all__ = ["read_table", "write_table", "from_dataframe", "read_table_frame"]
 
@@ -83,6 +94,9 @@ def resolve_columns(tbl: TableData, aliases: Mapping[str, Sequence[str]],
 
     Roles in ``optional`` may be absent (they are then left out of the result).
     """
+    if columns is not None and not isinstance(columns, Mapping):
+        raise InputError(f"columns= must map roles to column names, got a {type(columns).__name__}",
+                         fix="pass e.g. columns={'task': 'item', 'worker': 'user', 'label': 'answer'}")
     columns = dict(columns or {})
     unknown_roles = set(columns) - set(aliases)
     if unknown_roles:
@@ -134,7 +148,7 @@ def _looks_numeric(name: Any) -> bool:
 # --------------------------------------------------------------------------- text files
 def first_line(path: Path) -> tuple[str, int]:
     """The first non-blank line of a text file and its 1-based number."""
-    with open_text(path) as f:
+    with reading(path), open_text(path) as f:
         for i, line in enumerate(f, 1):
             if line.strip():
                 return line.rstrip("\r\n"), i
@@ -217,9 +231,16 @@ def read_text_table(path: Path, aliases: Mapping[str, Sequence[str]], *, text_ro
     """Read a delimited text table; the columns of ``text_roles`` are read as text."""
     source = source_name(path)
     check_exists(path)
-    check_file_not_empty(path)
+    if sep is not None and not isinstance(sep, str):
+        raise InputError(f"sep must be a text (the delimiter), got {type(sep).__name__} {sep!r}", source=source,
+                         fix="pass e.g. sep=',' or sep='\\t', or leave it None to sniff it from the header")
+    suffix, gz = kind_of(path)
+    if gz:  # a damaged start (or a small file, read to its CRC) is reported as such
+        with reading(path), gzip.open(path, "rb") as f:
+            f.read(1 << 16)
+    with reading(path):
+        check_file_not_empty(path)
     header, header_line = first_line(path)
-    suffix = kind_of(path)[0]
     delim = sniff_delimiter(header, suffix, sep)
     names = [n.strip() for n in _split(header, delim)]
     probe = TableData(source=source, names=names, n_rows=0, column=lambda i: None,
@@ -242,7 +263,13 @@ def read_text_table(path: Path, aliases: Mapping[str, Sequence[str]], *, text_ro
                     strings_can_be_null=True, null_values=[""], quoted_strings_can_be_null=True),
             )
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeError) as exc:
-            raise _diagnose(path, delim, exc) from None
+            check_gzip(path)  # a damaged .gz is said as such, not as the garbled line it led to
+            if isinstance(exc, OSError) and not isinstance(exc, UnicodeError):
+                low = str(exc).lower()
+                if isinstance(exc, PermissionError) or "permission" in low or "no such file" in low:
+                    raise read_error(path, exc) from None
+            with reading(path):
+                raise _diagnose(path, delim, exc) from None
         if table.num_columns != len(names):
             raise _diagnose(path, delim, ValueError("header and data disagree"))
         tbl = TableData(source=source, names=names, n_rows=table.num_rows, column=table.column,
@@ -252,8 +279,13 @@ def read_text_table(path: Path, aliases: Mapping[str, Sequence[str]], *, text_ro
         df = pd.read_csv(path, sep=delim if delim is not None else r"\s+", engine="c",
                          dtype={c: object for c in text_cols}, keep_default_na=False, na_values=[""],
                          skipinitialspace=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeError, OSError) as exc:
-        raise _diagnose(path, delim, exc) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeError, OSError, EOFError,
+            zlib.error) as exc:
+        check_gzip(path)
+        if isinstance(exc, (PermissionError, IsADirectoryError)):
+            raise read_error(path, exc) from None
+        with reading(path):
+            raise _diagnose(path, delim, exc) from None
     df.columns = names if len(df.columns) == len(names) else [str(c).strip() for c in df.columns]
     tbl = TableData(source=source, names=list(df.columns), n_rows=len(df),
                     column=lambda i: df.iloc[:, i], locate=locate, header_position=probe.header_position)
@@ -267,8 +299,9 @@ def read_parquet_table(path: Path) -> TableData:
     pa = require_pyarrow(source)
     import pyarrow.parquet as pq
 
-    if path.stat().st_size == 0:
-        raise InputError("the file is empty", source=source, fix="point to a Parquet file")
+    with reading(path):
+        if path.stat().st_size == 0:
+            raise InputError("the file is empty", source=source, fix="point to a Parquet file")
     try:
         # ParquetFile reads the one file without pyarrow.dataset, whose import loads
         # pandas (~60 MB, 0.4 s) that this path does not need
@@ -278,6 +311,8 @@ def read_parquet_table(path: Path) -> TableData:
             with pq.ParquetFile(path) as pf:
                 table = pf.read()
     except (pa.ArrowInvalid, OSError) as exc:
+        if isinstance(exc, PermissionError) or "permission denied" in str(exc).lower():
+            raise read_error(path, exc) from None
         raise InputError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", source=source,
                          fix="check the file (was it fully written?) or its extension") from None
     meta: dict[str, Any] = {}
@@ -351,6 +386,13 @@ def read_table(
 ) -> Votes:
     """Read a long vote table: CSV, TSV, delimited text or Parquet.
 
+    Labels that are all numbers give numeric classes, equal numbers being one class
+    (``1``, ``1.0`` and ``01`` are class ``1``); otherwise labels are compared as text.
+    An id column is numeric only when every id is a plainly written integer fitting in
+    int64; otherwise all its ids are text, the integers first (by value), then the
+    others (text order). See the :mod:`crowdwise.io` documentation. A truncated or
+    damaged ``.gz`` is an :class:`~crowdwise.errors.InputError` naming the file.
+
     Parameters
     ----------
     path : str or Path
@@ -384,15 +426,17 @@ def read_table(
     >>> v, v.task_ids.tolist(), v.classes.tolist(), v.extra["author"].tolist()
     (Votes(name='crowd', n_votes=3, n_tasks=2, n_workers=2, n_classes=2), [2, 10], ['cat', 'dog'], [1, 0, 0])
     """
-    path = Path(path)
+    path = as_path(path, "vote table")
     check_duplicates_policy(duplicates)
     suffix = kind_of(path)[0]
     if suffix == ".parquet":
-        tbl = read_parquet_table(path)
+        with reading(path):
+            tbl = read_parquet_table(path)
         roles = resolve_columns(tbl, VOTE_ALIASES, columns)
     elif suffix in (".csv", ".tsv", ".txt"):
-        tbl, roles = read_text_table(path, VOTE_ALIASES, text_roles=("task", "worker", "label"),
-                                     columns=columns, sep=sep)
+        with reading(path):
+            tbl, roles = read_text_table(path, VOTE_ALIASES, text_roles=("task", "worker", "label"),
+                                         columns=columns, sep=sep)
     else:
         raise InputError(f"unknown table extension {''.join(path.suffixes)!r}", source=source_name(path),
                          fix="use .csv, .tsv, .txt (optionally .gz) or .parquet")
@@ -461,14 +505,16 @@ def read_table_frame(path: PathLike, *, text_columns: Sequence[str] = ("task", "
     >>> df["task"].tolist(), df["label"].tolist(), df["score"].tolist()
     (['007'], ['3'], [0.5])
     """
-    path = Path(path)
+    path = as_path(path, "table")
     wanted = {str(c).strip().lower() for c in text_columns}
     suffix = kind_of(path)[0]
     if suffix == ".parquet":
-        tbl = read_parquet_table(path)
+        with reading(path):
+            tbl = read_parquet_table(path)
     elif suffix in (".csv", ".tsv", ".txt"):
         aliases = {c: (c,) for c in wanted}
-        tbl, _ = read_text_table(path, aliases, text_roles=tuple(wanted), optional=tuple(wanted))
+        with reading(path):
+            tbl, _ = read_text_table(path, aliases, text_roles=tuple(wanted), optional=tuple(wanted))
     else:
         raise InputError(f"unknown table extension {''.join(path.suffixes)!r}", source=source_name(path),
                          fix="use .csv, .tsv, .txt (optionally .gz) or .parquet")
@@ -519,7 +565,8 @@ def write_table(votes: Votes, path: PathLike) -> Path:
     """
     path = Path(path)
     if not isinstance(votes, Votes):
-        raise InputError(f"write_table expects a crowdwise.Votes, got {type(votes).__name__}")
+        raise InputError(f"write_table expects a crowdwise.Votes, got {type(votes).__name__}",
+                         fix="pass the Votes that load_votes or Votes.from_records returns")
     suffix, gz = kind_of(path)
     cols = _vote_columns(votes)
     if suffix == ".parquet":

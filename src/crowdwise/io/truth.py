@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,8 @@ from .._lazy import pd
 
 from ..errors import InputError
 from ..votes import Votes
-from ._common import PathLike, check_exists, kind_of, source_name
-from ._encode import Uniques, int_like, match_classes, raw_factorize, show
+from ._common import PathLike, check_exists, kind_of, open_text, source_name
+from ._encode import Uniques, as_path, int_like, match_classes, raw_factorize, reading, show
 from .tables import TableData, read_parquet_table, read_text_table, resolve_columns
 
 __all__ = ["load_truth"]
@@ -70,7 +71,7 @@ def looks_like_index_lines(path: Path) -> bool:
     integer, as peerannot's ``LabelMe_Z_test.txt``) rather than a table with a header."""
     import re
 
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
+    with reading(path), open_text(path) as f:
         for line in f:
             if line.strip():
                 return bool(re.fullmatch(r"\s*-?\d+(\.0*)?\s*", line))
@@ -81,10 +82,16 @@ def read_index_lines(path: Path) -> np.ndarray:
     """One class index per line of a text file, as int64 (-1: unknown)."""
     source = source_name(path)
     try:
-        arr = np.loadtxt(path, dtype=np.float64, ndmin=1)
+        with reading(path), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": said below
+            arr = np.loadtxt(path, dtype=np.float64, ndmin=1)
     except ValueError as exc:
         raise InputError(f"not one class index per line ({exc})", source=source,
                          fix="write one integer per line, -1 for unknown") from None
+    if arr.size == 0:
+        raise InputError("the truth file holds no line", source=source,
+                         fix="write the true class index of each task, one per line (-1 for unknown), or point "
+                             "to the right file")
     if arr.ndim != 1:
         raise InputError(f"expected one class index per line, got {arr.shape[1]} columns", source=source,
                          fix="write one integer per line")
@@ -118,7 +125,10 @@ def load_truth(path: PathLike, votes: Votes | None) -> np.ndarray:
     ------
     InputError
         A label that is not a class of ``votes`` (for a task the votes have), two
-        different labels for one task, a length or value out of range in a ``.npy``.
+        different labels for one task, a length or value out of range in a ``.npy``; a
+        truth without any row (a table with only its header, an empty file) or whose
+        label column is empty, which would give an accuracy on 0 tasks; a file that
+        cannot be read (truncated ``.gz``, permission).
 
     Examples
     --------
@@ -130,7 +140,12 @@ def load_truth(path: PathLike, votes: Votes | None) -> np.ndarray:
     >>> load_truth(f, v).tolist()
     [0, -1, 2]
     """
-    path = Path(path)
+    path = as_path(path, "truth file")
+    with reading(path):
+        return _load_truth(path, votes)
+
+
+def _load_truth(path: Path, votes: Votes | None) -> np.ndarray:
     source = source_name(path)
     check_exists(path)
     index_lines = kind_of(path)[0] == ".txt" and looks_like_index_lines(path)
@@ -152,6 +167,11 @@ def load_truth(path: PathLike, votes: Votes | None) -> np.ndarray:
         return _truth_npy(path, votes, read_index_lines(path) if index_lines else None)
     tbl, roles = read_columns(path, TRUTH_ALIASES, text_roles=("task", "label"))
     locate = tbl.locate
+    if tbl.n_rows == 0:
+        raise InputError("the truth holds no row (only its header)", source=source,
+                         position=tbl.header_position,
+                         fix="add one row 'task,label' per task whose true label is known, or point to the "
+                             "right truth file")
     t_idx = task_index(tbl.column(roles["task"]), votes, source=source, locate=locate)
     l_codes, l_uniq = raw_factorize(tbl.column(roles["label"]), what="label", source=source, locate=locate)
     u_match = match_classes(l_uniq.values, votes.classes) if len(l_uniq) else np.zeros(0, np.int64)
@@ -180,6 +200,10 @@ def load_truth(path: PathLike, votes: Votes | None) -> np.ndarray:
         t = int(t_idx[row])
         raise InputError(f"task {show(votes.task_ids[t])} has two different true labels", source=source,
                          position=locate(row), fix="keep one true label per task")
+    if t_idx.size and not (l_codes >= 0).any():
+        raise InputError(f"none of the {t_idx.size} row(s) gives a true label (the label column is empty)",
+                         source=source, fix="fill in the label of each task whose true label is known, or point "
+                                            "to the right truth file")
     truth = np.full(votes.n_tasks, -1, dtype=np.int64)
     truth[t_idx[rows]] = l_idx[rows]
     ignored = int((~known).sum())
