@@ -40,8 +40,9 @@ def test_truth_table_naming_no_task_of_the_votes_is_an_error(votes, tmp_path):
     msg = str(err.value)
     assert "other_truth.csv" in msg and "none of the 2 row(s) names a task of the votes" in msg
     assert "'1', '2'" in msg and "'t1', 't10', 't2'" in msg and "Fix:" in msg
-    f.write_text("task,label\n")  # no row at all: nothing known, no error
-    assert load_truth(f, votes).tolist() == [-1, -1, -1, -1]
+    f.write_text("task,label\n")  # no row at all: a truth that knows nothing is refused too
+    with pytest.raises(InputError, match="holds no row"):
+        load_truth(f, votes)
 
 
 def test_truth_parquet_and_npy(votes, tmp_path):
