@@ -7,6 +7,9 @@
 DEFAULT_STRATEGIES: tuple[str, ...] = ("MV", "WAWA", "OneCoinDS", "DS")
 
 #: Help of every verb's --duplicates option.
+STRICT_HELP = ("Refuse a peerannot folder whose answers use more classes than metadata.json declares "
+               "(by default the classes are extended, with a warning).")
+
 DUPLICATES_HELP = ("Repeated (task, worker) votes: keep, first, last or error. An answers.json holds one "
                    "value per key: there keep and error refuse a key written twice, first and last choose "
                    "the value read.")

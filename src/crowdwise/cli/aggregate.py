@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._constants import DUPLICATES_HELP
+from .._constants import DUPLICATES_HELP, STRICT_HELP
 
 
 def output_stem(spec: str) -> str:
@@ -37,6 +37,7 @@ def command(
                                        "are).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the strategy (tie rule, initialisation).")] = 0,
     duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
     truth: Annotated[Optional[Path], typer.Option("--truth", help="Ground truth to report accuracy against "
                                                   "(.npy or CSV task,label). Default: ground_truth.npy or "
                                                   "truth.csv of the folder when present.")] = None,
@@ -67,7 +68,7 @@ def command(
         raise InputError("truth file not found", source=truth, fix="check the path")
     model = make_strategy(strategy, random_state=seed)
     with progress(f"reading {dataset}", quiet=quiet):
-        votes = load_dataset_votes(dataset, duplicates=duplicates)
+        votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict)
     folder = dataset if dataset.is_dir() else dataset.parent
     name = safe_name(votes.name or dataset.stem)
     # --hard on a soft strategy: its own file, so that the soft labels of an earlier run stay
@@ -88,7 +89,7 @@ def command(
     fit_with_progress(model, votes, f"{strategy} on {votes.n_votes:,} votes", quiet=quiet)
     elapsed = time.perf_counter() - t0
     # the truth is read before anything is written: a wrong truth file leaves no labels behind
-    truth_file = None if quiet else folder_truth(dataset, truth)
+    truth_file = truth if quiet else folder_truth(dataset, truth)  # a truth the user named is always checked
     truth_arr = io.load_truth(truth_file, votes) if truth_file is not None else None
 
     valid = getattr(model, "valid_", None)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .._constants import DUPLICATES_HELP
+from .._constants import DUPLICATES_HELP, STRICT_HELP
 
 # --------------------------------------------------------------------------- shared options
 FeaturesTrain = Annotated[Optional[Path], typer.Option(
@@ -119,6 +119,7 @@ def command(
         "--head-lr", help="Learning rate of the crowd layer (default: --lr).")] = None,
     seed: Seed = 0, device: Device = None, img_size: ImgSize = 224, threads: Threads = None,
     duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
 ) -> None:
     """Train a classifier end to end from the votes of DATASET through a crowd layer.
@@ -151,7 +152,7 @@ def command(
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder", source=out, fix="give -o a folder")
     with progress(f"reading {dataset}", quiet=quiet):
-        votes = load_dataset_votes(dataset, duplicates=duplicates)
+        votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict)
         data = load_learning_data(dataset, votes, features_train=features_train, features_val=features_val,
                                   features_test=features_test, train_truth=train_truth, val_truth=val_truth,
                                   test_truth=test_truth)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .._constants import DUPLICATES_HELP
+from .._constants import DUPLICATES_HELP, STRICT_HELP
 
 from .aggregate_deep import (BatchSize, Device, Dropout, Epochs, FeaturesTest, FeaturesTrain, FeaturesVal, Hidden,
                              ImgSize, Lr, Milestones, Model, Momentum, Optim, Scheduler, Standardize, TestTruth,
@@ -112,6 +112,7 @@ def command(
     seed: Annotated[int, typer.Option("--seed", help="random_state of the DS and GLAD fits; seed of the networks.")]
     = 0,
     duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
     """Score the tasks, the workers and the data set DATASET.
@@ -166,7 +167,7 @@ def command(
                                                    "or use --drop-spammers THRESHOLD -o NEWFOLDER")
 
     with progress(f"reading {dataset}", quiet=quiet):
-        votes = load_dataset_votes(dataset, duplicates=duplicates)
+        votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict)
     folder = dataset if dataset.is_dir() else dataset.parent
     out_dir = out_dir or folder / "identification"
     inputs = input_files(dataset, labels, features_train, features_val, features_test, train_truth, val_truth,

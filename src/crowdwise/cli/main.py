@@ -89,11 +89,26 @@ def main() -> None:
                 signal.signal(sig, exit_on_signal)
             except (ValueError, OSError):  # not the main thread
                 pass
+    import warnings
+
+    from ..errors import InputWarning
+
+    default_show = warnings.showwarning
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        # a warning about the data is one line, as errors are; "strict=True" is --strict here
+        if issubclass(category, InputWarning):
+            print(f"warning: {str(message).replace('strict=True', '--strict')}", file=sys.stderr)
+        else:
+            default_show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show_warning
     try:
         app()
     except CrowdwiseError as exc:
         # one plain line on stderr, never wrapped, so that scripts can grep it
-        print(f"error: {exc}", file=sys.stderr)
+        msg = str(exc).replace("without strict=True", "without --strict").replace("with strict=True", "with --strict")
+        print(f"error: {msg}", file=sys.stderr)
         raise SystemExit(2) from None
     except OSError as exc:  # a file-system error no reader or writer turned into a clear message
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._constants import DEFAULT_STRATEGIES, DUPLICATES_HELP
+from .._constants import DEFAULT_STRATEGIES, DUPLICATES_HELP, STRICT_HELP
 
 
 def _figure_list() -> str:
@@ -31,6 +31,7 @@ def command(
     seed: Annotated[int, typer.Option("--seed", help="random_state of the DS and GLAD fits.")] = 0,
     dpi: Annotated[float, typer.Option("--dpi", help="Resolution of the PNG files.")] = 100,
     duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
     list_: Annotated[bool, typer.Option("--list", help="List the figure names and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
@@ -74,7 +75,7 @@ def command(
     specs = [s.strip() for s in split_specs(strategies) if s.strip()]
     if "strategies" in names:
         check_strategies(specs)
-    votes = load_dataset_votes(dataset, duplicates=duplicates)
+    votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict)
     truth_arr = io.load_truth(truth, votes) if truth is not None else None
     analysis = CrowdAnalysis(votes, truth_arr, strategies=specs, seeds=range(seeds), random_state=seed)
     written = []

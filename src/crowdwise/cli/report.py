@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._constants import DEFAULT_STRATEGIES, DUPLICATES_HELP
+from .._constants import DEFAULT_STRATEGIES, DUPLICATES_HELP, STRICT_HELP
 
 
 def command(
@@ -28,6 +28,7 @@ def command(
     top: Annotated[int, typer.Option("--top", help="Rows of the table of tasks most in doubt.")] = 20,
     dpi: Annotated[float, typer.Option("--dpi", help="Resolution of the embedded figures.")] = 100,
     duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, print nothing.")] = False,
 ) -> None:
     """Write one self-contained HTML page about DATASET, to send to colleagues.
@@ -61,7 +62,7 @@ def command(
             raise InputError("file not found", source=truth, fix="check the path of --truth")
     inputs = input_files(dataset, truth)
     check_output_path(output, inputs)
-    votes = load_dataset_votes(dataset, duplicates=duplicates)
+    votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict)
     truth_arr = io.load_truth(truth, votes) if truth is not None else None
     analysis = CrowdAnalysis(votes, truth_arr, strategies=specs, seeds=range(seeds), random_state=seed)
 
