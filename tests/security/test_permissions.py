@@ -64,7 +64,7 @@ def test_an_output_that_is_a_symlink_is_refused_and_its_target_kept(tmp_path):
 
 @pytest.mark.parametrize("value, safe", [
     ("=1+2", "'=1+2"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-x", "'-x"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("\tx", "'\tx"), ("\rx", "'\rx"), ("'quoted", "''quoted"),
+    ("\tx", "'\tx"), ("\rx", "'\rx"), ("'quoted", "'quoted"), ("'=x", "''=x"), ("''", "'''"), ("'", "'"),
     ("-1", "-1"), ("+2.5e3", "+2.5e3"), ("cat", "cat"), ("a=b", "a=b"),
 ])
 def test_escape_rule(value, safe):
@@ -102,3 +102,19 @@ def test_identify_score_csv_is_escaped(tmp_path):
     tasks = pd.read_csv(tmp_path / "id" / "entropy.csv", dtype=str)["task"].tolist()
     workers = pd.read_csv(tmp_path / "id" / "agreement.csv", dtype=str)["worker"].tolist()
     assert "'=1+1" in tasks and "'@w" in workers
+
+
+def test_votes_csv_is_escaped_and_reads_back_the_same_votes(tmp_path):
+    v = Votes.from_records(["=1+1", "t2", "-3", "'q", "'hello"], ["@w", "w", "-w", "w", "w"],
+                           ["+a", "b", "+a", "b", "b"])
+    io.save_votes(v, tmp_path / "v.csv")
+    cells = [c for line in (tmp_path / "v.csv").read_text().splitlines()[1:] for c in line.split(",")]
+    assert not any(c[:1] in "=+@" or (c[:1] == "-" and not c[1:].isdigit()) for c in cells)
+    assert "'hello" in cells  # a quote before a harmless character is data, left as it is
+    back = io.load_votes(tmp_path / "v.csv")
+    assert sorted(back.task_ids.tolist()) == sorted(v.task_ids.tolist())
+    assert sorted(back.worker_ids.tolist()) == sorted(v.worker_ids.tolist())
+    assert back.classes.tolist() == v.classes.tolist()
+    pairs = {(back.task_ids[t], back.worker_ids[w], back.classes[c]) for t, w, c in
+             zip(back.task, back.worker, back.label)}
+    assert pairs == {(v.task_ids[t], v.worker_ids[w], v.classes[c]) for t, w, c in zip(v.task, v.worker, v.label)}

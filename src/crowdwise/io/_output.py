@@ -512,17 +512,20 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 def escape_formulas(values: Any) -> np.ndarray:
     """Text cells of a CSV output made inert for spreadsheets (Excel, LibreOffice, Sheets).
 
-    The rule: a text value whose first character is ``=``, ``+``, ``-``, ``@``, a tab, a
-    carriage return or ``'`` gets one ``'`` in front, unless the whole value is a plain
-    number (``-1``, ``+2.5e3``), which a spreadsheet reads as a number anyway. Numeric
+    The rule: a text value whose first character is ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return gets one ``'`` in front, unless the whole value is a plain number
+    (``-1``, ``+2.5e3``), which a spreadsheet reads as a number anyway; so does a value
+    that already starts with ``'`` followed by one of those characters or ``'`` (so that
+    reading back is exact). Numeric
     arrays are returned as they are; Parquet outputs are never escaped.
     :func:`unescape_formulas` undoes it (a text cell starting with ``'`` loses it), which
-    is what crowdwise's readers of its own tables do.
+    is what crowdwise's CSV readers do: a text cell that starts with ``'`` followed by one of
+    those characters loses the ``'`` (any other cell is read as it is).
 
     Examples
     --------
-    >>> escape_formulas(np.array(["=1+2", "-1", "@SUM(A1)", "cat", "'x"], dtype=object)).tolist()
-    ["'=1+2", '-1', "'@SUM(A1)", 'cat', "''x"]
+    >>> escape_formulas(np.array(["=1+2", "-1", "@SUM(A1)", "cat", "'x", "'=x"], dtype=object)).tolist()
+    ["'=1+2", '-1', "'@SUM(A1)", 'cat', "'x", "''=x"]
     >>> unescape_formulas(escape_formulas(np.array(["=HYPERLINK()", "-x"]))).tolist()
     ['=HYPERLINK()', '-x']
     """
@@ -533,9 +536,11 @@ def escape_formulas(values: Any) -> np.ndarray:
     hit = np.isin(text.astype("<U1"), FORMULA_STARTS)
     if not hit.any():
         return arr
-    idx = np.flatnonzero(hit)
+    idx = np.flatnonzero(hit)  # the cells to look at closely: few in real data
     cand = text[idx]
-    keep = np.fromiter((_PLAIN_NUMBER.match(s) is not None for s in cand), bool, cand.size)
+    keep = np.fromiter((_PLAIN_NUMBER.match(s) is not None
+                        or (s[:1] == "'" and (s[1:2] == "" or s[1:2] not in FORMULA_STARTS)) for s in cand),
+                       bool, cand.size)
     idx = idx[~keep]
     if idx.size == 0:
         return arr
@@ -544,15 +549,36 @@ def escape_formulas(values: Any) -> np.ndarray:
     return out
 
 
-def unescape_formulas(values: Any) -> np.ndarray:
-    """Undo :func:`escape_formulas` on text read back from a CSV written by crowdwise."""
+def unescape_formulas(values: Any) -> Any:
+    """Undo :func:`escape_formulas` on text read from a CSV: a cell that starts with ``'``
+    followed by ``=``, ``+``, ``-``, ``@``, tab, carriage return or ``'`` loses its first
+    ``'``. NumPy arrays, pandas Series and Arrow string arrays are accepted (and returned
+    in kind); anything else is returned as it is."""
+    typ = getattr(values, "type", None)
+    if typ is not None and type(values).__module__.startswith("pyarrow"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
+            return values
+        quoted = pc.match_substring_regex(values, pattern="^'[=+\\-@\t\r']")
+        if not pc.any(quoted).as_py():
+            return values
+        return pc.if_else(quoted, pc.utf8_slice_codeunits(values, start=1), values)
     arr = np.asarray(values)
     if arr.dtype.kind not in "OUS" or arr.size == 0:
-        return arr
+        return values
     text = arr.astype(str)
     hit = text.astype("<U1") == "'"
+    if hit.any():
+        idx = np.flatnonzero(hit)  # cells starting with a quote: few, checked one by one
+        idx = idx[np.isin(np.array([s[1:2] for s in text[idx]], dtype=object), FORMULA_STARTS)]
+        hit = np.zeros(arr.shape, bool)
+        hit[idx] = True
     if not hit.any():
-        return arr
+        return values
     out = arr.astype(object)
     out[hit] = np.array([s[1:] for s in text[hit]], dtype=object)
+    if hasattr(values, "index") and hasattr(values, "iloc"):  # a pandas Series
+        return type(values)(out, index=values.index, name=values.name)
     return out

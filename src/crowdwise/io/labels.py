@@ -13,7 +13,7 @@ from scipy import sparse
 from ..errors import InputError
 from ..votes import Votes
 from ._common import PathLike, atomic_write, check_exists, kind_of, require_pyarrow, source_name
-from ._output import escape_formulas, unescape_formulas
+from ._output import escape_formulas
 from ._encode import match_classes, raw_factorize, show
 from .tables import _write_csv
 from .truth import integer_array, load_npy, read_columns, task_index
@@ -55,8 +55,8 @@ def write_labels_table(path: PathLike, votes: Votes, labels: Any, *, probas: Any
     ``confidence``, the top-1 probability (an empty sparse row counts as uniform).
     In CSV / TSV, a text id or label that a spreadsheet would run as a formula (first
     character ``=``, ``+``, ``-``, ``@``, tab, carriage return, or ``'``) is written with one
-    ``'`` in front (:func:`~crowdwise.io._output.escape_formulas`); :func:`read_labels`
-    removes it. Parquet is written as it is.
+    ``'`` in front (:func:`~crowdwise.io._output.escape_formulas`); the CSV readers
+    (:func:`read_labels`, :func:`~crowdwise.io.load_votes`) remove it. Parquet is written as it is.
 
     Parameters
     ----------
@@ -207,11 +207,9 @@ def read_labels(path: PathLike, votes: Votes | None = None) -> tuple[np.ndarray,
     tbl, roles = read_columns(path, LABEL_ALIASES, optional=("label_index", "label", "valid"),
                               text_roles=("task", "label"))
     locate = tbl.locate
-    text = suffix in (".csv", ".tsv")
 
     def column(role: str) -> Any:
-        col = tbl.column(roles[role])
-        return _unescape(col) if text else col
+        return tbl.column(roles[role])
 
     if "label_index" in roles:
         li = pd.to_numeric(pd.Series(tbl.to_numpy(roles["label_index"])), errors="coerce")
@@ -261,22 +259,6 @@ def read_labels(path: PathLike, votes: Votes | None = None) -> tuple[np.ndarray,
         v[t_idx] = valid
         return out, v
     return out, (out >= 0) if (out < 0).any() else None
-
-
-def _unescape(col: Any) -> Any:
-    """:func:`unescape_formulas` on a column as read (NumPy, or an Arrow string column)."""
-    typ = getattr(col, "type", None)
-    if typ is None:
-        return unescape_formulas(col)
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
-        return col
-    quoted = pc.starts_with(col, pattern="'")
-    if not pc.any(quoted).as_py():
-        return col
-    return pc.if_else(quoted, pc.utf8_slice_codeunits(col, start=1), col)
 
 
 def _valid_column(tbl: Any, i: int, source: str) -> np.ndarray:

@@ -50,6 +50,7 @@ from .._lazy import pd
 
 from ..errors import InputError
 from ..votes import DuplicatePolicy, Votes
+from ._output import escape_formulas, unescape_formulas
 from ._common import (PathLike, atomic_write, check_exists, check_file_not_empty, default_name, have_pyarrow,
                       kind_of, open_text, require_pyarrow, source_name)
 from ._encode import (Locate, arrow_to_numpy, build_votes, check_duplicates_policy, check_gzip, encode_ids, encode_labels,
@@ -272,7 +273,9 @@ def read_text_table(path: Path, aliases: Mapping[str, Sequence[str]], *, text_ro
                 raise _diagnose(path, delim, exc) from None
         if table.num_columns != len(names):
             raise _diagnose(path, delim, ValueError("header and data disagree"))
-        tbl = TableData(source=source, names=names, n_rows=table.num_rows, column=table.column,
+        text_idx = {names.index(c) for c in text_cols}  # cells escaped for spreadsheets (escape_formulas)
+        tbl = TableData(source=source, names=names, n_rows=table.num_rows,
+                        column=lambda i: unescape_formulas(table.column(i)) if i in text_idx else table.column(i),
                         locate=locate, header_position=probe.header_position)
         return tbl, roles
     try:
@@ -287,8 +290,10 @@ def read_text_table(path: Path, aliases: Mapping[str, Sequence[str]], *, text_ro
         with reading(path):
             raise _diagnose(path, delim, exc) from None
     df.columns = names if len(df.columns) == len(names) else [str(c).strip() for c in df.columns]
+    text_idx = {i for i, c in enumerate(df.columns) if c in text_cols}
     tbl = TableData(source=source, names=list(df.columns), n_rows=len(df),
-                    column=lambda i: df.iloc[:, i], locate=locate, header_position=probe.header_position)
+                    column=lambda i: unescape_formulas(df.iloc[:, i]) if i in text_idx else df.iloc[:, i],
+                    locate=locate, header_position=probe.header_position)
     return tbl, roles
 
 
@@ -596,6 +601,8 @@ def write_table(votes: Votes, path: PathLike) -> Path:
         raise InputError(f"unknown table extension {''.join(path.suffixes)!r}", source=source_name(path),
                          fix="use .csv, .tsv, .txt (optionally .gz) or .parquet")
     delim = "\t" if suffix == ".tsv" else ","
+    for key in ("task", "worker", "label"):  # text a spreadsheet would run is quoted; read_table unquotes it
+        cols[key] = escape_formulas(cols[key])
     with atomic_write(path, "wb") as raw:
         import gzip
 
