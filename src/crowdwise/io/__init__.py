@@ -3,8 +3,14 @@ dense matrices, ground truth and label files.
 
 Everything enters crowdwise as a :class:`~crowdwise.Votes` through :func:`load_votes`
 and leaves through :func:`save_votes` (or :func:`write_labels_table` / :func:`save_npy`
-for results). Every write is atomic: data go to a temporary file in the same folder,
-renamed into place only when complete.
+for results). Every write goes through :mod:`crowdwise.io._output`: data go to a
+temporary file in the same folder, synced and renamed into place only when complete;
+inside :func:`output_set` the files of one command are renamed together (all new or all
+old); an output that is an input, a symbolic link or a folder is refused
+(:func:`check_output_path`); a name read from data becomes part of a file name only
+through :func:`safe_name`; CSV text cells that a spreadsheet would run as a formula
+(first character ``=``, ``+``, ``-``, ``@``, tab, carriage return) get a ``'`` in front,
+which the CSV readers remove (Parquet is written as it is).
 
 What :func:`load_votes` does with a path
 ----------------------------------------
@@ -89,6 +95,7 @@ import numpy as np
 from ..errors import InputError
 from ..votes import DuplicatePolicy, Votes
 from ._common import PathLike, atomic_write, check_exists, kind_of, make_dir, save_npy, save_sparse, source_name
+from ._output import check_output_path, output_set, safe_name
 from ._encode import as_path, reading
 from .dense import looks_dense, read_dense, write_dense
 from .labels import read_labels, write_labels_table
@@ -111,6 +118,9 @@ __all__ = [
     "write_dense",
     "load_truth",
     "atomic_write",
+    "output_set",
+    "check_output_path",
+    "safe_name",
     "make_dir",
     "save_npy",
     "save_sparse",
