@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ._base import Aggregator, NotFittedError, argmax_ties, as_probas, dense_probas
+from ._base import Aggregator, NotFittedError, argmax_ties, as_probas, dense_probas, fit_progress
 from .registry import _REGISTRY, available, get_strategy, make_strategy, parse_spec, register
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "argmax_ties",
     "as_probas",
     "dense_probas",
+    "fit_progress",
     "available",
     "get_strategy",
     "make_strategy",

@@ -8,7 +8,10 @@ model-specific ones (``weights_``, ``valid_``, ``confusions_``...).
 
 from __future__ import annotations
 
+import contextvars
 import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,7 +32,38 @@ __all__ = [
     "as_probas",
     "dense_probas",
     "worker_values_for",
+    "fit_progress",
 ]
+
+
+#: the progress callback of the enclosing fit_progress block (per thread / async context)
+_PROGRESS: contextvars.ContextVar[Callable[[int, int, float | None], None] | None] = \
+    contextvars.ContextVar("crowdwise_fit_progress", default=None)
+
+
+@contextmanager
+def fit_progress(callback: Callable[[int, int, float | None], None] | None) -> Iterator[None]:
+    """Call ``callback(iteration, max_iter, objective)`` after each iteration of the fits run
+    inside the block (iterative strategies; ``objective`` is None when a strategy has none).
+
+    The model is not modified, so a fit stays reentrant and picklable.
+
+    Examples
+    --------
+    >>> from crowdwise import Votes
+    >>> from crowdwise.aggregate import DawidSkene
+    >>> seen = []
+    >>> v = Votes.from_records([0, 0, 1, 1], ["a", "b", "a", "b"], [0, 0, 1, 0])
+    >>> with fit_progress(lambda it, n, obj: seen.append(it)):
+    ...     _ = DawidSkene(max_iter=5).fit(v)
+    >>> seen[:2]
+    [1, 2]
+    """
+    token = _PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
 
 #: Above this many entries (n_tasks x n_classes), soft labels are kept as a sparse CSR
 #: matrix instead of a dense array (2**25 float64 entries = 256 MiB).
@@ -341,9 +375,9 @@ class Aggregator:
 
     # -------------------------------------------------------------- hooks
     def _tick(self, iteration: int, total: int, objective: float | None = None) -> None:
-        """Report an iteration to the progress display a caller attached (the CLI does,
-        through ``crowdwise.cli._common.fit_with_progress``); nothing otherwise."""
-        callback = self.__dict__.get("_progress_callback")
+        """Report an iteration to the callback of the enclosing :func:`fit_progress`
+        block (the CLI's progress bar uses it); nothing otherwise."""
+        callback = _PROGRESS.get()
         if callback is not None:
             callback(iteration, total, objective)
 

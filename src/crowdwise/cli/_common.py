@@ -33,7 +33,7 @@ def progress(description: str, *, quiet: bool = False, total: float | None = Non
 
 def fit_with_progress(model, votes, description: str, *, quiet: bool = False):
     """``model.fit(votes)`` with a progress display: a bar over ``max_iter`` that shows the
-    objective for iterative strategies (they call ``Aggregator._tick``), a spinner with the
+    objective for iterative strategies (through :func:`crowdwise.aggregate.fit_progress`), a spinner with the
     elapsed time otherwise. Returns the fitted model."""
     if quiet:
         return model.fit(votes)
@@ -49,11 +49,10 @@ def fit_with_progress(model, votes, description: str, *, quiet: bool = False):
             info = f"iteration {iteration}" + ("" if objective is None else f", objective {objective:.6g}")
             prog.update(tid, completed=iteration, total=n, info=info)
 
-        model._progress_callback = on_iteration
-        try:
+        from ..aggregate import fit_progress
+
+        with fit_progress(on_iteration):
             return model.fit(votes)
-        finally:
-            del model._progress_callback
 
 
 #: truth files looked for in a data-set folder, in this order (peerannot's, then ours)
