@@ -30,10 +30,7 @@ STRATEGIES = [info.name for info in available()] + [
 
 #: known holes, reported to whoever owns the code: the check is expected to fail (strict, so
 #: that a fix is noticed and the entry removed)
-KNOWN_CLASS_ORDER_LEAKS = {
-    "DS[init=mv]": "dawid_skene.initial_posteriors('mv') breaks majority-vote ties towards the "
-                   "smallest class index (FastDS, DSWC, GLAD and OneCoinDS share them instead)",
-}
+KNOWN_CLASS_ORDER_LEAKS: dict[str, str] = {}
 
 
 def build(name: str, **params):

@@ -80,11 +80,13 @@ def test_predict_proba_on_new_votes_uses_fitted_confusions():
     np.testing.assert_allclose(ds.predict_proba(new)[0], expected / expected.sum())
 
 
-def test_sparse_mode_is_exactly_dense_em():
+@pytest.mark.parametrize("init", ["naivesoft", "mv"])
+def test_sparse_mode_is_exactly_dense_em(init):
     votes, truth, _ = ds_crowd(n_tasks=600, seed=11)
     gold = {votes.task_ids[3]: 2, votes.task_ids[7]: 0}
-    dense = DawidSkene(accelerate=False, sparse=False, tie="smallest", max_iter=300).fit(votes, gold=gold)
-    sp = DawidSkene(sparse=True, accelerate=False, tie="smallest", max_iter=300).fit(votes, gold=gold)
+    kw = dict(accelerate=False, tie="smallest", max_iter=300, init=init)
+    dense = DawidSkene(sparse=False, **kw).fit(votes, gold=gold)
+    sp = DawidSkene(sparse=True, **kw).fit(votes, gold=gold)
     assert sp.sparse_mode_ and not dense.sparse_mode_
     assert sp.n_iter_ == dense.n_iter_
     np.testing.assert_allclose(sp.log_likelihood_, dense.log_likelihood_, rtol=1e-12)
@@ -99,6 +101,12 @@ def test_sparse_mode_is_exactly_dense_em():
     np.testing.assert_allclose(sp.predict_proba(new).toarray(), dense.predict_proba(new), atol=1e-12)
     with pytest.raises(Exception, match="prior=0"):
         DawidSkene(sparse=True, prior=1.0).fit(votes)
+    if init == "mv":
+        # the majority-vote start shares ties (6 votes, 3 classes: 3-3 and 2-2-2 ties)
+        from crowdwise.aggregate.dawid_skene import initial_posteriors
+        start = initial_posteriors(votes, "mv")
+        assert np.any((start > 0) & (start < 1))
+        return
     # accelerated sparse EM: the same optimum, monotone, fewer iterations
     fast = DawidSkene(sparse=True, tie="smallest", max_iter=300, tol=1e-12).fit(votes, gold=gold)
     slow = DawidSkene(sparse=True, accelerate=False, tie="smallest", max_iter=300, tol=1e-12).fit(votes, gold=gold)
@@ -112,8 +120,9 @@ def test_sparse_mode_is_exactly_dense_em():
 def test_sparse_mode_is_exactly_dense_em_on_real_sets(name):
     """Real crowds have workers whose votes never meet some class (n_jk = 0): both modes
     must treat that confusion row alike (the simulated crowd above has none). The loop is
-    run exact (``tol=0``: no float32 shortcut) for a fixed number of plain EM steps, then
-    the default fits are compared label by label."""
+    run exact (``tol=0``: no float32 shortcut) for a fixed number of plain EM steps (from
+    both starts: the majority-vote one shares its ties in both modes), then the default
+    fits are compared label by label."""
     from _data import require_datasets
 
     import crowdwise.io as cio
@@ -123,8 +132,8 @@ def test_sparse_mode_is_exactly_dense_em_on_real_sets(name):
         pytest.skip(f"{name} not found in {folder.parent}")
     votes = cio.load_votes(folder / "votes.csv")
     k = votes.n_classes
-    for n_iter in (1, 8):
-        kw = dict(accelerate=False, tol=0.0, max_iter=n_iter, tie="smallest")
+    for init, n_iter in (("naivesoft", 1), ("naivesoft", 8), ("mv", 8)):
+        kw = dict(accelerate=False, tol=0.0, max_iter=n_iter, tie="smallest", init=init)
         dense = DawidSkene(sparse=False, **kw).fit(votes)
         sp = DawidSkene(sparse=True, **kw).fit(votes)
         assert sp.sparse_mode_ and not dense.sparse_mode_ and sp.n_iter_ == dense.n_iter_ == n_iter
@@ -468,16 +477,55 @@ def test_confusions_without_smoothing_are_the_count_ratios():
 
 
 def test_initial_posteriors_by_hand():
+    from crowdwise.aggregate._sparse_ds import sparse_initial_posteriors
     from crowdwise.aggregate.dawid_skene import initial_posteriors
 
-    # task 0: two votes for 0, one for 2; task 1: a 1-1 tie; task 2: no vote; class 3 unvoted
-    votes = Votes.from_records([0, 0, 0, 1, 1], ["a", "b", "c", "a", "b"], [0, 0, 2, 1, 2],
-                               n_classes=4, task_ids=[0, 1, 2])
+    # task 0: two votes for 0, one for 2; task 1: a 1-1 tie; task 2: no vote; class 3
+    # unvoted; task 3: a 1-1-1 tie
+    votes = Votes.from_records([0, 0, 0, 1, 1, 3, 3, 3], ["a", "b", "c", "a", "b", "a", "b", "c"],
+                               [0, 0, 2, 1, 2, 0, 1, 3], n_classes=4, task_ids=[0, 1, 2, 3])
     np.testing.assert_array_equal(initial_posteriors(votes, "naivesoft"),
-                                  [[2 / 3, 0, 1 / 3, 0], [0, 0.5, 0.5, 0], [0.25] * 4])
-    np.testing.assert_array_equal(initial_posteriors(votes, "mv"),  # ties to the smallest class
-                                  [[1, 0, 0, 0], [0, 1, 0, 0], [0.25] * 4])
+                                  [[2 / 3, 0, 1 / 3, 0], [0, 0.5, 0.5, 0], [0.25] * 4, [1 / 3, 1 / 3, 0, 1 / 3]])
+    # majority vote: a tie is shared by the tied classes (1/2 each on task 1, 1/3 each on
+    # task 3), not given to the smallest class index (task 1 used to start as [0, 1, 0, 0])
+    mv = [[1, 0, 0, 0], [0, 0.5, 0.5, 0], [0.25] * 4, [1 / 3, 1 / 3, 0, 1 / 3]]
+    np.testing.assert_array_equal(initial_posteriors(votes, "mv"), mv)
     assert "_task_label_pattern" not in votes.__dict__  # nothing left cached on the votes
+    # the sparse mode starts from the same bits (nothing stored off the tied top)
+    for init in ("naivesoft", "mv"):
+        sp = sparse_initial_posteriors(votes.counts(), votes.n_classes, init)
+        np.testing.assert_array_equal(sp.toarray(), initial_posteriors(votes, init))
+    assert sparse_initial_posteriors(votes.counts(), 4, "mv").nnz == 1 + 2 + 4 + 3
+
+
+@pytest.mark.parametrize("sparse_mode", [False, True])
+def test_mv_start_shares_a_tie_first_em_step_by_hand(sparse_mode):
+    """init='mv' on t0 (a:0, b:1, a tie), t1 (a:0, b:0), t2 (a:1, b:1): the start is
+    t0 [1/2, 1/2], t1 [1, 0], t2 [0, 1]. First M-step (sums of the start over the votes):
+      rho = ([1/2 + 1 + 0] / 3, [1/2 + 0 + 1] / 3) = (1/2, 1/2)
+      a, true 0: t0 (1/2, said 0), t1 (1, said 0)        -> pi_a[0] = [1, 0]
+      a, true 1: t0 (1/2, said 0), t2 (1, said 1)        -> pi_a[1] = [1/3, 2/3]
+      b, true 0: t0 (1/2, said 1), t1 (1, said 0)        -> pi_b[0] = [2/3, 1/3]
+      b, true 1: t0 (1/2, said 1), t2 (1, said 1)        -> pi_b[1] = [0, 1]
+    First E-step on t0: class 0 ~ 1/2 * pi_a[0,0] * pi_b[0,1] = 1/2 * 1 * 1/3 = 1/6, class
+    1 ~ 1/2 * pi_a[1,0] * pi_b[1,1] = 1/2 * 1/3 * 1 = 1/6: t0 stays [1/2, 1/2], symmetric
+    in the two classes (swap the classes and the workers: the same crowd). With the old
+    start (t0 -> class 0, the smallest index) pi_b[0] = [1/2, 1/2], pi_a[1] = [0, 1] and t0
+    got [1, 0]: the class listed first won. t1: 1/2 * 1 * 2/3 = 1/3 against 1/2 * 1/3 * 0:
+    [1, 0]; t2 likewise [0, 1]."""
+    votes = Votes.from_records(["t0", "t0", "t1", "t1", "t2", "t2"], ["a", "b"] * 3, [0, 1, 0, 0, 1, 1],
+                               n_classes=2)
+    ds = DawidSkene(init="mv", max_iter=1, accelerate=False, tie="smallest", sparse=sparse_mode).fit(votes)
+    assert ds.sparse_mode_ is sparse_mode and ds.n_iter_ == 1
+    np.testing.assert_allclose(ds.priors_, [0.5, 0.5], rtol=1e-12)
+    conf = ds.confusions_.toarray().reshape(2, 2, 2) if sparse_mode else ds.confusions_
+    np.testing.assert_allclose(conf, [[[1, 0], [1 / 3, 2 / 3]], [[2 / 3, 1 / 3], [0, 1]]], rtol=1e-12, atol=1e-300)
+    P = ds.probas_.toarray() if sparse_mode else ds.probas_
+    np.testing.assert_allclose(P, [[0.5, 0.5], [1, 0], [0, 1]], rtol=1e-12, atol=1e-300)
+    # a tie at convergence too: neither class is favoured by its index
+    full = DawidSkene(init="mv", tie="smallest", sparse=sparse_mode).fit(votes)
+    P = full.probas_.toarray() if sparse_mode else full.probas_
+    np.testing.assert_allclose(P[0], [0.5, 0.5], rtol=1e-9)
 
 
 @pytest.mark.parametrize("spec", ["DS", "DS[init=mv]", "FastDS", "DSWC", "DSWC[init=mv]", "WDS"])

@@ -52,9 +52,11 @@ def _csr(n: int, k: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -
 
 def sparse_initial_posteriors(counts: sparse.csr_array, n_classes: int, init: str,
                               priors: np.ndarray | None = None) -> sparse.csr_array:
-    """Vote shares (``naivesoft``) or one-hot majority vote (``mv``, ties to the smallest
-    class) as a CSR matrix; a task without vote gets ``priors`` (uniform when None)."""
-    from ._base import argmax_ties
+    """Vote shares (``naivesoft``) or majority vote (``mv``: one-hot, a tie shared
+    equally between the m tied classes, 1/m each, as the dense
+    ``dawid_skene.initial_posteriors``) as a CSR matrix; a task without vote gets
+    ``priors`` (uniform when None)."""
+    from ._base import argmax_shares
 
     c = sparse.csr_array(counts, dtype=float, copy=True)
     c.sum_duplicates()
@@ -62,9 +64,8 @@ def sparse_initial_posteriors(counts: sparse.csr_array, n_classes: int, init: st
     n = c.shape[0]
     has = np.diff(c.indptr) > 0
     if init == "mv":
-        lab = argmax_ties(c, tie="smallest")
-        rows = np.flatnonzero(has)
-        T = _csr(n, n_classes, rows, lab[rows], np.ones(rows.size))
+        T = argmax_shares(c)  # on c's pattern: 1/m at the tied top, explicit 0 elsewhere
+        T.eliminate_zeros()
     else:
         tot = np.add.reduceat(c.data, c.indptr[:-1][has]) if c.nnz else np.zeros(0)
         scale = np.zeros(n)

@@ -34,7 +34,7 @@ from .._lazy import pd
 
 from ..errors import InputError
 from ..votes import Votes
-from ._base import Aggregator, argmax_ties
+from ._base import Aggregator, argmax_shares, argmax_ties
 from . import _em
 from ._em import (EMHistory, Segments, add_csr_product, check_budget, check_n_jobs, csr_row_blocks, group_index,
                   log_normalize, n_threads, row_sum, run_blocks, safe_log, segment_sum_gather, vote_incidence)
@@ -446,7 +446,8 @@ class DawidSkene(EMStrategy):
         Dirichlet smoothing ``a`` added to every confusion count (Passonneau & Carpenter
         2014); ``a > 0`` keeps workers with few votes from getting 0/1 confusions.
     init : {"naivesoft", "mv"}, fitted DS model, or mapping, default="naivesoft"
-        Initial task posteriors: vote shares, one-hot majority vote, or the posteriors
+        Initial task posteriors: vote shares, one-hot majority vote (a tie shared
+        equally between the tied classes, not broken by class index), or the posteriors
         given by a *worker history*: a fitted Dawid-Skene model (its ``confusions_`` and
         ``priors_``, e.g. last month's fit) or a mapping ``{worker id: (K, K) confusion}``
         (rows normalised; uniform class shares). The first E-step uses the history's
@@ -911,18 +912,26 @@ class DawidSkene(EMStrategy):
 
 # ---------------------------------------------------------------------- shared pieces
 def initial_posteriors(votes: Votes, init: str) -> np.ndarray:
-    """Initial ``T`` (n_tasks, K): vote shares (``"naivesoft"``) or one-hot majority vote
-    (``"mv"``, ties to the smallest class); a task without vote is uniform."""
+    """Initial ``T`` (n_tasks, K): vote shares (``"naivesoft"``) or majority vote
+    (``"mv"``: one-hot, a tie shared equally between the m tied classes, 1/m each); a
+    task without vote is uniform.
+
+    A tie is shared, not broken (:func:`~crowdwise.aggregate._base.argmax_shares`):
+    breaking it towards the smallest class index made the whole fit depend on the order
+    in which the classes are listed. The sparse mode starts from the same values
+    (``_sparse_ds.sparse_initial_posteriors``)."""
     k, n = votes.n_classes, votes.n_tasks
     # the dense counts straight from the votes: no CSR pattern cached on the votes (8 MB
     # per 500k votes that the whole fit would then carry) and no second (n, K) array
     T = np.bincount(votes.task * k + votes.label, weights=np.ones(votes.n_votes), minlength=n * k)
     T = T.astype(float, copy=False).reshape(n, k)  # (an empty bincount is int64, weights or not)
     if init == "mv":
-        voted = np.flatnonzero(row_sum(T) > 0)
-        lab = argmax_ties(T[voted], tie="smallest")
-        T[...] = 0.0
-        T[voted, lab] = 1.0
+        # in place, by row blocks (no second (n, K) array); a row without vote is tied
+        # over all classes: uniform. Not renormalised: 1/m exactly, as in sparse mode
+        step = max(1, (1 << 16) // max(k, 1))
+        for a in range(0, n if k else 0, step):
+            T[a:a + step] = argmax_shares(T[a:a + step])
+        return T
     s = row_sum(T)
     empty = ~(s > 0)
     s[empty] = 1.0
