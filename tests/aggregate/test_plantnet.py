@@ -363,8 +363,12 @@ def plantnet_crowd(seed: int, n_tasks: int = 40, n_users: int = 12, n_classes: i
 
 
 def loop_reference(votes: Votes, theta_conf=2.0, theta_acc=0.7, vote_factor=0.1, ai="ignored",
-                   ai_weight=1.7, theta_score=0.7, max_iter=100):
-    """Plain-Python Pl@ntNet loop, vote by vote, written from the paper's Algorithm 1."""
+                   ai_weight=1.7, theta_score=0.7, max_iter=100, tie_credits=False):
+    """Plain-Python Pl@ntNet loop, vote by vote, written from the paper's Algorithm 1.
+
+    An observation whose top score is tied credits nobody with a species (PlantNet's
+    rule); ``tie_credits=True`` is the rule before it: the voters of the class the tie
+    rule picked (the smallest index) were credited."""
     f = lambda n: n**0.5 - n**0.2 + G  # noqa: E731
     K, T, U = votes.n_classes, votes.n_tasks, votes.n_workers
     ai_id = list(votes.worker_ids).index("AI") if "AI" in list(votes.worker_ids) else -1
@@ -384,11 +388,13 @@ def loop_reference(votes: Votes, theta_conf=2.0, theta_acc=0.7, vote_factor=0.1,
         sc = [[0.0] * K for _ in range(T)]
         for t, u, lab, fixed, _, _ in counted:
             sc[t][lab] += f(n[u]) if fixed is None else fixed
-        labels = []
+        labels, tied = [], []
         for row in sc:
             top = max(row)
-            labels.append(next(k for k in range(K) if row[k] > 0 and row[k] >= top * (1 - 1e-12)) if top > 0 else 0)
-        return sc, labels
+            at_top = [k for k in range(K) if row[k] > 0 and row[k] >= top * (1 - 1e-12)]
+            labels.append(at_top[0] if at_top else 0)
+            tied.append(len(at_top) != 1)
+        return sc, labels, tied
 
     def validity(sc, labels):
         conf = [sc[i][labels[i]] for i in range(T)]
@@ -399,14 +405,14 @@ def loop_reference(votes: Votes, theta_conf=2.0, theta_acc=0.7, vote_factor=0.1,
         acc = [conf[i] / total[i] if total[i] > 0 else 0.0 for i in range(T)]
         return conf, acc, [conf[i] > theta_conf and acc[i] > theta_acc for i in range(T)]
 
-    sc, labels = weighted_vote()
+    sc, labels, tied = weighted_vote()
     converged, it, seen = False, 0, {(tuple(n), tuple(labels))}
     for it in range(1, max_iter + 1):
         _, _, valid = validity(sc, labels)
         as_author = [set() for _ in range(U)]
         as_voter = [set() for _ in range(U)]
         for t, u, lab, _, for_n, au in counted:
-            if for_n and lab == labels[t]:
+            if for_n and lab == labels[t] and (tie_credits or not tied[t]):
                 if au and valid[t]:
                     as_author[u].add(lab)
                 elif not au:
@@ -415,7 +421,7 @@ def loop_reference(votes: Votes, theta_conf=2.0, theta_acc=0.7, vote_factor=0.1,
                  for u in range(U)]
         old = (list(n), list(labels))
         n = new_n
-        sc, labels = weighted_vote()
+        sc, labels, tied = weighted_vote()
         converged = (n, labels) == old
         if converged or (tuple(n), tuple(labels)) in seen:
             break
@@ -424,10 +430,12 @@ def loop_reference(votes: Votes, theta_conf=2.0, theta_acc=0.7, vote_factor=0.1,
     return dict(labels=labels, valid=valid, n=n, conf=conf, acc=acc, n_iter=it, converged=converged)
 
 
+#: the parameters of the reference cases, by seed of plantnet_crowd
+REFERENCE_PARAMS = {0: {}, 1: dict(theta_conf=1.4), 2: dict(vote_factor=1.0), 3: dict(theta_conf=1.4, vote_factor=0.5)}
+
+
 @pytest.mark.parametrize("ai", AI_MODES)
-@pytest.mark.parametrize("seed, params", [
-    (0, {}), (1, dict(theta_conf=1.4)), (2, dict(vote_factor=1.0)), (3, dict(theta_conf=1.4, vote_factor=0.5)),
-])
+@pytest.mark.parametrize("seed, params", list(REFERENCE_PARAMS.items()))
 def test_matches_a_vote_by_vote_reference(ai, seed, params):
     votes = plantnet_crowd(seed)
     m = PlantNet(ai=ai, **params).fit(votes)
@@ -439,6 +447,135 @@ def test_matches_a_vote_by_vote_reference(ai, seed, params):
     np.testing.assert_allclose(m.accuracy_, ref["acc"], rtol=1e-12)
     assert (m.n_iter_, m.converged_) == (ref["n_iter"], ref["converged"])
     assert m.valid_.any()
+
+
+# The six reference cases in which a tied observation credited a species (the rule before:
+# the voters of the class the tie rule picked, the smallest index, as peerannot's argmax)
+# and the rule now (a tied observation credits nobody) part. Traced by hand from the
+# votes of plantnet_crowd(seed), round by round; author in capitals, f(0) = f(1) = g =
+# .742, f(2) = 1.007, f(3) = 1.228, f(4) = 1.422. Seeds 2 and 3 count a voted species
+# fully (vote_factor 1) or half (1/2): that is where a tie's credit moves n.
+TIE_CREDIT_CASES = {
+    # round 1, every weight g: t19 (U2*: 2 | u10: 1) and t11 (U6*: 2, u5: 2 | u9: 0, u8: 0;
+    # u10: 3) are ties (g : g, 2g : 2g). The smallest class, 1 and 0, credited the voters
+    # u10 with species 1 and u8 with species 0, found on no untied observation:
+    # n_u10 = |{0, 1, 3}| = 3 -> |{0, 3}| = 2, n_u8 = |{0, 1, 2, 3}| = 4 -> 3.
+    # round 2: t19 is u2 (n 3, f(3)) against u10: before, f(3) again, a tie, 1; now f(2)
+    # < f(3): label 2, u2's. t27 (U10*: 1 | u4: 2, u4 at f(2)): before 1.228 > 1.007,
+    # label 1; now 1.007 = 1.007, a tie, crediting nobody. u4 gains species 3 (its t34
+    # valid) either way: n_u4 = 3.
+    # round 3: t27 is u10 against u4 (f(3)): before f(3) = f(3), a tie again (label 1, u4
+    # not credited); now f(2) < f(3): label 2 and u4 is credited its voted species 2.
+    # t34 (U4*: 3, u3: 3 | u7: 2) turns invalid (u7 reached f(3): acc 2.651 / 3.879 =
+    # .683), so u4 loses species 3: before n_u4 = |{0, 1}| = 2, now |{0, 1, 2}| = 3.
+    # Before, that round still changed n_u4: a fourth round was needed to see no change.
+    (2, "ignored"): dict(tie=("t19", {2: ["u2"], 1: ["u10"]}),
+                         n={"u10": (3, 2), "u8": (4, 3), "u4": (2, 3)}, labels={"t19": (1, 2), "t27": (1, 2)},
+                         n_iter=(4, 3)),
+    # the AI's votes only add to the accuracy denominator: the same trace as "ignored"
+    (2, "invalidating"): dict(tie=("t19", {2: ["u2"], 1: ["u10"]}),
+                              n={"u10": (3, 2), "u8": (4, 3), "u4": (2, 3)}, labels={"t19": (1, 2), "t27": (1, 2)},
+                              n_iter=(4, 3)),
+    # the AI's vote 2 on t11 (score .85 > .7, weight 1.7) unties t11 (label 2): neither
+    # rule credits u8 with species 0 there. t19's AI vote (score .60) does not count:
+    # t19 is tied as above, u10 3 -> 2 and t19 1 -> 2 (u2 f(3) against u10 f(2)); u4
+    # does not reach n = 3 here, so t27 does not move.
+    (2, "confident"): dict(tie=("t19", {2: ["u2"], 1: ["u10"]}),
+                           n={"u10": (3, 2)}, labels={"t19": (1, 2)}, n_iter=(3, 3)),
+    # the AI is a user: t9 (U0*: 3, u9: 3, u8: 3 | u2: 2, u6: 2, AI: 2) is tied 3g : 3g in
+    # round 1; before, 2 credited u2, u6 and the AI, and u6 has species 2 from nowhere
+    # else: n_u6 = 4 (authored 3, voted 0, 1, 2), now 3. In round 2 the weights untie t9
+    # (2: 3.879 against 3: 3.685) and u6 gets species 2 from it: n_u6 = 4, the state the
+    # old rule had reached in round 1. Same result, one round later.
+    (2, "worker"): dict(tie=("t9", {3: ["u0", "u9", "u8"], 2: ["u2", "u6", "AI"]}),
+                        n={}, labels={}, n_iter=(2, 3)),
+    # theta_conf 1.4, vote_factor 1/2. Round 1's ties credit nobody who needs it (u2:
+    # 4 voted species or 3 both round to 2, halves up; u5 already authored its 1). Round
+    # 2: t30 (U1*: 3 | u3: 2 | u8: 0), u1 and u3 at n = 2 (f(2)), u8 at g: tied 2 : 3;
+    # before, class 2 credited u3: n_u3 = 1 (authored 3) + 1/2 x |{0, 1, 2}| = 2.5 -> 3,
+    # now 1 + 1/2 x |{0, 1}| = 2. No label or validity moves (t30 is 2 either way: u3
+    # heavier before, the smallest of a tie now).
+    (3, "ignored"): dict(tie=("t30", {3: ["u1"], 2: ["u3"], 0: ["u8"]}),
+                         n={"u3": (3, 2)}, labels={}, n_iter=(3, 3)),
+    # the AI's vote 3 on t30 only adds to the accuracy denominator: the same trace
+    (3, "invalidating"): dict(tie=("t30", {3: ["u1"], 2: ["u3"], 0: ["u8"]}),
+                              n={"u3": (3, 2)}, labels={}, n_iter=(3, 3)),
+}
+
+
+@pytest.mark.parametrize("seed, ai", list(TIE_CREDIT_CASES))
+def test_reference_cases_where_a_tie_credited_a_species(seed, ai):
+    """The reference cases the tie rule used to move: every difference between the old rule
+    and the new one is the one traced by hand above, and PlantNet gives the new values."""
+    votes, params, case = plantnet_crowd(seed), REFERENCE_PARAMS[seed], TIE_CREDIT_CASES[(seed, ai)]
+    workers, tasks = list(votes.worker_ids), list(votes.task_ids)
+    # the tied observation of the trace, vote by vote (the votes that enter the scores)
+    df = votes.to_frame()
+    task, by_class = case["tie"]
+    rows = df[df["task"] == task]
+    if ai != "worker":
+        rows = rows[(rows["worker"] != "AI") | ((ai == "confident") & (rows["ai_score"] > 0.7))]
+    assert {int(k): sorted(g["worker"]) for k, g in rows.groupby("label")} == \
+        {k: sorted(w) for k, w in by_class.items()}
+    before = loop_reference(votes, ai=ai, tie_credits=True, **params)
+    now = loop_reference(votes, ai=ai, **params)
+    assert {workers[u]: (a, b) for u, (a, b) in enumerate(zip(before["n"], now["n"])) if a != b} == case["n"]
+    assert {tasks[i]: (a, b) for i, (a, b) in enumerate(zip(before["labels"], now["labels"])) if a != b} == \
+        case["labels"]
+    assert (before["n_iter"], now["n_iter"]) == case["n_iter"]
+    assert before["valid"] == now["valid"] and before["converged"] and now["converged"]
+    m = PlantNet(ai=ai, **params).fit(votes)
+    assert m.n_correct_.tolist() == now["n"] and m.labels_.tolist() == now["labels"]
+    for w, (_, n) in case["n"].items():
+        assert m.n_correct_[workers.index(w)] == n
+    for t, (_, lab) in case["labels"].items():
+        assert m.labels_[tasks.index(t)] == lab
+    assert m.n_iter_ == case["n_iter"][1]
+
+
+def _tie_credit_crowd(classes=None, task_names=None) -> Votes:
+    """Five observations t1..t5 tied between p (voting a1..a5) and q (voting b1..b5), and
+    x, where p votes a0 against q and r for b0; nobody is the author (vote_factor 1).
+
+    Credit a tie to the smallest class and p identified 5 species when the a's are listed
+    first (f(5) = 1.598 > 2g = 1.484: x goes to p, a0), q did when the b's are (x: b0
+    by f(5) + g against g): x, untied in both fits, followed the order of the classes.
+    A tie credits nobody: p and q weigh g, x is b0 (2g against g) whatever the order."""
+    t = [f"t{i}" for i in range(1, 6) for _ in range(2)] + ["x"] * 3
+    w = ["p", "q"] * 5 + ["p", "q", "r"]
+    lab = [c for i in range(1, 6) for c in (f"a{i}", f"b{i}")] + ["a0", "b0", "b0"]
+    if task_names is not None:
+        t = [task_names[x] for x in t]
+    return V(t, w, lab, classes=classes, extra={"author": np.zeros(len(t), bool)})
+
+
+def test_a_tie_credits_nobody_so_the_class_order_cannot_move_an_untied_label():
+    a_first = [f"a{i}" for i in range(6)] + [f"b{i}" for i in range(6)]
+    b_first = a_first[6:] + a_first[:6]
+    res = {}
+    for name, classes in (("a first", a_first), ("b first", b_first)):
+        v = _tie_credit_crowd(classes)
+        m = PlantNet(vote_factor=1.0).fit(v)
+        x = list(v.task_ids).index("x")
+        P = dense_probas(m.probas_)
+        assert P[x].max() == pytest.approx(2 / 3)  # b0: 2g of 3g, untied
+        res[name] = (str(v.classes[m.labels_[x]]), dict(zip(v.worker_ids, m.n_correct_.tolist())))
+    # p and q get no species from the ties; q and r identified b0 on x
+    assert res["a first"] == res["b first"] == ("b0", {"p": 0, "q": 1, "r": 1})
+
+
+def test_a_tie_credits_nobody_so_random_ties_cannot_move_an_untied_label():
+    # tie="random": before, each of t1..t5 credited p or q by a draw taken in the order of
+    # the tasks, so the seed and the task names decided x; now neither can
+    names = {t: t for t in ["t1", "t2", "t3", "t4", "t5", "x"]}
+    renamed = {t: f"obs-{9 - i}" for i, t in enumerate(names)}  # listed in the reverse order
+    for task_names in (names, renamed):
+        v = _tie_credit_crowd(task_names=task_names)
+        x = list(v.task_ids).index(task_names["x"])
+        for seed in range(8):
+            m = PlantNet(vote_factor=1.0, tie="random", random_state=seed).fit(v)
+            assert str(v.classes[m.labels_[x]]) == "b0"
+            assert dict(zip(v.worker_ids, m.n_correct_.tolist())) == {"p": 0, "q": 1, "r": 1}
 
 
 # --------------------------------------------------------------------------- edge cases
