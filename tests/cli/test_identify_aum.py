@@ -30,7 +30,7 @@ def crowd(tmp_path_factory):
 
 
 def test_scores_are_written_by_task_id_and_equal_the_library(crowd, tmp_path):
-    from crowdwise.cli.aggregate_deep import make_config
+    from crowdwise.cli._options import make_config
     from crowdwise.learn.aum import waum_scores
     from crowdwise.learn.data import load_features
 
@@ -164,7 +164,7 @@ def test_prune_on_an_image_folder_links_the_kept_images(tmp_path):
 
 
 def test_standardize_scores_on_scaled_features_and_prunes_the_original_ones(crowd, tmp_path):
-    from crowdwise.cli.aggregate_deep import make_config
+    from crowdwise.cli._options import make_config
     from crowdwise.learn.aum import waum_scores
     from crowdwise.learn.data import load_features, standardize
 

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .._constants import DUPLICATES_HELP, STRICT_HELP
-
-
-def output_stem(spec: str) -> str:
-    """File-name form of a strategy specification: ``PlantNet[theta_conf=2]`` -> ``plantnet-theta_conf=2``."""
-    s = spec.strip().lower().replace("[", "-").replace("]", "")
-    s = re.sub(r"[^\w.=+-]+", "_", s)
-    return s.strip("_-")
+from ._options import Duplicates, Strict
 
 
 def command(
@@ -36,8 +28,8 @@ def command(
                                        "labels_<data>_<strategy>_hard.npy/.csv (the soft files are left as they "
                                        "are).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the strategy (tie rule, initialisation).")] = 0,
-    duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
-    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
+    duplicates: Duplicates = "keep",
+    strict: Strict = False,
     truth: Annotated[Optional[Path], typer.Option("--truth", help="Ground truth to report accuracy against "
                                                   "(.npy or CSV task,label). Default: ground_truth.npy or "
                                                   "truth.csv of the folder when present.")] = None,
@@ -56,7 +48,7 @@ def command(
 
     from .. import io
     from ..aggregate import make_strategy
-    from ..io._output import check_output_path, output_set, safe_name
+    from ..io._output import check_output_path, output_set, output_stem, safe_name
     from ._common import console, fit_with_progress, folder_truth, input_files, load_dataset_votes, progress
 
     from ..errors import InputError

@@ -1,7 +1,7 @@
 """`crowdwise aggregate-deep`: learn a classifier end to end from the votes (crowd layers).
 
-The learning options (items, model, training loop) are defined once here as typer
-annotations and reused by the AUM / WAUM methods of `crowdwise identify`.
+Its options (items, model, training loop) are shared with `crowdwise identify` and
+`crowdwise train` through :mod:`crowdwise.cli._options`.
 """
 
 from __future__ import annotations
@@ -11,94 +11,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .._constants import DUPLICATES_HELP, STRICT_HELP
-
-# --------------------------------------------------------------------------- shared options
-FeaturesTrain = Annotated[Optional[Path], typer.Option(
-    "--features-train", help="Feature matrix of the crowd-labelled tasks (.npy: row i = task i of the votes; "
-                             "CSV/Parquet: an id column). Default: the images of DATASET/train.")]
-FeaturesVal = Annotated[Optional[Path], typer.Option("--features-val", help="Validation features (pick the "
-                                                                            "best epoch).")]
-FeaturesTest = Annotated[Optional[Path], typer.Option("--features-test", help="Test features (scored).")]
-Standardize = Annotated[bool, typer.Option("--standardize/--no-standardize", help="Scale features by the "
-                                           "training mean and sd (as train --standardize; e.g. Music).")]
-TrainTruth = Annotated[Optional[Path], typer.Option("--train-truth", help="True classes of the training rows "
-                                                                          "(.txt one index per line, .npy).")]
-ValTruth = Annotated[Optional[Path], typer.Option("--val-truth", help="True classes of the validation rows.")]
-TestTruth = Annotated[Optional[Path], typer.Option("--test-truth", help="True classes of the test rows.")]
-Model = Annotated[str, typer.Option("--model", "-m", help="mlp, labelme, resnet18, resnet34, resnet50, vgg16_bn.")]
-Hidden = Annotated[str, typer.Option("--hidden", help="Hidden layer sizes of mlp, comma-separated ('' = "
-                                                      "multinomial logistic regression).")]
-Dropout = Annotated[float, typer.Option("--dropout", help="Dropout after each hidden layer of mlp.")]
-Weights = Annotated[Optional[Path], typer.Option("--weights", help="Initial weights: a local state-dict file.")]
-Epochs = Annotated[int, typer.Option("--epochs", "--n-epochs", "-e", help="Training epochs.")]
-BatchSize = Annotated[int, typer.Option("--batch-size", help="Mini-batch size (tasks).")]
-Optim = Annotated[str, typer.Option("--optimizer", help="sgd or adam.")]
-Lr = Annotated[float, typer.Option("--lr", help="Learning rate.")]
-Momentum = Annotated[float, typer.Option("--momentum", help="SGD momentum.")]
-WeightDecay = Annotated[float, typer.Option("--weight-decay", help="L2 penalty of the classifier.")]
-Scheduler = Annotated[str, typer.Option("--scheduler", help="multistep, cosine or none.")]
-Milestones = Annotated[Optional[str], typer.Option("--milestones", help="Epochs of the multistep schedule, "
-                                                                        "comma-separated.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed of the weights, the shuffling and everything random.")]
-Device = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1... Default: cuda when "
-                                                                "available.")]
-ImgSize = Annotated[int, typer.Option("--img-size", help="Side of the square images fed to the network.")]
-Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads of torch (1 is fastest for small "
-                                                                  "models on a busy machine).")]
-
-
-#: an example value for each option read by parse_ints (shown in its error)
-_INT_LIST_EXAMPLES = {"--hidden": "128,64", "--milestones": "30,60", "--top-k": "3,5"}
-
-
-def parse_ints(text: Optional[str], what: str) -> tuple[int, ...] | None:
-    """``"128,64"`` -> ``(128, 64)``; ``""`` -> ``()``; None stays None."""
-    from ..errors import InputError
-
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    try:
-        return tuple(int(p) for p in parts)
-    except ValueError:
-        example = _INT_LIST_EXAMPLES.get(what, "1,2")
-        raise InputError(f"{what} {text!r} is not a list of integers",
-                         fix=f"write e.g. {what} {example}") from None
-
-
-def load_learning_data(dataset: Path, votes: Any, *, features_train: Optional[Path], features_val: Optional[Path],
-                       features_test: Optional[Path], train_truth: Optional[Path], val_truth: Optional[Path],
-                       test_truth: Optional[Path]) -> Any:
-    """The items of the votes' tasks: feature matrices when given, else image folders."""
-    from ..learn import require_torch
-
-    require_torch()
-    from ..learn.data import load_task_data
-
-    folder = dataset if dataset.is_dir() else dataset.parent
-    return load_task_data(folder, votes, features_train=features_train, features_val=features_val,
-                          features_test=features_test, train_truth=train_truth, val_truth=val_truth,
-                          test_truth=test_truth)
-
-
-def make_config(*, epochs: int, batch_size: int, optimizer: str, lr: float, momentum: float, weight_decay: float,
-                scheduler: str, milestones: Optional[str], seed: int, device: Optional[str],
-                threads: Optional[int]) -> Any:
-    """A :class:`crowdwise.learn.train.TrainConfig` from the CLI options."""
-    from ..learn.train import TrainConfig
-
-    return TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer.lower(), lr=lr, momentum=momentum,
-                       weight_decay=weight_decay, scheduler=scheduler.lower(),
-                       milestones=parse_ints(milestones, "--milestones"), seed=seed, device=device, threads=threads)
-
-
-def model_options(hidden: str, dropout: float, weights: Optional[Path]) -> dict[str, Any]:
-    opts: dict[str, Any] = {"hidden": parse_ints(hidden, "--hidden"), "dropout": dropout}
-    if weights is not None:
-        opts["weights"] = weights
-    return opts
-
+from ._options import (BatchSize, Device, Dropout, Duplicates, Epochs, FeaturesTest, FeaturesTrain, FeaturesVal,
+                       Hidden, ImgSize, Lr, Milestones, Model, Momentum, Optim, Quiet, Scheduler, Seed, Standardize,
+                       Strict, TestTruth, Threads, TrainTruth, ValTruth, WeightDecay, Weights, load_learning_data,
+                       make_config, model_options)
 
 # --------------------------------------------------------------------------- the verb
 def command(
@@ -118,9 +34,7 @@ def command(
     milestones: Milestones = None, head_lr: Annotated[Optional[float], typer.Option(
         "--head-lr", help="Learning rate of the crowd layer (default: --lr).")] = None,
     seed: Seed = 0, device: Device = None, img_size: ImgSize = 224, threads: Threads = None,
-    duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
-    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
+    duplicates: Duplicates = "keep", strict: Strict = False, quiet: Quiet = False,
 ) -> None:
     """Train a classifier end to end from the votes of DATASET through a crowd layer.
 
@@ -136,7 +50,7 @@ def command(
     from ..errors import InputError
     from ..learn import require_torch
     from ..learn.crowd_layers import parse_crowd_spec
-    from .aggregate import output_stem
+    from ..io._output import output_stem
     from ..io._output import check_output_path, output_set, safe_name
     from ._common import console, input_files, load_dataset_votes, progress
 

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .._constants import DUPLICATES_HELP, STRICT_HELP
+from ._options import Duplicates, Strict
 
-from .aggregate_deep import (BatchSize, Device, Dropout, Epochs, FeaturesTest, FeaturesTrain, FeaturesVal, Hidden,
+from ._options import (BatchSize, Device, Dropout, Epochs, FeaturesTest, FeaturesTrain, FeaturesVal, Hidden,
                              ImgSize, Lr, Milestones, Model, Momentum, Optim, Scheduler, Standardize, TestTruth,
                              Threads, TrainTruth, ValTruth, WeightDecay, Weights)
 
@@ -111,8 +111,8 @@ def command(
     milestones: Milestones = None, device: Device = None, img_size: ImgSize = 224, threads: Threads = None,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the DS and GLAD fits; seed of the networks.")]
     = 0,
-    duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
-    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
+    duplicates: Duplicates = "keep",
+    strict: Strict = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
     """Score the tasks, the workers and the data set DATASET.
@@ -358,7 +358,7 @@ def _learning_scores(learning: list[str], votes: Any, dataset: Path, scores: dic
     from ..aggregate import MajorityVote
     from ..errors import InputError
     from ._common import progress
-    from .aggregate_deep import load_learning_data, make_config, model_options
+    from ._options import load_learning_data, make_config, model_options
 
     config = make_config(**cfg)
     lab = _read_task_labels(labels, votes) if "aum" in learning else None

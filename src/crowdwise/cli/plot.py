@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._constants import DEFAULT_STRATEGIES, DUPLICATES_HELP, STRICT_HELP
+from .._constants import DEFAULT_STRATEGIES
+from ._options import Duplicates, Strict
 
 
 def _figure_list() -> str:
@@ -30,8 +31,8 @@ def command(
     seeds: Annotated[int, typer.Option("--seeds", help="Repeat each strategy with seeds 0..N-1.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the DS and GLAD fits.")] = 0,
     dpi: Annotated[float, typer.Option("--dpi", help="Resolution of the PNG files.")] = 100,
-    duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
-    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
+    duplicates: Duplicates = "keep",
+    strict: Strict = False,
     list_: Annotated[bool, typer.Option("--list", help="List the figure names and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:

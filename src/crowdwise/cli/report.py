@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._constants import DEFAULT_STRATEGIES, DUPLICATES_HELP, STRICT_HELP
+from .._constants import DEFAULT_STRATEGIES
+from ._options import Duplicates, Strict
 
 
 def command(
@@ -27,8 +28,8 @@ def command(
                                       "scores.")] = 0,
     top: Annotated[int, typer.Option("--top", help="Rows of the table of tasks most in doubt.")] = 20,
     dpi: Annotated[float, typer.Option("--dpi", help="Resolution of the embedded figures.")] = 100,
-    duplicates: Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)] = "keep",
-    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
+    duplicates: Duplicates = "keep",
+    strict: Strict = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, print nothing.")] = False,
 ) -> None:
     """Write one self-contained HTML page about DATASET, to send to colleagues.

@@ -7,7 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .aggregate_deep import parse_ints
+from ._options import (BatchSize, Device, Dropout, Epochs, FeaturesTest, FeaturesTrain, FeaturesVal, Hidden,
+                       ImgSize, Lr, Milestones, Momentum, Optim, Quiet, Scheduler, Standardize, WeightDecay, Weights,
+                       parse_ints)
 
 
 def command(
@@ -23,11 +25,9 @@ def command(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output folder (results.json, model.pt, "
                                                    "reliability.png, test_proba.npy). Default: "
                                                    "DATASET/results/train_<labels>_<model>.")] = None,
-    features_train: Annotated[Optional[Path], typer.Option("--features-train", help="Feature matrix of the "
-                                                           "training tasks: .npy (row i = task i of the votes) or "
-                                                           "CSV/Parquet with an id column.")] = None,
-    features_val: Annotated[Optional[Path], typer.Option("--features-val", help="Validation features.")] = None,
-    features_test: Annotated[Optional[Path], typer.Option("--features-test", help="Test features.")] = None,
+    features_train: FeaturesTrain = None,
+    features_val: FeaturesVal = None,
+    features_test: FeaturesTest = None,
     train_truth: Annotated[Optional[Path], typer.Option("--train-truth", help="True training classes: one class "
                                                         "index per line (.txt) or .npy, or a task,label table. "
                                                         "Default for --labels gold: the features' class column, "
@@ -40,29 +40,24 @@ def command(
                                                      "(default id or task).")] = None,
     label_column: Annotated[Optional[str], typer.Option("--label-column", help="True-class column of feature "
                                                         "tables (default class, label or truth).")] = None,
-    standardize: Annotated[bool, typer.Option("--standardize/--no-standardize", help="Scale features by the "
-                                              "training mean and sd.")] = False,
-    hidden: Annotated[str, typer.Option("--hidden", help="Hidden sizes of mlp, comma-separated ('' for "
-                                        "none).")] = "128",
-    dropout: Annotated[float, typer.Option("--dropout", help="Dropout after each hidden layer of mlp.")] = 0.0,
-    weights: Annotated[Optional[Path], typer.Option("--weights", help="Initial weights: a local state-dict file "
-                                                    "(crowdwise or torchvision format). Nothing is "
-                                                    "downloaded.")] = None,
+    standardize: Standardize = False,
+    hidden: Hidden = "128",
+    dropout: Dropout = 0.0,
+    weights: Weights = None,
     freeze_backbone: Annotated[bool, typer.Option("--freeze-backbone", help="Train the last layer only.")] = False,
     small_images: Annotated[bool, typer.Option("--small-images", help="ResNets: CIFAR stem (3x3 conv, no max "
                                                "pool) for images of about 32 pixels.")] = False,
-    img_size: Annotated[int, typer.Option("--img-size", help="Images are resized to this square side.")] = 224,
+    img_size: ImgSize = 224,
     augment: Annotated[bool, typer.Option("--augment/--no-augment", help="Random crop and flip of training "
                                           "images.")] = False,
-    epochs: Annotated[int, typer.Option("--epochs", "-e", help="Training epochs.")] = 50,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Batch size.")] = 64,
-    optimizer: Annotated[str, typer.Option("--optimizer", help="sgd or adam.")] = "sgd",
-    lr: Annotated[float, typer.Option("--lr", help="Initial learning rate.")] = 0.01,
-    momentum: Annotated[float, typer.Option("--momentum", help="SGD momentum.")] = 0.9,
-    weight_decay: Annotated[float, typer.Option("--weight-decay", help="L2 penalty.")] = 5e-4,
-    scheduler: Annotated[str, typer.Option("--scheduler", help="multistep, cosine or none.")] = "multistep",
-    milestones: Annotated[Optional[str], typer.Option("--milestones", help="Multistep epochs, e.g. 25,50 "
-                                                      "(default: half and three quarters of --epochs).")] = None,
+    epochs: Epochs = 50,
+    batch_size: BatchSize = 64,
+    optimizer: Optim = "sgd",
+    lr: Lr = 0.01,
+    momentum: Momentum = 0.9,
+    weight_decay: WeightDecay = 5e-4,
+    scheduler: Scheduler = "multistep",
+    milestones: Milestones = None,
     gamma: Annotated[float, typer.Option("--gamma", help="Multistep factor.")] = 0.1,
     select: Annotated[str, typer.Option("--select", help="Best epoch on the validation set by val_accuracy or "
                                         "val_loss.")] = "val_accuracy",
@@ -70,13 +65,12 @@ def command(
                                        "reported).")] = "3,5",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the initial weights, shuffling, dropout and "
                                       "augmentation.")] = 0,
-    device: Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1... Default: cuda when "
-                                                  "available.")] = None,
+    device: Device = None,
     num_workers: Annotated[int, typer.Option("--num-workers", help="Data-loading processes (images).")] = 0,
     threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads of torch. Default: 1 for "
                                                    "feature matrices (small models run many times faster on one "
                                                    "thread), torch's default for images.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train a classifier on the labels of DATASET's tasks and score it on the test set.
 

@@ -45,7 +45,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["safe_name", "check_output_path", "output_set", "atomic_write", "make_dir", "save_npy",
+__all__ = ["safe_name", "output_stem", "check_output_path", "output_set", "atomic_write", "make_dir", "save_npy",
            "save_sparse", "OutputSet"]
 
 PathLike = str | os.PathLike
@@ -82,6 +82,19 @@ def safe_name(text: Any, *, fallback: str = "data", max_length: int = MAX_NAME_L
     s = s.lstrip("._").rstrip("_")
     s = s[:max_length].rstrip("._")
     return s or fallback
+
+
+def output_stem(spec: str) -> str:
+    """File-name form of a strategy specification (lower case, options after a ``-``).
+
+    Examples
+    --------
+    >>> output_stem("PlantNet[theta_conf=2]"), output_stem("../DS")
+    ('plantnet-theta_conf=2', 'ds')
+    """
+    s = spec.strip().lower().replace("[", "-").replace("]", "")
+    s = re.sub(r"[^\w.=+-]+", "_", s)
+    return safe_name(s.strip("_-"), fallback="strategy")
 
 
 def _same_file(a: Path, b: Path) -> bool:
