@@ -1,5 +1,6 @@
 """Readers and writers: peerannot folders, answers.json, CSV / Parquet tables, DataFrames,
-dense matrices, ground truth and label files.
+dense matrices, ground truth and label files, and the items to learn from (feature
+matrices, image folders, training targets: :mod:`crowdwise.io.features`).
 
 Everything enters crowdwise as a :class:`~crowdwise.Votes` through :func:`load_votes`
 and leaves through :func:`save_votes` (or :func:`write_labels_table` / :func:`save_npy`
@@ -98,6 +99,7 @@ from ._common import PathLike, atomic_write, check_exists, kind_of, make_dir, sa
 from ._output import check_output_path, output_set, safe_name
 from ._encode import as_path, reading
 from .dense import looks_dense, read_dense, write_dense
+from .features import load_features, load_image_folder, load_task_data, read_targets
 from .labels import read_labels, write_labels_table
 from .peerannot import read_answers, read_metadata, read_peerannot, write_answers, write_peerannot
 from .tables import first_line, from_dataframe, read_table, read_table_frame, write_table
@@ -127,6 +129,10 @@ __all__ = [
     "read_table_frame",
     "write_labels_table",
     "read_labels",
+    "load_features",
+    "load_image_folder",
+    "load_task_data",
+    "read_targets",
 ]
 
 _TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
