@@ -195,3 +195,38 @@ def test_worker_scores_from_sparse_mode_ds_equal_the_dense_ones(monkeypatch):
     with pytest.raises(InputError, match="sparse mode"):
         worker_spam_score(v, confusions=sp)
     assert np.isfinite(worker_trace_ds(v, confusions=sp)).all()
+
+
+def test_identify_cli_methods_agree_with_the_library_table():
+    from crowdwise.cli.identify import METHODS
+    from crowdwise.identify import SCORES
+
+    assert {k: v[:2] for k, v in METHODS.items()} == SCORES
+
+
+def test_score_shares_one_ds_fit_and_matches_the_single_functions():
+    from crowdwise import identify
+    from crowdwise.simulate import simulate
+
+    v = simulate("independent-confusion", 60, 8, 3, seed=1).votes
+    s = identify.CrowdScores(v, random_state=0)
+    assert np.array_equal(s.get("trace").values, identify.worker_trace_ds(v, random_state=0))
+    assert np.array_equal(s.get("spam-score").values, identify.worker_spam_score(v, random_state=0))
+    assert vars(s)["ds"] is s.ds  # fitted once, kept
+    out = identify.score(v, ["entropy", "agreement", "krippendorff"])
+    assert np.array_equal(out["entropy"].values, identify.task_entropy(v))
+    assert np.array_equal(out["agreement"].n_votes, identify.worker_agreement(v)[1])
+    assert out["krippendorff"].values == identify.krippendorff_alpha(v)
+
+
+def test_drop_spammers_keeps_workers_with_too_few_votes():
+    from crowdwise import Votes, identify
+
+    # c always answers 0 (spam score 0); d answered once, wrongly: kept with min_votes=2
+    t = [i for i in range(6) for _ in range(3)] + [0]
+    w = list("abc") * 6 + ["d"]
+    lab = [x for i in range(6) for x in (i % 2, i % 2, 0)] + [1]
+    v = Votes.from_records(t, w, lab)
+    r = identify.drop_spammers(v, 0.5, min_votes=2)
+    assert sorted(r.votes.worker_ids.tolist()) == ["a", "b", "d"] and r.n_votes_dropped == 6
+    assert r.votes.n_tasks == v.n_tasks and list(r.votes.task_ids) == list(v.task_ids)

@@ -121,16 +121,13 @@ def command(
 
     Writes identification/<score>.npy (one value per task or worker, in index order, like peerannot) and identification/<score>.csv keyed by the original ids (with n_votes), and identification/krippendorff.json. With --drop-spammers THRESHOLD -o NEWFOLDER, also writes a peerannot folder without the workers whose spam score is below THRESHOLD. With --prune ALPHA -o NEWFOLDER (one of aum, aumc, waum), writes a peerannot folder without the tasks whose score is at or below the ALPHA-quantile (--per-class: within each class), with the kept rows of the training features (features_train.npy; train_truth.txt only when the training classes are known, from --train-truth) or links to the kept images, the truth of the kept tasks, and pruned.csv (every task, its score, kept or not).
     """  # noqa: E501 (one line per paragraph: the help formatter keeps line breaks)
-    import json
-
     import numpy as np
-    import pandas as pd
 
     from .. import identify, io
-    from ..identify.workers import ds_confusions
     from ..errors import InputError
-    from ..votes import Votes
-    from ..io._output import check_output_path, escape_formulas, output_set
+    from ..identify.scores import CrowdScores, check_spam_score_size
+    from ..io._output import check_output_path, output_set
+    from ..io.scores import save_scores, score_paths
     from ._common import console, input_files, load_dataset_votes, progress
 
     methods = _parse_methods(method)
@@ -173,56 +170,25 @@ def command(
     inputs = input_files(dataset, labels, features_train, features_val, features_test, train_truth, val_truth,
                          test_truth, Path(confusions_spec) if confusions_spec.lower().endswith(".npy") else None)
     for name in methods:  # before any computation: a wrong output path costs nothing
-        stem = ALL_METHODS[name][1]
-        for p in ((out_dir / "krippendorff.json",) if name == "krippendorff" else
-                  (out_dir / f"{stem}.npy", out_dir / f"{stem}.csv")):
+        kind, stem = ALL_METHODS[name][:2]
+        for p in score_paths(name, kind, stem, out_dir):
             check_output_path(p, inputs)
 
     if "spam-score" in methods or drop_spammers is not None:  # refused up front, not after a long DS fit
-        from ..identify.workers import DENSE_CONFUSIONS_LIMIT
+        try:
+            check_spam_score_size(votes, asked=methods)
+        except InputError as exc:
+            what = "" if "spam-score" in methods else " (--drop-spammers)"
+            raise InputError(exc.problem + what, source=dataset,
+                             fix=exc.fix.replace("leave spam-score out", "leave spam-score out of -s")) from None
 
-        k, w = votes.n_classes, votes.n_workers
-        need = 8.0 * w * k * k
-        if need > DENSE_CONFUSIONS_LIMIT:
-            what = "--drop-spammers (spam scores)" if "spam-score" not in methods else "spam-score"
-            others = [m for m in ("trace", "agreement", "glad-ability") if m not in methods]
-            fix = "leave spam-score out of -s" if "spam-score" in methods else "clean the data set another way"
-            if others:
-                fix += f" (scores that can run at this size: {', '.join(others)})"
-            raise InputError(f"{what} needs every worker's full {k:,} x {k:,} confusion matrix: "
-                             f"{need / 2**30:,.1f} GiB for {w:,} workers, above the limit of "
-                             f"{DENSE_CONFUSIONS_LIMIT / 2**30:.0f} GiB", source=dataset, fix=fix)
-
-    conf: Any = None
-
-    def confusions() -> Any:
-        nonlocal conf
-        if conf is None:
-            with progress(f"Dawid-Skene on {votes.n_votes:,} votes", quiet=quiet):
-                conf = ds_confusions(votes, random_state=seed)
-        return conf
-
-    scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (values, n_votes)
-    n_task, n_worker = votes.votes_per_task(), votes.votes_per_worker()
-    alpha = None
-    for name in methods:
-        with progress(f"{name} on {votes.n_votes:,} votes", quiet=quiet):
-            if name == "entropy":
-                scores[name] = identify.task_entropy(votes), n_task
-            elif name == "glad-difficulty":
-                scores[name] = identify.task_difficulty_glad(votes, random_state=seed), n_task
-            elif name == "needs-vote":
-                scores[name] = identify.needs_another_vote(votes), n_task
-            elif name == "glad-ability":
-                scores[name] = identify.worker_ability_glad(votes, random_state=seed), n_worker
-            elif name == "agreement":
-                scores[name] = identify.worker_agreement(votes)
-            elif name == "krippendorff":
-                alpha = identify.krippendorff_alpha(votes)
-        if name == "trace":
-            scores[name] = identify.worker_trace_ds(votes, confusions=confusions()), n_worker
-        elif name == "spam-score":
-            scores[name] = identify.worker_spam_score(votes, confusions=confusions()), n_worker
+    crowd = CrowdScores(votes, random_state=seed)
+    scores: dict[str, Any] = {}  # name -> identify.Score
+    for name in (m for m in methods if m not in LEARNING_METHODS):
+        what = "Dawid-Skene" if name in ("trace", "spam-score") and "ds" not in vars(crowd) else name
+        with progress(f"{what} on {votes.n_votes:,} votes", quiet=quiet):
+            scores[name] = crowd.get(name)
+    n_task = crowd.n_task
 
     data: Any = None
     groups: dict[str, np.ndarray] = {}  # learning method -> class of each task (for --per-class)
@@ -239,43 +205,20 @@ def command(
 
     written: list[Path] = []
     with output_set(inputs):
-        if methods:
-            io.make_dir(out_dir)
-        for name, (values, n) in scores.items():
-            kind, stem, _, _ = ALL_METHODS[name]
-            ids = votes.task_ids if kind == "task" else votes.worker_ids
-            npy = out_dir / f"{stem}.npy"
-            io.save_npy(npy, np.asarray(values, dtype=float))
-            csv = out_dir / f"{stem}.csv"
-            frame = pd.DataFrame({kind: escape_formulas(ids), stem: values, "n_votes": np.asarray(n, dtype=np.int64)})
-            with io.atomic_write(csv) as f:
-                frame.to_csv(f, index=False, lineterminator="\n")
-            written += [npy, csv]
-        if alpha is not None:
-            pairable = int((n_task[votes.task] >= 2).sum())
-            js = out_dir / "krippendorff.json"
-            with io.atomic_write(js) as f:
-                json.dump({"krippendorff_alpha": None if np.isnan(alpha) else alpha, "level": "nominal",
-                           "n_pairable_votes": pairable, "n_votes": votes.n_votes}, f, indent=2)
-                f.write("\n")
-            written.append(js)
+        written += save_scores(scores, votes, out_dir)
 
         dropped = None
         if drop_spammers is not None:
-            spam = identify.worker_spam_score(votes, confusions=confusions())
-            bad = ~(spam >= drop_spammers)  # NaN (no vote) counts as dropped: it has no vote anyway
-            n_votes = np.bincount(votes.worker, minlength=votes.n_workers)
-            bad &= ~((n_votes > 0) & (n_votes < min_votes))  # too few votes to judge: kept
-            keep = ~bad[votes.worker]
-            kept_workers, w = np.unique(votes.worker[keep], return_inverse=True)
-            cleaned = Votes(task=votes.task[keep], worker=w, label=votes.label[keep], task_ids=votes.task_ids,
-                            worker_ids=votes.worker_ids[kept_workers], classes=votes.classes, name=votes.name)
+            with progress(f"spam scores on {votes.n_votes:,} votes", quiet=quiet):
+                res = identify.drop_spammers(votes, drop_spammers, min_votes=min_votes,
+                                             confusions=crowd.confusions)
+            cleaned = res.votes
             io.write_peerannot(cleaned, output)
             for truth in ("ground_truth.npy", "truth.csv"):  # task ids are kept: the truth still matches
                 if (folder / truth).is_file() and dataset.is_dir():
                     with io.atomic_write(output / truth, "wb") as f:
                         f.write((folder / truth).read_bytes())
-            dropped = (int(votes.n_workers - kept_workers.size), int((~keep).sum()), cleaned)
+            dropped = (res.n_workers_dropped, res.n_votes_dropped, cleaned)
             written.append(output)
 
         pruned = None
@@ -283,7 +226,7 @@ def command(
             from ..learn.aum import prune_mask
 
             name = learning[0]
-            values = scores[name][0]
+            values = scores[name].values
             keep = prune_mask(values, prune, classes=groups[name] if per_class else None)
             pruned = _write_pruned(votes, keep, values, name, output, folder, dataset, data)
             written.append(output)
@@ -293,9 +236,12 @@ def command(
     from rich.table import Table
 
     console.print(f"{votes!r}")
-    if alpha is not None:
-        console.print(f"Krippendorff's alpha (nominal): [bold]{alpha:.4f}[/]")
-    for name, (values, n) in scores.items():
+    if "krippendorff" in scores:
+        console.print(f"Krippendorff's alpha (nominal): [bold]{scores['krippendorff'].values:.4f}[/]")
+    for name, sc in scores.items():
+        if sc.kind == "dataset":
+            continue
+        values, n = sc.values, sc.n_votes
         kind, stem, highest, what = ALL_METHODS[name]
         ids = votes.task_ids if kind == "task" else votes.worker_ids
         vals = np.asarray(values, dtype=float)
@@ -357,6 +303,7 @@ def _learning_scores(learning: list[str], votes: Any, dataset: Path, scores: dic
 
     from ..aggregate import MajorityVote
     from ..errors import InputError
+    from ..identify import Score
     from ._common import progress
     from ._options import load_learning_data, make_config, model_options
 
@@ -387,14 +334,14 @@ def _learning_scores(learning: list[str], votes: Any, dataset: Path, scores: dic
         bar = False if quiet else f"{name} ({config.epochs} epochs)"
         if name == "aum":
             res = A.aum_scores(seen, lab, progress=bar, **common)
-            scores[name], groups[name] = (res.scores, n_task), lab
+            scores[name], groups[name] = Score(name, "task", res.scores, n_task, votes.task_ids), lab
         elif name == "aumc":
             res = A.aumc_scores(votes, seen, seed=cfg["seed"], progress=bar, **common)
-            scores[name], groups[name] = (res.scores, n_task), res.labels
+            scores[name], groups[name] = Score(name, "task", res.scores, n_task, votes.task_ids), res.labels
         else:
             w = A.waum_scores(votes, seen, confusions=conf, form=waum_form,
                               progress=bar if waum_form == "stacked" else False, **common)
-            scores[name], groups[name] = (w.scores, n_task), mv
+            scores[name], groups[name] = Score(name, "task", w.scores, n_task, votes.task_ids), mv
     return data, groups
 
 

@@ -88,7 +88,6 @@ def command(
     import json
     import time
 
-    import numpy as np
     import torch
 
     from .. import __version__, io

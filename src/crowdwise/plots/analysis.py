@@ -90,24 +90,26 @@ class CrowdAnalysis:
 
     # ------------------------------------------------------------------ scores
     @cached_property
-    def alpha(self) -> float:
-        from ..identify import krippendorff_alpha
+    def scores(self) -> Any:
+        """The library's :class:`~crowdwise.identify.CrowdScores` of these votes: each score
+        computed once, one dense Dawid-Skene fit (the figures draw K x K matrices) shared by
+        the trace, the spam score, the confusions and the doubt posterior."""
+        from ..identify import CrowdScores
 
-        return krippendorff_alpha(self.votes)
+        return CrowdScores(self.votes, random_state=self.random_state, dense_ds=True)
+
+    @cached_property
+    def alpha(self) -> float:
+        return self.scores.get("krippendorff").values
 
     @cached_property
     def entropy(self) -> np.ndarray:
-        from ..identify import task_entropy
+        return self.scores.get("entropy").values
 
-        return task_entropy(self.votes)
-
-    @cached_property
+    @property
     def ds(self) -> Any:
-        from ..aggregate.dawid_skene import DawidSkene
-
-        # dense confusions for the figures (K x K per worker drawn); where they would not
-        # fit, DS refuses and the report says so instead of drawing them
-        return DawidSkene(random_state=self.random_state, sparse=False).fit(self.votes)
+        # where dense confusions would not fit, DS refuses and the report says so instead of drawing them
+        return self.scores.ds
 
     @cached_property
     def trace(self) -> np.ndarray:
@@ -123,23 +125,19 @@ class CrowdAnalysis:
 
     @cached_property
     def ability(self) -> np.ndarray:
-        from ..identify import worker_ability_glad
-
-        return worker_ability_glad(self.votes, random_state=self.random_state)
+        return self.scores.get("glad-ability").values
 
     @cached_property
-    def _agreement(self) -> tuple[np.ndarray, np.ndarray]:
-        from ..identify import worker_agreement
-
-        return worker_agreement(self.votes)
+    def _agreement(self) -> Any:
+        return self.scores.get("agreement")
 
     @property
     def agreement(self) -> np.ndarray:
-        return self._agreement[0]
+        return self._agreement.values
 
     @property
     def agreement_n(self) -> np.ndarray:
-        return self._agreement[1]
+        return self._agreement.n_votes
 
     @cached_property
     def needs_vote(self) -> np.ndarray:
