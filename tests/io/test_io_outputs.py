@@ -233,3 +233,28 @@ def test_truth_npy_without_votes(tmp_path):
     (tmp_path / "t.csv").write_text("task,label\na,1\n")
     with pytest.raises(InputError, match="pass the votes"):
         load_truth(tmp_path / "t.csv", None)
+
+
+def test_save_labels_dense_soft_sparse_soft_hard_and_validity(tmp_path):
+    from types import SimpleNamespace
+
+    from scipy import sparse
+
+    from crowdwise import Votes
+    from crowdwise.io import save_labels
+
+    v = Votes.from_records(["a", "a", "b", "c"], ["w", "x", "w", "w"], [0, 1, 1, 0])
+    p = np.array([[.5, .5], [0., 1.], [1., 0.]])
+    soft = SimpleNamespace(soft=True, labels_=np.array([0, 1, 0]), probas_=p)
+    paths = save_labels(soft, v, tmp_path / "s.npy", tmp_path / "s.csv")
+    assert [x.name for x in paths] == ["s.npy", "s.csv"] and np.array_equal(np.load(paths[0]), p)
+    paths = save_labels(soft, v, tmp_path / "h.npy", hard=True)
+    assert [x.name for x in paths] == ["h.npy"] and np.load(paths[0]).tolist() == [0, 1, 0]
+    sp = SimpleNamespace(soft=True, labels_=np.array([0, 1, 0]), probas_=sparse.csr_array(p))
+    paths = save_labels(sp, v, tmp_path / "k.npy")
+    assert [x.name for x in paths] == ["k.npy", "k_probas.npz"]
+    assert np.load(paths[0]).tolist() == [0, 1, 0] and np.array_equal(sparse.load_npz(paths[1]).toarray(), p)
+    valid = SimpleNamespace(soft=False, labels_=np.array([0, 1, 0]), probas_=p, valid_=np.array([True, False, True]))
+    save_labels(valid, v, tmp_path / "v.npy", tmp_path / "v.csv")
+    assert np.load(tmp_path / "v.npy").tolist() == [0, -1, 0]
+    assert "valid" in (tmp_path / "v.csv").read_text().splitlines()[0]

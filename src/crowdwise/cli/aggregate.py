@@ -44,7 +44,6 @@ def command(
     beside FILE under its name.
     """
     import numpy as np
-    from scipy import sparse
 
     from .. import io
     from ..aggregate import make_strategy
@@ -70,9 +69,8 @@ def command(
     else:
         out_dir = out_dir or folder / "labels"
         stem = f"labels_{name}_{output_stem(strategy)}{suffix}"
-    npy, npz = out_dir / f"{stem}.npy", out_dir / f"{stem}_probas.npz"
+    npy = out_dir / f"{stem}.npy"
     table = output or out_dir / f"{stem}.csv"
-    written = [npy, table]
     inputs = input_files(dataset, truth, folder_truth(dataset, truth))
     for p in (npy, table):  # before the fit: a wrong output path costs no computation
         check_output_path(p, inputs)
@@ -84,23 +82,13 @@ def command(
     truth_file = truth if quiet else folder_truth(dataset, truth)  # a truth the user named is always checked
     truth_arr = io.load_truth(truth_file, votes) if truth_file is not None else None
 
-    valid = getattr(model, "valid_", None)
-    hard_labels = model.labels_.copy()
-    if valid is not None:
-        hard_labels[~valid] = -1
-    probas = model.probas_
     with output_set(inputs):
-        if model.soft and not hard and not sparse.issparse(probas):
-            io.save_npy(npy, np.asarray(probas))
-        else:
-            io.save_npy(npy, hard_labels)
-            if model.soft and not hard and sparse.issparse(probas):
-                io.save_sparse(npz, probas)
-                written.insert(1, npz)
-        io.write_labels_table(table, votes, model.labels_, probas=probas, valid=valid)
+        written = io.save_labels(model, votes, npy, table, hard=hard)
 
     if quiet:
         return
+    valid = getattr(model, "valid_", None)
+    hard_labels = np.where(valid, model.labels_, -1) if valid is not None else model.labels_
     console.print(f"[bold]{model!r}[/] on {votes!r}: {elapsed:.2f} s")
     if valid is not None:
         console.print(f"valid labels: {int(valid.sum()):,} of {votes.n_tasks:,} tasks ({valid.mean():.1%})")

@@ -100,7 +100,7 @@ from ._output import check_output_path, output_set, safe_name
 from ._encode import as_path, reading
 from .dense import looks_dense, read_dense, write_dense
 from .features import load_features, load_image_folder, load_task_data, read_targets
-from .labels import read_labels, write_labels_table
+from .labels import read_labels, save_labels, write_labels_table
 from .peerannot import read_answers, read_metadata, read_peerannot, write_answers, write_peerannot
 from .tables import first_line, from_dataframe, read_table, read_table_frame, write_table
 from .truth import load_truth
@@ -128,6 +128,7 @@ __all__ = [
     "save_sparse",
     "read_table_frame",
     "write_labels_table",
+    "save_labels",
     "read_labels",
     "load_features",
     "load_image_folder",

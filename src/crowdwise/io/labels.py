@@ -18,7 +18,7 @@ from ._encode import match_classes, raw_factorize, show
 from .tables import _write_csv
 from .truth import integer_array, load_npy, read_columns, task_index
 
-__all__ = ["write_labels_table", "read_labels", "check_task_labels", "MAX_PROBA_COLUMNS"]
+__all__ = ["write_labels_table", "read_labels", "check_task_labels", "save_labels", "MAX_PROBA_COLUMNS"]
 
 #: dense soft labels get one ``p_<class>`` column each up to this many classes
 MAX_PROBA_COLUMNS = 50
@@ -123,6 +123,50 @@ def write_labels_table(path: PathLike, votes: Votes, labels: Any, *, probas: Any
             if gz:
                 f.close()
     return path
+
+
+def save_labels(model: Any, votes: Votes, npy: PathLike, table: PathLike | None = None, *,
+                hard: bool = False) -> list[Path]:
+    """Write a fitted strategy's labels: the ``.npy`` peerannot reads, and a table keyed by task ids.
+
+    The ``.npy`` holds the soft labels ``(n_tasks, K)`` of a soft strategy, or the hard
+    labels ``(n_tasks,)`` (-1 where a strategy with a validity rule gives no valid label)
+    of a hard one or with ``hard=True``. Soft labels kept sparse (many classes) go to
+    ``<stem>_probas.npz`` beside the hard ``.npy``. ``table`` (``.csv``, ``.tsv``,
+    ``.parquet``) gets :func:`write_labels_table`'s columns. Returns the paths written, in
+    that order; inside :func:`~crowdwise.io.output_set` they are renamed together.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from crowdwise.aggregate import NaiveSoft
+    >>> v = Votes.from_records(["t1", "t1", "t2"], ["a", "b", "a"], ["cat", "dog", "dog"])
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> paths = save_labels(NaiveSoft().fit(v), v, d / "labels.npy", d / "labels.csv")
+    >>> [p.name for p in paths], np.load(paths[0]).tolist()
+    (['labels.npy', 'labels.csv'], [[0.5, 0.5], [0.0, 1.0]])
+    """
+    from ._output import save_npy, save_sparse
+
+    npy = Path(npy)
+    valid = getattr(model, "valid_", None)
+    hard_labels = np.array(model.labels_, copy=True)
+    if valid is not None:
+        hard_labels[~valid] = -1
+    probas = model.probas_
+    soft = bool(getattr(model, "soft", False)) and not hard
+    written = [npy]
+    if soft and not sparse.issparse(probas):
+        save_npy(npy, np.asarray(probas))
+    else:
+        save_npy(npy, hard_labels)
+        if soft:
+            npz = npy.with_name(f"{npy.stem}_probas.npz")
+            save_sparse(npz, probas)
+            written.append(npz)
+    if table is not None:
+        written.append(write_labels_table(table, votes, model.labels_, probas=probas, valid=valid))
+    return written
 
 
 def _proba_columns(probas: Any, votes: Votes, source: str) -> dict[str, np.ndarray]:
