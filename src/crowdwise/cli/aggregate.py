@@ -47,7 +47,7 @@ def command(
 
     from .. import io
     from ..aggregate import make_strategy
-    from ..io._output import check_output_path, output_set, output_stem, safe_name
+    from ..io import check_output_path, output_set, output_stem, safe_name
     from ._common import console, fit_with_progress, folder_truth, input_files, load_dataset_votes, progress
 
     from ..errors import InputError

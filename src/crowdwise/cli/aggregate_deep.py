@@ -50,8 +50,8 @@ def command(
     from ..errors import InputError
     from ..learn import require_torch
     from ..learn.crowd_layers import parse_crowd_spec
-    from ..io._output import output_stem
-    from ..io._output import check_output_path, output_set, safe_name
+    from ..io import output_stem
+    from ..io import check_output_path, output_set, safe_name
     from ._common import console, input_files, load_dataset_votes, progress
 
     require_torch()

@@ -33,7 +33,7 @@ def command(
     from ..evaluate.benchmark import (split_specs, check_strategies, crowdkit_specs, load_benchmark_data,
                                       run_benchmark, summary_table, to_markdown)
     from ..io import atomic_write
-    from ..io._output import escape_formulas, output_set
+    from ..io import escape_formulas, output_set
     from ._common import console, input_files, progress
 
     from ..errors import InputError

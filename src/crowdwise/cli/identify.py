@@ -126,7 +126,7 @@ def command(
     from .. import identify, io
     from ..errors import InputError
     from ..identify.scores import CrowdScores, check_spam_score_size
-    from ..io._output import check_output_path, output_set
+    from ..io import check_output_path, output_set
     from ..io.scores import save_scores, score_paths
     from ._common import console, input_files, load_dataset_votes, progress
 
@@ -354,7 +354,7 @@ def _write_pruned(votes: Any, keep: Any, values: Any, name: str, output: Path, f
     import pandas as pd
 
     from .. import io
-    from ..io._output import escape_formulas
+    from ..io import escape_formulas
 
     voted = votes.votes_per_task() > 0
     kept = keep & voted

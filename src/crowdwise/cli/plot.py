@@ -42,10 +42,10 @@ def command(
     """  # noqa: E501 (one line per paragraph: the help formatter keeps line breaks)
     from .. import io
     from ..errors import InputError
-    from ..io._output import output_set
+    from ..io import output_set
     from ._common import input_files
     from ..evaluate.benchmark import check_strategies, split_specs
-    from ..plots._mpl import require_matplotlib, to_png
+    from ..plots import require_matplotlib, to_png
     from ..plots.analysis import CrowdAnalysis
     from ..plots.figures import FIGURES, make_figure
     from ._common import console, folder_truth, load_dataset_votes, progress

@@ -44,7 +44,7 @@ def command(
     votes, truth = sim.votes, sim.truth
     console.print(f"Simulated {votes!r}: {feedback} votes per task, {spammers:.0%} spammers (seed {seed}).")
     if folder is not None:
-        from ..io._output import output_set
+        from ..io import output_set
 
         with output_set():
             simulate.write_simulation(sim, folder)

@@ -41,10 +41,10 @@ def command(
     from .. import io
     from ..errors import InputError
     from ..evaluate.benchmark import check_strategies, split_specs
-    from ..plots._mpl import require_matplotlib
+    from ..plots import require_matplotlib
     from ..plots.analysis import CrowdAnalysis
     from ..plots.report import write_report
-    from ..io._output import check_output_path, output_set
+    from ..io import check_output_path, output_set
     from ._common import console, err_console, folder_truth, input_files, load_dataset_votes
 
     require_matplotlib()

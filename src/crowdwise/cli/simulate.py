@@ -60,7 +60,7 @@ def command(
 
     from ..errors import InputError
     from ..simulate import simulate, write_simulation
-    from ..io._output import output_set
+    from ..io import output_set
     from ._common import console, input_files, progress
 
     if not 0.0 <= ratio <= 1.0:

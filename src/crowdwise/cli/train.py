@@ -96,7 +96,7 @@ def command(
     from ..learn.metrics import reliability_data
     from ..learn.models import build_model, default_device
     from ..learn.train import TrainConfig, evaluate, fit
-    from ..io._output import check_output_path, output_set, safe_name
+    from ..io import check_output_path, output_set, safe_name
     from ._common import console, input_files, load_dataset_votes, progress
 
     if img_size < 1:

@@ -96,7 +96,7 @@ import numpy as np
 from ..errors import InputError
 from ..votes import DuplicatePolicy, Votes
 from ._common import PathLike, atomic_write, check_exists, kind_of, make_dir, save_npy, save_sparse, source_name
-from ._output import check_output_path, output_set, safe_name
+from ._output import check_output_path, escape_formulas, output_set, output_stem, safe_name
 from ._encode import as_path, reading
 from .dense import looks_dense, read_dense, write_dense
 from .features import load_features, load_image_folder, load_task_data, read_targets
@@ -123,6 +123,8 @@ __all__ = [
     "output_set",
     "check_output_path",
     "safe_name",
+    "output_stem",
+    "escape_formulas",
     "make_dir",
     "save_npy",
     "save_sparse",

@@ -40,7 +40,7 @@ from .figures import (
     votes_per_worker_figure,
 )
 from .report import build_report, report_steps, write_report
-from ._mpl import to_png
+from ._mpl import require_matplotlib, to_png
 
 __all__ = [
     "CrowdAnalysis",
@@ -63,4 +63,5 @@ __all__ = [
     "write_report",
     "report_steps",
     "to_png",
+    "require_matplotlib",
 ]
