@@ -1,0 +1,96 @@
+"""Doctests that need PyTorch skip cleanly when torch is not installed.
+
+``pip install -e ".[test]"`` does not install torch (it is the ``deep`` extra), yet the
+default run collects the doctests of ``src/crowdwise`` and ``README.md``. Without torch:
+
+* a module whose import needs torch (``crowdwise.learn.aum``, ``crowd_layers``,
+  ``models``, ``train``) is reported as one skipped collector instead of a collection
+  error;
+* a doctest block (consecutive ``>>>`` examples) that imports torch or one of those
+  modules is skipped example by example (``+SKIP``), so the other blocks of the same
+  docstring or text file (``README.md``) still run;
+* a doctest that still fails only because torch is missing is reported as skipped.
+
+With torch installed nothing here changes anything. Test modules use
+``pytest.importorskip("torch")`` themselves.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib.util
+import re
+
+import pytest
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+INSTALL = "pip install -e '.[deep]'"
+
+# Sources of examples that cannot run without torch.
+_NEEDS_TORCH = re.compile(r"\btorch\b|crowdwise\.learn\.(?:aum|crowd_layers|models|train)\b"
+                          r"|from \.(?:aum|crowd_layers|models|train) import")
+
+
+def _missing_torch(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is 'No module named torch'."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        failures = getattr(exc, "failures", None)  # pytest's MultipleDoctestFailure
+        if failures:
+            return all(_missing_torch(f) for f in failures)
+        if isinstance(exc, doctest.UnexpectedException):
+            exc = exc.exc_info[1]
+            continue
+        if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "torch":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+if not HAS_TORCH:
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(collector):
+        rep = yield
+        if rep.failed and type(collector).__name__ == "DoctestModule":
+            call = getattr(rep, "call", None)
+            exc = call.excinfo.value if call is not None and call.excinfo else None
+            if _missing_torch(exc) or "No module named 'torch'" in str(rep.longrepr):
+                rep = pytest.CollectReport(rep.nodeid, "skipped",
+                                           (str(collector.path), 0, f"Skipped: doctests need torch ({INSTALL})"),
+                                           result=[])
+        return rep
+
+    def _blocks(examples):
+        """Consecutive examples (no prose or blank line between them) as lists."""
+        block, end = [], None
+        for ex in examples:
+            if block and ex.lineno != end:
+                yield block
+                block = []
+            block.append(ex)
+            end = ex.lineno + ex.source.count("\n") + ex.want.count("\n")
+        if block:
+            yield block
+
+    def pytest_collection_modifyitems(config, items):
+        for item in items:
+            test = getattr(item, "dtest", None)
+            if test is None:
+                continue
+            for block in _blocks(test.examples):
+                if any(_NEEDS_TORCH.search(ex.source) for ex in block):
+                    for ex in block:
+                        ex.options[doctest.SKIP] = True
+            if test.examples and all(ex.options.get(doctest.SKIP) for ex in test.examples):
+                item.add_marker(pytest.mark.skip(reason=f"doctest needs torch ({INSTALL})"))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(item, call):
+        rep = yield
+        if (rep.failed and getattr(item, "dtest", None) is not None and call.excinfo is not None
+                and _missing_torch(call.excinfo.value)):
+            rep.outcome = "skipped"
+            rep.longrepr = (str(item.path), 0, f"Skipped: doctest needs torch ({INSTALL})")
+        return rep
