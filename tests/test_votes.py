@@ -128,3 +128,53 @@ def test_package_attributes_are_imported_on_first_use():
     assert crowdwise.votes.Votes is Votes and callable(crowdwise.io.load_votes)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         crowdwise.nope
+
+
+# ---------------------------------------------------------------- append and id matching
+def test_append_votes_keeps_old_indices_and_merges_ids():
+    a = Votes.from_records([1, 2], [10, 10], [0, 1], n_classes=3)
+    b = Votes.from_records(["2", "3"], ["11", "10"], [2, 2], n_classes=3)  # text ids of the same ints
+    m = a.append(b)
+    assert m.task.tolist() == [0, 1, 1, 2] and m.worker.tolist() == [0, 0, 1, 0]
+    assert [str(t) for t in m.task_ids] == ["1", "2", "3"]
+    assert m.label.tolist() == [0, 1, 2, 2]
+
+
+def test_append_keeps_shared_extra_columns_and_refuses_other_classes():
+    a = Votes.from_records(["t1"], ["w1"], [0], n_classes=2, extra={"ts": [5], "only_a": [1]}, name="a")
+    b = Votes.from_records(["t2", "t1"], ["w1", "w2"], [1, 1], n_classes=2, extra={"ts": [6, 7]})
+    m = a.append(b)
+    assert m.name == "a" and set(m.extra) == {"ts"} and m.extra["ts"].tolist() == [5, 6, 7]
+    assert m.task_ids.tolist() == ["t1", "t2"] and m.worker_ids.tolist() == ["w1", "w2"]
+    same = a.append(Votes.from_records([], [], [], n_classes=2))
+    assert same.task.tolist() == [0] and same.task_ids.tolist() == ["t1"] and same.worker_ids.tolist() == ["w1"]
+    with pytest.raises(InputError, match="other classes"):
+        a.append(Votes.from_records(["t3"], ["w1"], ["x"], classes=["x", "y"]))
+
+
+def test_match_ids_exact_first_then_the_same_text():
+    known = np.array([7, 8, 9])
+    assert Votes.match_ids(np.array(["9", "7", "x"]), known).tolist() == [2, 0, -1]
+    assert Votes.match_ids(np.array([8, 10]), known).tolist() == [1, -1]
+    mixed = np.array(["7", 7], dtype=object)  # an exact match wins over the text one
+    assert Votes.match_ids(np.array([7], dtype=object), mixed).tolist() == [1]
+    assert Votes.match_ids(np.array(["a"]), np.array([])).tolist() == [-1]
+    assert Votes.match_ids(np.array([]), known).dtype == np.int64
+
+
+def test_every_fitted_lookup_matches_ids_the_same_way():
+    # worker ids read as numbers at fit time and as text later: WAWA's (worker_values_for)
+    # lookup now finds them as DS's, GLAD's and MACE's do
+    from crowdwise.aggregate import make_strategy
+
+    # workers 1 and 3 agree with the majority, worker 2 never does
+    fit = Votes.from_records(np.repeat(np.arange(4), 3), [1, 2, 3] * 4, [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+                             n_classes=2)
+    new_int = Votes.from_records(["n", "n"], [1, 2], [1, 0], n_classes=2)
+    new = Votes(task=new_int.task, worker=new_int.worker, label=new_int.label, task_ids=new_int.task_ids,
+                worker_ids=np.array(["1", "2"]), classes=new_int.classes)  # the same workers, as text
+    for name in ("WAWA", "DS", "GLAD", "MACE", "OneCoinDS"):
+        m = make_strategy(name, random_state=0).fit(fit)
+        p = m.predict_proba(new)
+        assert p[0, 1] > p[0, 0], name  # worker 1 outweighs worker 2: found by its text id
+        np.testing.assert_allclose(p, m.predict_proba(new_int), err_msg=name)

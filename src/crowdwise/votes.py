@@ -809,6 +809,70 @@ class Votes:
         return Votes(task=self.task, worker=self.worker, label=self.label, task_ids=self.task_ids,
                      worker_ids=self.worker_ids, classes=self.classes, extra=extra, name=self.name)
 
+    def append(self, other: "Votes") -> "Votes":
+        """These votes followed by those of ``other``, on the union of their ids.
+
+        Tasks and workers of ``self`` keep their indices; ids only ``other`` has are
+        appended in its order (an id matches as in :meth:`match_ids`: ``"7"`` is ``7``).
+        Classes must be the same. Per-vote columns present in both are kept. This is how
+        ``partial_fit`` continues a fit on ``model.votes_`` plus new votes.
+
+        Examples
+        --------
+        >>> a = Votes.from_records(["t1", "t2"], ["w1", "w1"], [0, 1], n_classes=2)
+        >>> b = Votes.from_records(["t2", "t3"], ["w2", "w1"], [1, 1], n_classes=2)
+        >>> m = a.append(b)
+        >>> m.task_ids.tolist(), m.task.tolist(), m.worker.tolist()
+        (['t1', 't2', 't3'], [0, 1, 1, 2], [0, 0, 1, 0])
+        """
+        if not np.array_equal(np.asarray(other.classes), np.asarray(self.classes)):
+            raise InputError("the new votes declare other classes than the votes they join (a fitted model's)",
+                             fix="build them with classes=model.classes_ (or classes=votes.classes)")
+
+        def union(old_ids: np.ndarray, new_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            idx = Votes.match_ids(new_ids, old_ids)
+            fresh = idx < 0
+            idx[fresh] = len(old_ids) + np.arange(int(fresh.sum()))
+            ids = np.asarray(old_ids)
+            add = np.asarray(new_ids)[fresh]
+            if add.size:
+                if ids.dtype.kind != add.dtype.kind:
+                    ids, add = ids.astype(str), add.astype(str)
+                ids = np.concatenate([ids, add])
+            return idx, ids
+
+        t_map, t_ids = union(self.task_ids, other.task_ids)
+        w_map, w_ids = union(self.worker_ids, other.worker_ids)
+        extra = {k: np.concatenate([self.extra[k], other.extra[k]]) for k in self.extra if k in other.extra}
+        return Votes(task=np.concatenate([self.task, t_map[other.task]]),
+                     worker=np.concatenate([self.worker, w_map[other.worker]]),
+                     label=np.concatenate([self.label, other.label]),
+                     task_ids=t_ids, worker_ids=w_ids, classes=self.classes, extra=extra, name=self.name)
+
+    # ------------------------------------------------------------------ ids
+    @staticmethod
+    def match_ids(ids: Any, known: Any) -> np.ndarray:
+        """Position of each of ``ids`` among ``known`` (int64, -1 when absent).
+
+        An id matches an equal id first; one that matches none matches the id written
+        with the same text (``"7"`` and ``7``: the same worker read as a number at fit time
+        and as text later). The one rule by which fitted models find the workers, tasks,
+        gold labels and worker histories of new votes.
+
+        Examples
+        --------
+        >>> Votes.match_ids(["b", 7, "x"], np.array(["7", "a", "b"], dtype=object)).tolist()
+        [2, 0, -1]
+        """
+        ids, known = np.asarray(ids), np.asarray(known)
+        if ids.size == 0 or known.size == 0:
+            return np.full(ids.size, -1, np.int64)
+        idx = np.asarray(pd.Index(known).get_indexer(ids), dtype=np.int64)
+        miss = idx < 0
+        if miss.any():
+            idx[miss] = pd.Index(known.astype(str)).get_indexer(ids[miss].astype(str))
+        return idx
+
     def to_frame(self) -> pd.DataFrame:
         """Long table with the original ids: columns ``task, worker, label`` (+ extras)."""
         df = pd.DataFrame({

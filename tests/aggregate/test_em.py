@@ -39,11 +39,11 @@ def test_log_normalize_overwrite_reuses_the_buffer_and_leaves_the_input_otherwis
 
 
 def test_sum_squares_matches_the_definition():
-    from crowdwise.aggregate.dawid_skene import _sum_squares
+    from crowdwise.aggregate._driver import sum_squares
 
     x = np.arange(12.0).reshape(4, 3) - 5.5
-    assert _sum_squares(x) == float((x ** 2).sum())
-    assert _sum_squares(np.zeros((0, 3))) == 0.0
+    assert sum_squares(x) == float((x ** 2).sum())
+    assert sum_squares(np.zeros((0, 3))) == 0.0
 
 
 # ---------------------------------------------------------------- the float32 exp

@@ -154,6 +154,7 @@ def soft_m_step(votes, T, k):
     return np.divide(counts, tot, out=np.full_like(counts, 1.0 / k), where=tot > 0)
 
 
+@pytest.mark.filterwarnings("ignore::crowdwise.aggregate.ConvergenceWarning")  # one iteration on purpose
 def test_majority_vote_start_shares_its_ties():
     # the first M-step reads the majority vote with a tie split evenly between its classes:
     # no class index and no random draw decides it

@@ -129,6 +129,7 @@ def test_block_curvature_is_the_diagonal_hessian():
 @pytest.mark.parametrize("params", [
     {}, {"class_priors": "learn"}, {"alpha_prior": 0.0, "beta_prior": 0.0}, {"m_step_iter": 3, "init": "mv"},
 ])
+@pytest.mark.filterwarnings("ignore::crowdwise.aggregate.ConvergenceWarning")  # a history to max_iter on purpose
 def test_objective_never_decreases(params):
     votes, _, _, _ = glad_crowd(n_tasks=600, n_workers=25, k=3, seed=8)
     g = GLAD(max_iter=150, tol=1e-13, **params).fit(votes)

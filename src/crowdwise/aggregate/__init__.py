@@ -11,10 +11,13 @@ import importlib
 import pkgutil
 
 from ._base import Aggregator, NotFittedError, argmax_ties, as_probas, dense_probas, fit_progress
-from .registry import _REGISTRY, available, get_strategy, make_strategy, parse_spec, register
+from ._driver import ConvergenceWarning, EMStrategy
+from .registry import available, get_strategy, make_strategy, parse_spec, register
 
 __all__ = [
     "Aggregator",
+    "EMStrategy",
+    "ConvergenceWarning",
     "NotFittedError",
     "argmax_ties",
     "as_probas",
@@ -39,7 +42,7 @@ def _discover() -> None:
     for mod in sorted(pkgutil.iter_modules(__path__), key=rank):
         if not mod.name.startswith("_") and mod.name != "registry":
             importlib.import_module(f"{__name__}.{mod.name}")
-    for info in list(_REGISTRY.values()):
+    for info in available():
         name = info.cls.__name__
         if name not in globals():
             globals()[name] = info.cls

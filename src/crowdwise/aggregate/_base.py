@@ -339,10 +339,7 @@ class Aggregator:
     def fit(self, votes: Votes) -> "Aggregator":
         """Learn from ``votes``; returns ``self``."""
         votes = self._check_votes(votes)
-        self.n_tasks_, self.n_classes_ = votes.n_tasks, votes.n_classes
-        self.classes_ = votes.classes
-        self.task_ids_ = votes.task_ids
-        self.worker_ids_ = votes.worker_ids
+        self._remember_ids(votes)
         self._fit(votes)
         return self
 
@@ -387,6 +384,13 @@ class Aggregator:
     def _predict_proba(self, votes: Votes) -> np.ndarray | sparse.csr_array:
         return type(self)(**self.get_params()).fit(votes).probas_
 
+    def _remember_ids(self, votes: Votes) -> None:
+        """The sizes, classes and ids of the votes of the fit (``n_tasks_``, ``classes_``...)."""
+        self.n_tasks_, self.n_classes_ = votes.n_tasks, votes.n_classes
+        self.classes_ = votes.classes
+        self.task_ids_ = votes.task_ids
+        self.worker_ids_ = votes.worker_ids
+
     def _check_votes(self, votes: Votes) -> Votes:
         if not isinstance(votes, Votes):
             raise InputError(f"{type(self).__name__}.fit expects a crowdwise.Votes, got {type(votes).__name__}",
@@ -409,15 +413,15 @@ def worker_values_for(model: Aggregator, votes: Votes, values: np.ndarray, defau
     """Per-worker values learnt by a fitted ``model``, looked up by the worker ids of ``votes``.
 
     Used by ``predict_proba(new_votes)`` to reuse fitted worker parameters; workers unseen
-    at fit time get ``default``. Returns an array of shape ``(votes.n_workers,)``.
+    at fit time get ``default``. Ids match as by :meth:`~crowdwise.Votes.match_ids` (the
+    rule of every fitted model: ``"7"`` is worker ``7``). Returns an array of shape
+    ``(votes.n_workers,)``.
     """
-    import pandas as pd
-
     out = np.full(votes.n_workers, default, dtype=float)
     fitted_ids = getattr(model, "worker_ids_", None)
     if fitted_ids is None or votes.n_workers == 0:
         return out
-    idx = pd.Index(fitted_ids).get_indexer(votes.worker_ids)
+    idx = Votes.match_ids(votes.worker_ids, fitted_ids)
     known = idx >= 0
     out[known] = np.asarray(values, dtype=float)[idx[known]]
     return out

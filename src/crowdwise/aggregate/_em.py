@@ -1,5 +1,7 @@
-"""Shared machinery of the EM strategies: grouped sums over votes, log-space E-step,
-the convergence loop, and the memory budget check.
+"""Shared math of the EM strategies: grouped sums over votes, log-space E-step, the
+convergence bookkeeping, the float32 and threading policy of the E/M kernels, the
+starting posteriors and class shares of the Dawid-Skene family, and the memory budget
+check. (The loop itself is the driver's: :mod:`crowdwise.aggregate._driver`.)
 
 Every EM strategy in crowdwise calls these helpers instead of writing its own copy.
 
@@ -23,11 +25,13 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InputError, TooLargeError
+from ._base import argmax_shares
 
 __all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "exp_nonpositive",
-           "row_max", "EMHistory", "check_budget",
-           "DEFAULT_MEMORY_BUDGET", "vote_profile_fingerprints", "hashed_uniforms",
-           "check_n_jobs", "n_threads", "csr_row_blocks", "run_blocks", "add_csr_product"]
+           "log_nonnegative", "row_max", "row_sum", "EMHistory", "check_budget", "safe_log",
+           "DEFAULT_MEMORY_BUDGET", "FAST_MIN_TOL", "float32_pays", "vote_profile_fingerprints", "hashed_uniforms",
+           "splitmix64", "check_n_jobs", "n_threads", "csr_row_blocks", "run_blocks", "add_csr_product",
+           "initial_posteriors", "class_priors", "pair_sums"]
 
 #: Default memory budget (bytes) for the largest arrays of a strategy: 4 GiB.
 DEFAULT_MEMORY_BUDGET = 4 * 2**30
@@ -258,6 +262,19 @@ def _via_float32(x: np.ndarray, fn: np.ufunc, exact_where: Callable[[np.ndarray,
     return x
 
 
+#: smallest ``tol`` at which the loop takes the float32 exp and log: their rounding (a few
+#: 1e-7 relative per value) moves the log-likelihood by far less than ``1e-8 |L|``, but a
+#: tighter stop test could be decided by it (a premature stop, measured at tol=1e-10)
+FAST_MIN_TOL = 1e-8
+
+
+def float32_pays(n_cells: int, tol: float) -> bool:
+    """Whether an E-step over ``n_cells`` posterior cells (or an M-step over as many
+    per-pair cells) takes the float32 exp (log) in the loop; read at call time, so that
+    tests can move the threshold (``FAST_EXP_MIN_SIZE``)."""
+    return n_cells >= FAST_EXP_MIN_SIZE and float(tol) >= FAST_MIN_TOL
+
+
 def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False,
                   fast_exp: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise softmax in log space: ``(probas, log_normalizers)``.
@@ -349,6 +366,53 @@ def n_chunks(n: int, k: int) -> int:  # pragma: no cover - small utility
     return max(1, math.ceil(n * k / _CHUNK_CELLS))
 
 
+# ---------------------------------------------------------------------- Dawid-Skene family
+def initial_posteriors(votes, init: str) -> np.ndarray:
+    """Initial ``T`` (n_tasks, K): vote shares (``"naivesoft"``) or majority vote
+    (``"mv"``: one-hot, a tie shared equally between the m tied classes, 1/m each); a
+    task without vote is uniform.
+
+    A tie is shared, not broken (:func:`~crowdwise.aggregate._base.argmax_shares`):
+    breaking it towards the smallest class index made the whole fit depend on the order
+    in which the classes are listed. The sparse mode starts from the same values
+    (``_sparse_ds.sparse_initial_posteriors``)."""
+    k, n = votes.n_classes, votes.n_tasks
+    # the dense counts straight from the votes: no CSR pattern cached on the votes (8 MB
+    # per 500k votes that the whole fit would then carry) and no second (n, K) array
+    T = np.bincount(votes.task * k + votes.label, weights=np.ones(votes.n_votes), minlength=n * k)
+    T = T.astype(float, copy=False).reshape(n, k)  # (an empty bincount is int64, weights or not)
+    if init == "mv":
+        # in place, by row blocks (no second (n, K) array); a row without vote is tied
+        # over all classes: uniform. Not renormalised: 1/m exactly, as in sparse mode
+        step = max(1, (1 << 16) // max(k, 1))
+        for a in range(0, n if k else 0, step):
+            T[a:a + step] = argmax_shares(T[a:a + step])
+        return T
+    s = row_sum(T)
+    empty = ~(s > 0)
+    s[empty] = 1.0
+    T /= s[:, None]
+    T[empty] = 1.0 / k
+    return T
+
+
+def pair_sums(votes, by_pair: Segments, T: np.ndarray) -> np.ndarray:
+    """``S[p] = sum over the votes of (worker, label) pair p of T[task]``: (pairs, K)."""
+    return segment_sum_gather(by_pair, lambda idx: T[votes.task[idx]], T.shape[1])
+
+
+def class_priors(T: np.ndarray, voted_tasks: np.ndarray) -> np.ndarray:
+    """``rho ∝ sum_i T_i`` over the tasks with a vote (a task without vote carries no
+    information on the class shares)."""
+    k = T.shape[1]
+    if voted_tasks.size == T.shape[0]:  # every task voted: no copy
+        priors = np.einsum("ij->j", T)
+    else:
+        priors = T[voted_tasks].sum(axis=0)
+    tot = priors.sum()
+    return priors / tot if tot > 0 else np.full(k, 1.0 / k)
+
+
 # ---------------------------------------------------------------------- invariant random draws
 # A strategy with a random start must give the same result when tasks and workers are
 # renamed or the votes reordered. Drawing one number per worker (or task, or vote) from a
@@ -359,7 +423,7 @@ def n_chunks(n: int, k: int) -> int:  # pragma: no cover - small utility
 _MIX1, _MIX2, _MIX3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
-def _splitmix64(x: np.ndarray) -> np.ndarray:
+def splitmix64(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: uint64 -> well mixed uint64 (arithmetic modulo 2**64)."""
     with np.errstate(over="ignore"):
         z = np.asarray(x, dtype=np.uint64) + _MIX1
@@ -386,9 +450,9 @@ def vote_profile_fingerprints(owner: np.ndarray, label: np.ndarray, n_owners: in
     if keys.size == 0:
         return fp
     own, lab = np.divmod(keys, max(n_classes, 1))
-    codes = _splitmix64(np.arange(1, n_classes + 1, dtype=np.uint64))
+    codes = splitmix64(np.arange(1, n_classes + 1, dtype=np.uint64))
     with np.errstate(over="ignore"):
-        terms = _splitmix64(counts.astype(np.uint64) ^ codes[lab])
+        terms = splitmix64(counts.astype(np.uint64) ^ codes[lab])
         starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
         fp[own[starts]] = np.add.reduceat(terms, starts)  # sum modulo 2**64: order-free
     return fp
@@ -404,7 +468,7 @@ def hashed_uniforms(keys: np.ndarray, salt: int | np.uint64) -> np.ndarray:
     perturbations (restarts), not where independent draws matter.
     """
     with np.errstate(over="ignore"):
-        z = _splitmix64(np.asarray(keys, dtype=np.uint64) ^ np.uint64(salt))
+        z = splitmix64(np.asarray(keys, dtype=np.uint64) ^ np.uint64(salt))
     return (z >> np.uint64(11)).astype(float) * 2.0**-53
 
 

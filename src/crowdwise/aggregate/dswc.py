@@ -33,23 +33,22 @@ from scipy import sparse
 from ..errors import InputError
 from ..votes import Votes
 from ._base import argmax_shares, argmax_ties, check_random_state, class_ranks
-from ._em import Segments, _splitmix64, check_budget, log_normalize, safe_log, segment_sum_gather
-from .dawid_skene import EMStrategy, _gold_indices, class_priors, initial_posteriors, pair_sums
+from ._driver import NO_GOLD, EMContext, EMStrategy, GoldLabels
+from ._em import (Segments, check_budget, class_priors, initial_posteriors, log_normalize, pair_sums, safe_log,
+                  segment_sum_gather, splitmix64)
 from .registry import register
 
 __all__ = ["DSWC"]
 
 
 @dataclass
-class _Context:
+class _Context(EMContext):
     by_task: Segments
     by_pair: Segments
     pair_of_vote: np.ndarray      # (n_votes,) pair (worker, label) of each vote
     pair_worker: np.ndarray       # (pairs,)
     label_groups: list            # label m -> indices of the pairs with label m
     voted_workers: np.ndarray     # bool (n_workers,)
-    gold_idx: np.ndarray
-    gold_lab: np.ndarray
 
 
 @dataclass
@@ -154,7 +153,7 @@ class DSWC(EMStrategy):
                      self.memory_budget, what=f"{int(self.L)} x {k:,}^2 cluster confusions and {pairs:,} x {k:,} "
                      "pair sums", alternatives="MV, NaiveSoft, WAWA, TwoThird, PlantNet, OneCoinDS")
 
-    def _context(self, votes: Votes) -> _Context:
+    def _context(self, votes: Votes, gold: GoldLabels = NO_GOLD) -> _Context:
         k = votes.n_classes
         by_pair = Segments.from_keys(votes.worker * k + votes.label)
         n_pairs = by_pair.keys.size
@@ -164,9 +163,8 @@ class DSWC(EMStrategy):
         order = np.argsort(pl, kind="stable")
         bounds = np.searchsorted(pl[order], np.arange(k + 1))
         groups = [order[bounds[m]:bounds[m + 1]] for m in range(k)]
-        gold_idx, gold_lab = _gold_indices(getattr(self, "_gold", None), votes)
         return _Context(Segments.from_keys(votes.task), by_pair, pair_of_vote, pw, groups,
-                        votes.votes_per_worker() > 0, gold_idx, gold_lab)
+                        votes.votes_per_worker() > 0, gold_idx=gold.idx, gold_lab=gold.lab)
 
     def _init_state(self, votes: Votes, ctx: _Context) -> _State:
         L = int(self.L)
@@ -253,7 +251,7 @@ class DSWC(EMStrategy):
         worker_part = float(lognorm[voted].sum())
         return _State(theta, phi, S), task_part + worker_part
 
-    def _log_prior(self, params) -> float:
+    def _log_prior(self, ctx: _Context, params) -> float:
         return self.prior * float(params[2].sum()) if self.prior > 0 else 0.0
 
     def _finish(self, votes: Votes, ctx: _Context, params, state: _State) -> None:
@@ -396,7 +394,7 @@ def _profile_fingerprints(owner: np.ndarray, key: np.ndarray, n_owners: int) -> 
     pairs, counts = np.unique(np.stack([owner, key]), axis=1, return_counts=True)
     own = pairs[0]
     with np.errstate(over="ignore"):
-        terms = _splitmix64(counts.astype(np.uint64) ^ _splitmix64(pairs[1].astype(np.uint64) + np.uint64(1)))
+        terms = splitmix64(counts.astype(np.uint64) ^ splitmix64(pairs[1].astype(np.uint64) + np.uint64(1)))
         starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
         fp[own[starts]] = np.add.reduceat(terms, starts)  # sum modulo 2**64: order-free
     return fp

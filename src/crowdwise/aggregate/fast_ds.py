@@ -28,7 +28,7 @@ log-likelihood is recorded in ``log_likelihood_`` all the same.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,8 +36,9 @@ import numpy as np
 from ..errors import InputError
 from ..votes import Votes
 from ._base import argmax_shares, argmax_ties, check_random_state
-from ._em import EMHistory, log_normalize
-from .dawid_skene import DawidSkene, DSParams, _DSContext, initial_posteriors
+from ._driver import NO_GOLD, GoldLabels
+from ._em import EMHistory, initial_posteriors, log_normalize
+from .dawid_skene import DawidSkene, DSContext, DSParams
 from .registry import register
 
 __all__ = ["FastDS"]
@@ -53,6 +54,15 @@ class _State:
     hard: bool                    # T is the tie-sharing one-hot of the argmax
     priors: np.ndarray | None     # rho of the M-step that produced this state
     cl: float                     # complete-data objective at (labels, parameters)
+
+
+@dataclass
+class FastDSContext(DSContext):
+    """DS's context, with the fit's random stream (``rng``, drawn for the labels of each
+    E-step) and the bookkeeping of the run: complete-data objectives and the switch."""
+
+    cl: list = field(default_factory=list)   # complete_log_likelihood_ of the run
+    switch: int | None = None                 # switched_at_ of the run
 
 
 @register("HybridDS", mode="hybrid",
@@ -128,6 +138,7 @@ class FastDS(DawidSkene):
 
     _sparse_capable = False  # its own state / weighted-vote output need the dense confusions
     _exact_final_e_step = False  # its own E-step (exact exp); the final state is its own
+    _context_type = FastDSContext
     description = "Fast Dawid-Skene: Dawid-Skene with a hard E-step (classification EM); converges in few steps."
 
     def __init__(self, mode: str = "hard", switch_tol: float = 0.005, max_iter: int = 100, tol: float = 1e-6,
@@ -155,35 +166,32 @@ class FastDS(DawidSkene):
             raise InputError(f"switch_tol must be >= 0, got {self.switch_tol!r}")
         if self.init not in ("auto", "mv", "naivesoft"):
             raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'auto', 'mv' or 'naivesoft'")
-        self._rng = check_random_state(self.random_state)  # one stream for the whole fit
-        init = self.init
-        try:  # DawidSkene's checks, with the resolved init
-            self.init = "naivesoft" if init == "auto" else init
-            super()._validate(votes)
-        finally:
-            self.init = init
+        super()._validate(votes)  # DawidSkene's checks, with the resolved init
+
+    def _start(self) -> str:
+        return "naivesoft" if self.init == "auto" else self.init
+
+    def _context(self, votes: Votes, gold: GoldLabels = NO_GOLD) -> FastDSContext:
+        ctx = super()._context(votes, gold)
+        ctx.rng = check_random_state(self.random_state)  # one stream for the whole fit (or predict)
+        return ctx
 
     # ------------------------------------------------------------------ steps
-    def _generator(self) -> np.random.Generator:
-        """The fit's Generator (created in ``_validate``); a fresh one outside a fit."""
-        rng = getattr(self, "_rng", None)
-        return rng if rng is not None else check_random_state(self.random_state)
-
-    def _init_state(self, votes: Votes, ctx: _DSContext) -> _State:
+    def _init_state(self, votes: Votes, ctx: FastDSContext) -> _State:
         init = self.init if self.init != "auto" else ("mv" if self.mode == "hard" else "naivesoft")
         T = initial_posteriors(votes, "naivesoft")
         if init == "mv":
             # the majority vote, a tie shared by its classes (a task without vote: uniform)
             T = argmax_shares(T)
-            labels = argmax_ties(T, tie=self.tie, random_state=self._generator())
+            labels = argmax_ties(T, tie=self.tie, random_state=ctx.rng)
             return _State(T, T.copy(), labels, True, None, float("nan"))
-        labels = argmax_ties(T, tie=self.tie, random_state=self._generator())
+        labels = argmax_ties(T, tie=self.tie, random_state=ctx.rng)
         return _State(T, T.copy(), labels, False, None, float("nan"))
 
-    def _m_step(self, votes: Votes, ctx: _DSContext, state: _State) -> tuple[np.ndarray, np.ndarray]:
+    def _m_step(self, votes: Votes, ctx: FastDSContext, state: _State) -> tuple[np.ndarray, np.ndarray]:
         return super()._m_step(votes, ctx, state.T)
 
-    def _e_step(self, votes: Votes, ctx: _DSContext, params: tuple[np.ndarray, np.ndarray],
+    def _e_step(self, votes: Votes, ctx: FastDSContext, params: tuple[np.ndarray, np.ndarray],
                 state: _State | None) -> tuple[_State, float]:
         priors = params[0]
         L = self._log_scores(votes, ctx, params)
@@ -196,17 +204,17 @@ class FastDS(DawidSkene):
         else:
             hard = state.hard or (state.priors is not None
                                   and float(np.max(np.abs(priors - state.priors))) < self.switch_tol)
-        labels = argmax_ties(soft, tie=self.tie, random_state=self._generator())
+        labels = argmax_ties(soft, tie=self.tie, random_state=ctx.rng)
         # C-step: the argmax, a tie shared by its classes (never drawn: see the module doc)
         T = argmax_shares(soft) if hard else soft
         new = self._clamp(ctx, _State(T, soft, labels, hard, priors, 0.0))
         voted = ctx.by_task.keys
         # (new votes in predict_proba come with plain (priors, log_pi): no MAP term there)
-        prior_term = self._log_prior(params) if isinstance(params, DSParams) else 0.0
+        prior_term = self._log_prior(ctx, params) if isinstance(params, DSParams) else 0.0
         new.cl = float(L[voted, new.labels[voted]].sum()) + prior_term
         return new, observed
 
-    def _clamp(self, ctx: _DSContext, state: _State) -> _State:
+    def _clamp(self, ctx: FastDSContext, state: _State) -> _State:
         if ctx.gold_idx.size:
             state.labels[ctx.gold_idx] = ctx.gold_lab
             for arr in (state.T, state.soft) if state.T is not state.soft else (state.T,):
@@ -214,25 +222,24 @@ class FastDS(DawidSkene):
                 arr[ctx.gold_idx, ctx.gold_lab] = 1.0
         return state
 
-    def _begin(self, votes: Votes, ctx: _DSContext) -> None:
-        self._cl = []
-        self._switch = 1 if self.mode == "hard" else None
+    def _begin(self, votes: Votes, ctx: FastDSContext) -> None:
+        ctx.cl = []
+        ctx.switch = 1 if self.mode == "hard" else None
 
-    def _converged(self, hist: EMHistory, objective: float, old: _State, new: _State) -> bool:
+    def _converged(self, ctx: FastDSContext, hist: EMHistory, objective: float, old: _State, new: _State) -> bool:
         soft_done = hist.update(objective)
-        self._cl.append(new.cl)
-        if new.hard and self._switch is None:
-            self._switch = len(hist.values)
+        ctx.cl.append(new.cl)
+        if new.hard and ctx.switch is None:
+            ctx.switch = len(hist.values)
         if new.hard:  # a fixed point of the C-step (labels_ may redraw ties: not compared)
             return old.hard and np.array_equal(old.T, new.T)
         return soft_done
 
-    def _finish(self, votes: Votes, ctx: _DSContext, params, state: _State) -> None:
+    def _finish(self, votes: Votes, ctx: FastDSContext, params, state: _State) -> None:
         super()._finish(votes, ctx, params, state.soft)
         self.labels_ = state.labels
-        self.complete_log_likelihood_ = self._cl
-        self.switched_at_ = self._switch
-        del self._cl, self._switch, self._rng
+        self.complete_log_likelihood_ = ctx.cl
+        self.switched_at_ = ctx.switch
 
     def _probas_of(self, state: _State, ctx: Any = None) -> np.ndarray:
         return state.soft

@@ -38,19 +38,16 @@ array, built once at the end.
 from __future__ import annotations
 
 import numbers
-import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from .._lazy import pd
 
 from ..errors import InputError, TooLargeError
 from ..votes import Votes
 from ._base import argmax_ties
-from ._em import DEFAULT_MEMORY_BUDGET, EMHistory, Segments, safe_log
-from .dawid_skene import EMStrategy, _gold_indices
+from ._driver import NO_GOLD, EMContext, EMStrategy, GoldLabels
+from ._em import DEFAULT_MEMORY_BUDGET, Segments, safe_log
 from .registry import register
 
 __all__ = ["GLAD"]
@@ -74,7 +71,7 @@ class GLAD(EMStrategy):
     task i (small beta: even good workers answer at random). Fitted by a generalised EM
     in log space whose objective never decreases; see the module docstring for the steps.
     ``fit(votes, gold=...)`` clamps known tasks and ``partial_fit`` continues a fit with
-    more votes, as for the other EM strategies (:class:`~crowdwise.aggregate.dawid_skene.EMStrategy`).
+    more votes, as for the other EM strategies (:class:`~crowdwise.aggregate._driver.EMStrategy`).
 
     Parameters
     ----------
@@ -113,7 +110,8 @@ class GLAD(EMStrategy):
     random_state : int or None
         Seed of the tie rule.
     verbose : bool, default=False
-        Print the objective at each iteration on standard error.
+        Print the objective at each iteration on standard error (the EM driver's report;
+        :func:`~crowdwise.aggregate.fit_progress` takes the same reports as a callback).
     memory_budget : float or None
         Bytes allowed for the dense ``(n_tasks, K)`` output ``probas_`` and its work copy
         (default 4 GiB); above, ``fit`` refuses with a clear message. The iterations
@@ -243,9 +241,8 @@ class GLAD(EMStrategy):
                              f"positive sum, got {cp!r}")
         return p / p.sum()
 
-    def _context(self, votes: Votes) -> _Cells:
-        gold_idx, gold_lab = _gold_indices(getattr(self, "_gold", None), votes)
-        return _Cells.from_votes(votes, gold_idx, gold_lab)
+    def _context(self, votes: Votes, gold: GoldLabels = NO_GOLD) -> _Cells:
+        return _Cells.from_votes(votes, gold.idx, gold.lab)
 
     def _init_state(self, votes: Votes, c: _Cells) -> _GladState:
         n, k = votes.n_tasks, votes.n_classes
@@ -301,24 +298,12 @@ class GLAD(EMStrategy):
         post, log_z, loglik = c.e_step(vs, params.priors)
         return _GladState(post, log_z, params.priors, params.alpha, params.b, vs), loglik
 
-    def _log_prior(self, params: _GladParams) -> float:
+    def _log_prior(self, c: _Cells, params: _GladParams) -> float:
         """Gaussian log priors of alpha and b, without their constants."""
         return float(-0.5 * self.alpha_prior * np.sum((params.alpha - ALPHA_MEAN) ** 2)
                      - 0.5 * self.beta_prior * np.sum((params.b - float(self.beta_mean)) ** 2))
 
-    def _begin(self, votes: Votes, c: _Cells) -> None:
-        self._start = time.perf_counter()
-        self._it = 0
-
-    def _converged(self, hist: EMHistory, objective: float, old: Any, new: Any) -> bool:
-        if self.verbose:
-            self._it += 1
-            print(f"GLAD iteration {self._it}: objective {objective:.6f} "
-                  f"({time.perf_counter() - self._start:.2f} s)", file=sys.stderr)
-        return hist.update(objective)
-
     def _finish(self, votes: Votes, c: _Cells, params: _GladParams, s: _GladState) -> None:
-        del self._start, self._it
         self.priors_ = s.priors
         self.abilities_ = s.alpha
         self.difficulties_ = np.exp(s.b)
@@ -336,7 +321,9 @@ class GLAD(EMStrategy):
         wts = self._fitted_worker_votes()
         default = float(np.sum(self.abilities_ * wts) / wts.sum()) if wts.sum() > 0 else ALPHA_MEAN
         alpha = np.where(idx >= 0, self.abilities_[np.maximum(idx, 0)], default)
-        b = _lookup(self.task_ids_, votes.task_ids, np.log(self.difficulties_), float(self.beta_mean))
+        t_idx = Votes.match_ids(votes.task_ids, self.task_ids_)  # a new task: the prior mean
+        b = np.full(votes.n_tasks, float(self.beta_mean))
+        b[t_idx >= 0] = np.log(self.difficulties_)[t_idx[t_idx >= 0]]
         return _GladParams(self.priors_, alpha, b, None)
 
 
@@ -401,10 +388,10 @@ class _GladState:
     votes: _State
 
 
-@dataclass(frozen=True)
-class _Cells:
+@dataclass
+class _Cells(EMContext):
     """The distinct (task, label) pairs of the votes and of the gold labels ("cells"),
-    sorted by task.
+    sorted by task: the per-fit context of GLAD.
 
     In a one-coin model all the classes nobody voted for on task i share one likelihood,
     so the posterior of task i is its value on each cell plus one number per task
@@ -419,9 +406,7 @@ class _Cells:
     of_vote: np.ndarray  # (n_votes,) cell of each vote
     task_of_vote: np.ndarray  # (n_votes,)
     by_task: Segments  # the cells of each task with a cell
-    gold_idx: np.ndarray  # tasks with a gold label, their label and its cell
-    gold_lab: np.ndarray
-    gold_cell: np.ndarray
+    gold_cell: np.ndarray  # the cell of each gold label (``gold_idx``, ``gold_lab``)
 
     @classmethod
     def from_votes(cls, votes: Votes, gold_idx: np.ndarray | None = None,
@@ -436,7 +421,7 @@ class _Cells:
         task, label = np.divmod(keys, k)
         count = np.bincount(of_vote, minlength=keys.size).astype(float)
         return cls(votes.n_tasks, k, task, label, count, of_vote, votes.task, Segments.from_keys(task),
-                   gold_idx, gold_lab, inverse[nv:])
+                   inverse[nv:], gold_idx=gold_idx, gold_lab=gold_lab)
 
     def e_step(self, state: _State, priors: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """Posterior of each cell, ``log Z'_i`` per task, and the log marginal likelihood
@@ -589,20 +574,6 @@ def _newton_block(theta: np.ndarray, idx: np.ndarray, coef: np.ndarray, q: np.nd
             break
         t *= 0.5
     return new, (out[0], out[1], out[2])
-
-
-def _lookup(fitted_ids: np.ndarray, ids: np.ndarray, values: np.ndarray, default: float) -> np.ndarray:
-    """``values`` of the fitted ids, looked up by ``ids``; ``default`` for unknown ids."""
-    out = np.full(len(ids), default, dtype=float)
-    if len(ids) == 0 or len(fitted_ids) == 0:
-        return out
-    idx = pd.Index(fitted_ids).get_indexer(ids)
-    if (idx < 0).any():  # the same id read as an int at fit time and as text now ("7" vs 7)
-        idx2 = pd.Index(np.asarray(fitted_ids).astype(str)).get_indexer(np.asarray(ids).astype(str))
-        idx = np.where(idx < 0, idx2, idx)
-    known = idx >= 0
-    out[known] = values[idx[known]]
-    return out
 
 
 def _check_dense_budget(n_tasks: int, k: int, budget: float | None) -> None:

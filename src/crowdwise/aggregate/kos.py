@@ -27,7 +27,8 @@ labels. ``messages="sum"`` is the paper's update, as written.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import expit, ndtri
@@ -35,15 +36,15 @@ from scipy.special import expit, ndtri
 from ..errors import InputError
 from ..votes import Votes
 from ._base import Aggregator, argmax_ties, check_random_state, class_ranks, normalize_rows
-from ._em import _splitmix64, hashed_uniforms, vote_profile_fingerprints
-from .dawid_skene import append_votes
+from ._driver import NO_GOLD, EMContext, EMStrategy, GoldLabels
+from ._em import hashed_uniforms, splitmix64, vote_profile_fingerprints
 from .registry import register
 
 __all__ = ["KOS"]
 
 
 @register("KOS")
-class KOS(Aggregator):
+class KOS(EMStrategy):
     """Karger-Oh-Shah iterative learning (binary tasks only).
 
     The two declared classes are read as ``-1`` (``classes[0]``) and ``+1``
@@ -133,6 +134,8 @@ class KOS(Aggregator):
     single_vote_is_label = True  # via the fallback to the vote shares (see probas_)
     #: KOS only handles two classes; the common checks feed such strategies binary crowds.
     binary_only: ClassVar[bool] = True
+    supports_gold = False
+    has_objective = False  # no log_likelihood_: message passing climbs no objective
 
     def __init__(self, n_iter: int = 20, patience: int | None = 3, messages: str = "mean",
                  init: str = "ones", tie: str = "random", random_state: int | None = None):
@@ -162,54 +165,38 @@ class KOS(Aggregator):
     def partial_fit(self, votes: Votes) -> "KOS":
         """Continue with more votes: message passing on ``votes_ + votes``, warm-started.
 
-        The votes are merged with those of the previous fit (``append_votes``: known tasks
-        and workers keep their indices, new ones are appended in the order of ``votes``).
-        Instead of ``init``, the worker-to-task messages start from what the fit learnt:
-        ``y_{j->i} = r_j`` on every vote of a fitted worker j (``worker_reliability_``, so
-        an adversarial worker starts negative), and for a worker the fit never saw (or saw
-        without vote) the vote-weighted mean ``sum_j n_j r_j / sum_j n_j`` over the fitted
-        workers (1 when that mean is not positive: the analysis needs a positive start).
-        The iteration is a power iteration, so a start near the leading direction settles
-        the signs in fewer rounds; on the union it reaches the labels of a cold ``fit``
-        whenever both converge to the same leading direction (tested on simulated crowds).
-        ``n_iter_`` and ``converged_`` describe this run only.
+        The votes are merged with those of the previous fit (``votes_.append(votes)``: known
+        tasks and workers keep their indices, new ones are appended in the order of
+        ``votes``). Instead of ``init``, the worker-to-task messages start from what the
+        fit learnt: ``y_{j->i} = r_j`` on every vote of a fitted worker j
+        (``worker_reliability_``, so an adversarial worker starts negative), and for a
+        worker the fit never saw (or saw without vote) the vote-weighted mean ``sum_j n_j
+        r_j / sum_j n_j`` over the fitted workers (1 when that mean is not positive: the
+        analysis needs a positive start). The iteration is a power iteration, so a start
+        near the leading direction settles the signs in fewer rounds; on the union it
+        reaches the labels of a cold ``fit`` whenever both converge to the same leading
+        direction (tested on simulated crowds). ``n_iter_`` and ``converged_`` describe
+        this run only.
 
         Before any fit, ``partial_fit`` is ``fit``. ``votes`` must declare the fitted
         classes (``InputError`` otherwise).
         """
-        if not hasattr(self, "labels_"):
-            return self.fit(votes)
-        votes = self._check_votes(votes)
-        merged = append_votes(self.votes_, votes)
-        self._validate(merged)
-        fitted = np.asarray(self.worker_reliability_, dtype=float)
-        n_fit = np.bincount(self.votes_.worker, minlength=fitted.size).astype(float)
-        mean = float(n_fit @ fitted / n_fit.sum()) if n_fit.sum() > 0 else 0.0
-        start = np.full(merged.n_workers, mean if mean > 0 else 1.0)
-        known = np.flatnonzero(n_fit > 0)
-        start[known] = fitted[known]
-        self.n_tasks_, self.n_classes_ = merged.n_tasks, merged.n_classes
-        self.classes_ = merged.classes
-        self.task_ids_ = merged.task_ids
-        self.worker_ids_ = merged.worker_ids
-        self._run(merged, start[merged.worker])
-        return self
+        return super().partial_fit(votes)
 
-    def _fit(self, votes: Votes) -> None:
-        self._run(votes, None)
+    # ------------------------------------------------------------------ driver hooks
+    # The two half-steps of message passing take the places of the M-step (task -> worker
+    # messages x) and the E-step (worker -> task messages y, and the signs of the scores);
+    # there is no objective, and the stopping rule is ``patience`` stable rounds.
+    def _iteration_limit(self) -> tuple[str, int]:
+        return "n_iter", int(self.n_iter)
 
-    def _run(self, votes: Votes, y_start: np.ndarray | None) -> None:
-        """Message passing from ``y_start`` (one message per vote), or from ``init``."""
-        self._validate(votes)
-        rng = check_random_state(self.random_state)
+    def _stop_rule(self) -> str | None:
+        return None if self.patience is None else f"signs stable for patience={self.patience} rounds"
+
+    def _context(self, votes: Votes, gold: GoldLabels = NO_GOLD) -> "_Graph":
+        rng = check_random_state(self.random_state)  # one stream: the normal start, then the tie rule
         task, worker = votes.task, votes.worker
         n, w = votes.n_tasks, votes.n_workers
-        a = (2 * votes.label - 1).astype(np.int8)        # A_ij: classes[0] -> -1, classes[1] -> +1
-
-        def signed(m: np.ndarray, out: np.ndarray) -> np.ndarray:
-            """``out = A * m``, exact (A = ±1 kept as int8: 1 byte per vote, not 8)."""
-            return np.multiply(a, m, out=out)
-
         deg_t = np.bincount(task, minlength=n)
         deg_w = np.bincount(worker, minlength=w)
         if self.messages == "mean":                      # 1 / (number of terms), 0 for none
@@ -217,42 +204,41 @@ class KOS(Aggregator):
             scale_y = _inverse(deg_w[worker] - 1.0)
         else:
             scale_x = scale_y = None
-        # y_{j->i}, one per edge (vote)
-        if y_start is not None:
-            y = np.array(y_start, dtype=float, copy=True)  # updated in place below: never the caller's
-        else:
-            y = _normal_start(votes, rng) if self.init == "normal" else np.ones(votes.n_votes)
-        x = np.zeros(votes.n_votes)
-        av = np.empty(votes.n_votes)  # A * (the other message): the one per-vote temporary
+        a = (2 * votes.label - 1).astype(np.int8)        # A_ij: classes[0] -> -1, classes[1] -> +1
+        return _Graph(task, worker, n, w, a, deg_t, deg_w, scale_x, scale_y, rng=rng)
 
-        def half_step(message: np.ndarray, owner: np.ndarray, n_owner: int, scale: np.ndarray | None,
-                      out: np.ndarray) -> None:
-            """``out`` on each edge: the sum of ``A * message`` over the other edges of its
-            owner (task or worker), times ``scale``, RMS-normalised; in place (five per-vote
-            float arrays in all: the two scales, x, y and ``av``). ``mode="clip"`` lets
-            ``np.take`` write into ``out`` without a buffer (the indices are valid)."""
-            signed(message, av)
-            totals = np.bincount(owner, av, minlength=n_owner).astype(float, copy=False)  # int64 when empty
-            np.take(totals, owner, out=out, mode="clip")
-            out -= av                                                    # all edges but this one
-            if scale is not None:
-                out *= scale
-            _rms_normalize(out, in_place=True)
+    def _init_state(self, votes: Votes, g: "_Graph") -> "_Messages":
+        y = _normal_start(votes, g.rng) if self.init == "normal" else np.ones(votes.n_votes)
+        return _Messages.start(y)
 
-        signs, stable, it = None, 0, 0
-        for it in range(1, self.n_iter + 1):
-            half_step(y, task, n, scale_x, x)      # task -> worker messages x_{i->j}
-            half_step(x, worker, w, scale_y, y)    # worker -> task messages y_{j->i}
-            signed(y, av)
-            new_signs = np.sign(np.bincount(task, av, minlength=n))
-            stable = stable + 1 if signs is not None and np.array_equal(new_signs, signs) else 0
-            signs = new_signs
-            if self.patience is not None and stable >= self.patience:
-                break
-        self.n_iter_ = it
-        self.converged_ = bool(self.patience is not None and stable >= self.patience)
-        self.scores_ = _rms_normalize(np.bincount(task, signed(y, av), minlength=n), where=deg_t > 0)
-        reliability = np.bincount(worker, signed(x, av), minlength=w) * _inverse(deg_w)
+    def _warm_state(self, votes: Votes, g: "_Graph") -> "_Messages":
+        """The fitted reliabilities as the first worker messages (see :meth:`partial_fit`)."""
+        fitted = np.asarray(self.worker_reliability_, dtype=float)
+        n_fit = np.bincount(self.votes_.worker, minlength=fitted.size).astype(float)
+        mean = float(n_fit @ fitted / n_fit.sum()) if n_fit.sum() > 0 else 0.0
+        start = np.full(votes.n_workers, mean if mean > 0 else 1.0)
+        known = np.flatnonzero(n_fit > 0)
+        start[known] = fitted[known]
+        return _Messages.start(start[votes.worker])
+
+    def _m_step(self, votes: Votes, g: "_Graph", m: "_Messages") -> None:
+        g.half_step(m.y, g.task, g.n, g.scale_x, m.x, m.av)      # task -> worker messages x_{i->j}
+        return None
+
+    def _e_step(self, votes: Votes, g: "_Graph", params: None, m: "_Messages") -> tuple["_Messages", None]:
+        g.half_step(m.x, g.worker, g.w, g.scale_y, m.y, m.av)    # worker -> task messages y_{j->i}
+        new_signs = np.sign(np.bincount(g.task, g.signed(m.y, m.av), minlength=g.n))
+        m.stable = m.stable + 1 if m.signs is not None and np.array_equal(new_signs, m.signs) else 0
+        m.signs = new_signs
+        return m, None
+
+    def _converged(self, g: "_Graph", hist: Any, objective: None, old: "_Messages", new: "_Messages") -> bool:
+        return self.patience is not None and new.stable >= self.patience
+
+    def _finish(self, votes: Votes, g: "_Graph", params: None, m: "_Messages") -> None:
+        n, w = g.n, g.w
+        self.scores_ = _rms_normalize(np.bincount(g.task, g.signed(m.y, m.av), minlength=n), where=g.deg_t > 0)
+        reliability = np.bincount(g.worker, g.signed(m.x, m.av), minlength=w) * _inverse(g.deg_w)
         top = np.abs(reliability).max() if w else 0.0
         self.worker_reliability_ = reliability / top if top > 0 else reliability
         p1 = expit(self.scores_)
@@ -263,8 +249,61 @@ class KOS(Aggregator):
         if blank.any():
             probas[blank] = normalize_rows(votes.counts().toarray()[blank])
         self.probas_ = probas
-        self.labels_ = argmax_ties(probas, tie=self.tie, random_state=rng)
-        self.votes_ = votes
+        self.labels_ = argmax_ties(probas, tie=self.tie, random_state=g.rng)
+
+    def _predict_proba(self, votes: Votes) -> np.ndarray:
+        """KOS is transductive: it runs again on the new votes."""
+        return Aggregator._predict_proba(self, votes)
+
+
+@dataclass
+class _Graph(EMContext):
+    """The task-worker graph of the votes (one edge per vote): the per-fit context of KOS."""
+
+    task: np.ndarray
+    worker: np.ndarray
+    n: int
+    w: int
+    a: np.ndarray                 # A_ij = ±1 per vote, kept as int8 (1 byte per vote, not 8)
+    deg_t: np.ndarray
+    deg_w: np.ndarray
+    scale_x: np.ndarray | None    # 1 / (terms of each message) with messages="mean", else None
+    scale_y: np.ndarray | None
+
+    def signed(self, m: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out = A * m``, exact."""
+        return np.multiply(self.a, m, out=out)
+
+    def half_step(self, message: np.ndarray, owner: np.ndarray, n_owner: int, scale: np.ndarray | None,
+                  out: np.ndarray, av: np.ndarray) -> None:
+        """``out`` on each edge: the sum of ``A * message`` over the other edges of its
+        owner (task or worker), times ``scale``, RMS-normalised; in place (five per-vote
+        float arrays in all: the two scales, x, y and ``av``, the one per-vote temporary).
+        ``mode="clip"`` lets ``np.take`` write into ``out`` without a buffer (the indices
+        are valid)."""
+        self.signed(message, av)
+        totals = np.bincount(owner, av, minlength=n_owner).astype(float, copy=False)  # int64 when empty
+        np.take(totals, owner, out=out, mode="clip")
+        out -= av                                                    # all edges but this one
+        if scale is not None:
+            out *= scale
+        _rms_normalize(out, in_place=True)
+
+
+@dataclass
+class _Messages:
+    """The messages on the edges (updated in place), and the sign bookkeeping."""
+
+    y: np.ndarray                 # worker -> task, one per vote
+    x: np.ndarray                 # task -> worker
+    av: np.ndarray                # A * (the other message): the one per-vote temporary
+    signs: np.ndarray | None = None
+    stable: int = 0               # rounds the signs have not changed
+
+    @classmethod
+    def start(cls, y: np.ndarray) -> "_Messages":
+        y = np.array(y, dtype=float, copy=True)  # updated in place: never the caller's
+        return cls(y, np.zeros(y.size), np.empty(y.size))
 
 
 def _normal_start(votes: Votes, rng: np.random.Generator) -> np.ndarray:
@@ -275,7 +314,7 @@ def _normal_start(votes: Votes, rng: np.random.Generator) -> np.ndarray:
     fp_task = vote_profile_fingerprints(votes.task, rank, votes.n_tasks, votes.n_classes)
     fp_worker = vote_profile_fingerprints(votes.worker, rank, votes.n_workers, votes.n_classes)
     salt = rng.integers(0, 2**63, size=2, dtype=np.uint64)
-    key = _splitmix64(fp_task[votes.task] ^ salt[0]) ^ fp_worker[votes.worker]
+    key = splitmix64(fp_task[votes.task] ^ salt[0]) ^ fp_worker[votes.worker]
     u = hashed_uniforms(key ^ rank.astype(np.uint64), salt[1]) + 2.0**-54  # in (0, 1)
     return 1.0 + ndtri(u)
 

@@ -28,23 +28,23 @@ theta)]`` and ``exp E_q[log xi]`` (mean-field coordinate ascent: never decreases
 
 ``partial_fit(new_votes)`` continues on the union of the votes, one run started from the
 fitted worker parameters (a new worker from their vote-weighted mean) instead of the
-random restarts.
+random restarts. The iterations, the restarts (``n_restarts``: the driver's ``n_init``)
+and ``partial_fit`` are those of the EM driver (:mod:`crowdwise.aggregate._driver`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
-from .._lazy import pd
 from scipy import sparse
 from scipy.special import digamma, gammaln
 
 from ..errors import InputError
 from ..votes import Votes
-from ._base import Aggregator, argmax_ties, check_random_state, class_ranks
-from ._em import EMHistory, check_budget, group_index, hashed_uniforms, vote_profile_fingerprints
-from .dawid_skene import append_votes
+from ._base import argmax_ties, class_ranks
+from ._driver import NO_GOLD, EMContext, EMStrategy, GoldLabels, check_same_classes
+from ._em import check_budget, group_index, hashed_uniforms, vote_profile_fingerprints
 from .registry import register
 
 __all__ = ["MACE"]
@@ -54,7 +54,7 @@ _ALTERNATIVES = "MV, NaiveSoft, WAWA, TwoThird, PlantNet (O(votes) whatever K)"
 
 
 @register("MACE")
-class MACE(Aggregator):
+class MACE(EMStrategy):
     """MACE: a competence and a spamming distribution per worker (EM or variational Bayes).
 
     Each worker j knows the answer with probability ``theta_j`` (``competences_``) and
@@ -71,7 +71,8 @@ class MACE(Aggregator):
         Random restarts (MACE's default); restart r starts from ``1 - theta_j, theta_j ∝
         1 + init_noise * u`` and ``xi_jl ∝ 1 + init_noise * u`` with uniforms ``u`` drawn from
         its own seed ``np.random.SeedSequence(random_state).spawn(n_restarts)[r]``. The
-        restart with the highest final objective is kept (the first one among equals).
+        restart with the highest final objective is kept (the first one among equals
+        within 1e-9 relative): the EM driver's restarts (``n_init``).
     max_iter : int, default=50
         Iterations per restart (MACE runs 50).
     tol : float, default=1e-6
@@ -116,7 +117,8 @@ class MACE(Aggregator):
     n_iter_ : int
         Iterations of the kept restart.
     converged_ : bool
-        Whether the kept restart met ``tol`` before ``max_iter``.
+        Whether the kept restart met ``tol`` before ``max_iter`` (if not, with ``tol > 0``,
+        the fit warns with a :class:`~crowdwise.aggregate.ConvergenceWarning`).
     votes_ : Votes
         The votes of the fit (a reference, not a copy), kept for :meth:`partial_fit`,
         which continues the fit on ``votes_`` plus new votes from the fitted parameters
@@ -150,6 +152,8 @@ class MACE(Aggregator):
 
     description = "MACE: per-worker competence and spamming distribution (Hovy et al. 2013), VB or EM, restarts."
     scales_to_many_classes = False  # the kernels are O(votes), but the outputs are dense (n, K)
+    random_starts = True  # each restart draws its start from its own seed (the driver's n_init runs)
+    supports_gold = False
 
     def __init__(self, method: str = "vb", n_restarts: int = 10, max_iter: int = 50, tol: float = 1e-6,
                  smoothing: float | None = None, alpha: float = 0.5, beta: float = 0.5,
@@ -190,33 +194,71 @@ class MACE(Aggregator):
                      what=f"dense ({n:,} tasks + {w:,} workers) x {k:,} classes outputs",
                      alternatives=_ALTERNATIVES)
 
-    # ------------------------------------------------------------------ fit
-    def _fit(self, votes: Votes) -> None:
-        self._validate(votes)
+    # ------------------------------------------------------------------ driver hooks
+    @property
+    def n_init(self) -> int:
+        """The driver's restarts: ``n_restarts``."""
+        return self.n_restarts
+
+    def _context(self, votes: Votes, gold: GoldLabels = NO_GOLD) -> "_Graph":
         g = _Graph.build(votes)
-        seeds = _restart_seeds(self.random_state, self.n_restarts)
-        # classes enter the draws by their id, not their position: permuting the classes
-        # permutes the starts along with them
-        rank = class_ranks(votes.classes)
-        fp = vote_profile_fingerprints(votes.worker, rank[votes.label], votes.n_workers, votes.n_classes)
-        best, best_obj, histories = None, -np.inf, []
-        for r, seed in enumerate(seeds):
-            state = self._run(g, _random_start(g, fp, rank, np.random.default_rng(seed), self.init_noise))
-            histories.append(state["history"])
-            final = state["history"][-1]
-            # strictly better beyond rounding: equal restarts keep the first one
-            if best is None or final > best_obj + 1e-9 * max(1.0, abs(best_obj)):
-                best, best_obj, self.best_restart_ = state, final, r
-            state = None  # only the best run stays alive while the next one runs
-        self.restart_log_likelihoods_ = histories
-        self._keep(votes, g, best)
+        g.smoothing = (0.01 / max(g.k_eff, 1)) if self.smoothing is None else float(self.smoothing)
+        return g
+
+    def _init_state(self, votes: Votes, g: "_Graph") -> "_Posterior":
+        """The E-step of MACE's random start, drawn from the restart's seed ``g.seed``."""
+        if g.fp is None:
+            # classes enter the draws by their id, not their position: permuting the classes
+            # permutes the starts along with them
+            g.rank = class_ranks(votes.classes)
+            g.fp = vote_profile_fingerprints(votes.worker, g.rank[votes.label], votes.n_workers, votes.n_classes)
+        return self._start_from(g, _random_start(g, g.fp, g.rank, np.random.default_rng(g.seed), self.init_noise))
+
+    def _warm_state(self, votes: Votes, g: "_Graph") -> "_Posterior":
+        return self._start_from(g, self._warm_params(g))
+
+    @staticmethod
+    def _start_from(g: "_Graph", weights: tuple[np.ndarray, ...]) -> "_Posterior":
+        post = g.e_step(*weights)
+        post.start = weights  # for the objective of the start (EM)
+        return post
+
+    def _initial_objective(self, g: "_Graph", post: "_Posterior") -> float | None:
+        """EM records the (smoothed) log-likelihood of the starting parameters; VB's first
+        ELBO follows the first M-step."""
+        weights, post.start = post.start, None
+        if self.method == "vb":
+            return None
+        return post.log_z + self._em_log_prior(g, weights, g.smoothing)
+
+    def _m_step(self, votes: Votes, g: "_Graph", post: "_Posterior") -> "_Params":
+        if self.method == "vb":
+            weights, means, kl = self._vb_m_step(g, post.know_wl)
+            return _Params(weights, means, kl)
+        return _Params(self._em_m_step(g, post.know_wl, g.smoothing), None, 0.0)
+
+    def _e_step(self, votes: Votes, g: "_Graph", p: "_Params", state: Any) -> tuple["_Posterior", float]:
+        post = g.e_step(*p.weights)
+        return post, post.log_z
+
+    def _log_prior(self, g: "_Graph", p: "_Params") -> float:
+        """VB: minus the KL terms of the ELBO; EM: the smoothing's MAP term."""
+        if self.method == "vb":
+            return -p.kl
+        return self._em_log_prior(g, p.weights, g.smoothing)
+
+    def _finish(self, votes: Votes, g: "_Graph", p: "_Params", post: "_Posterior") -> None:
+        # EM: the means are the parameters themselves
+        means = p.means if p.means is not None else tuple(np.exp(w) for w in (p.weights[0], p.weights[2],
+                                                                             p.weights[3]))
+        self._set_outputs(votes, g, p.weights, means, post)
 
     def partial_fit(self, votes: Votes) -> "MACE":
         """Continue the fit with more votes: one run on ``votes_ + votes``, warm-started.
 
         The votes are merged with those of the previous fit (kept in ``votes_``): known
         tasks and workers keep their indices, new ones are appended in the order of
-        ``votes`` (``append_votes``). The run starts from the fitted worker parameters
+        ``votes`` (``votes_.append(votes)``). The run starts from the fitted worker parameters
         instead of a random start, i.e. its first E-step computes
 
             ``log P(T_i = k | votes) = const_i + sum_{votes (i, j, k)} log(1 + w_j / c_jk)``,
@@ -259,30 +301,7 @@ class MACE(Aggregator):
         -------
         self : MACE
         """
-        if not hasattr(self, "labels_"):
-            return self.fit(votes)
-        votes = self._check_votes(votes)
-        _check_classes(votes, self.classes_)
-        merged = append_votes(self.votes_, votes)
-        self._validate(merged)
-        g = _Graph.build(merged)
-        state = self._run(g, self._warm_params(g))
-        self.n_tasks_, self.n_classes_ = merged.n_tasks, merged.n_classes
-        self.classes_ = merged.classes
-        self.task_ids_ = merged.task_ids
-        self.worker_ids_ = merged.worker_ids
-        self.restart_log_likelihoods_ = [state["history"]]
-        self.best_restart_ = 0
-        self._keep(merged, g, state)
-        return self
-
-    def _keep(self, votes: Votes, g: "_Graph", best: dict[str, Any]) -> None:
-        """Fitted attributes from the kept run."""
-        self.log_likelihood_ = best["history"]
-        self.n_iter_ = best["n_iter"]
-        self.converged_ = best["converged"]
-        self._set_outputs(votes, g, best)
-        self.votes_ = votes
+        return super().partial_fit(votes)
 
     def _warm_params(self, g: "_Graph") -> tuple[np.ndarray, ...]:
         """The fitted E-step weights laid out on the merged graph ``g`` (see
@@ -320,32 +339,6 @@ class MACE(Aggregator):
         with np.errstate(divide="ignore"):
             return np.log(know), np.log(spam), np.log(xi_wl), np.log(rest)
 
-    def _run(self, g: "_Graph", params: tuple[np.ndarray, ...]) -> dict[str, Any]:
-        """One run from the E-step weights ``params``: alternate M-step and E-step."""
-        vb = self.method == "vb"
-        s = (0.01 / max(g.k_eff, 1)) if self.smoothing is None else float(self.smoothing)
-        hist = EMHistory(self.tol)
-        post = g.e_step(*params)
-        if not vb:
-            hist.update(post.log_z + self._log_prior(g, params, s))
-        converged, it, means = False, 0, None
-        for it in range(1, self.max_iter + 1):
-            if vb:
-                params, means, kl = self._vb_m_step(g, post.know_wl)
-                post = g.e_step(*params)
-                objective = post.log_z - kl
-            else:
-                params = self._em_m_step(g, post.know_wl, s)
-                post = g.e_step(*params)
-                objective = post.log_z + self._log_prior(g, params, s)
-            if hist.update(objective):
-                converged = True
-                break
-        if means is None:  # EM: the parameters themselves
-            means = tuple(np.exp(p) for p in (params[0], params[2], params[3]))
-        return {"params": params, "means": means, "post": post, "history": hist.values, "n_iter": it,
-                "converged": converged}
-
     # ------------------------------------------------------------------ M-steps
     @staticmethod
     def _em_m_step(g: "_Graph", know_wl: np.ndarray, s: float) -> tuple[np.ndarray, ...]:
@@ -360,7 +353,7 @@ class MACE(Aggregator):
             return np.log(theta), np.log1p(-theta), np.log(xi_wl), np.log(xi_rest)
 
     @staticmethod
-    def _log_prior(g: "_Graph", params: tuple[np.ndarray, ...], s: float) -> float:
+    def _em_log_prior(g: "_Graph", params: tuple[np.ndarray, ...], s: float) -> float:
         """``s * (sum log theta + sum log(1 - theta) + sum_jl log xi_jl)``: the MAP term of
         the smoothed EM objective (0 when ``s = 0``)."""
         if s == 0:
@@ -393,17 +386,18 @@ class MACE(Aggregator):
         return (log_know, log_spam, log_xi_wl, log_xi_rest), means, float(kl_beta + kl_dir)
 
     # ------------------------------------------------------------------ outputs
-    def _set_outputs(self, votes: Votes, g: "_Graph", best: dict[str, Any]) -> None:
-        log_know, log_spam, log_xi_wl, log_xi_rest = best["params"]
+    def _set_outputs(self, votes: Votes, g: "_Graph", weights: tuple[np.ndarray, ...],
+                     means: tuple[np.ndarray, ...], post: "_Posterior") -> None:
+        log_know, log_spam, log_xi_wl, log_xi_rest = weights
         k, w = votes.n_classes, votes.n_workers
         # the parameters (VB: posterior means of the q) of the final E-step, so that
         # competences, spamming distributions and probas_ belong together
-        self.competences_, xi_wl, xi_rest = best["means"]
+        self.competences_, xi_wl, xi_rest = means
         xi = np.zeros((w, k))
         xi[:, g.space] = xi_rest[:, None]
         xi[g.wl_worker, g.wl_label] = xi_wl
         self.spam_distributions_ = xi
-        self.probas_ = g.dense_probas(best["post"], k)
+        self.probas_ = g.dense_probas(post, k)
         self.labels_ = argmax_ties(self.probas_, tie=self.tie, random_state=self.random_state)
         # the exp E[log] weights the final E-step used, for predict_proba
         voted = g.votes_per_worker > 0
@@ -419,12 +413,12 @@ class MACE(Aggregator):
         spamming distribution; votes for a class outside the fitted label set carry no
         information (that class gets probability 0).
         """
-        _check_classes(votes, self.classes_)
+        check_same_classes(votes, self.classes_)
         log_know, log_spam, wl_keys, log_xi_wl, log_xi_rest, space, unknown = self._weights
         k, k_eff = votes.n_classes, int(space.sum())
         keep = space[votes.label]
         task, worker, label = votes.task[keep], votes.worker[keep], votes.label[keep]
-        idx = _lookup(self.worker_ids_, votes.worker_ids)[worker]
+        idx = Votes.match_ids(votes.worker_ids, self.worker_ids_)[worker]
         known = idx >= 0
         fi = np.maximum(idx, 0)
         lk, ls = np.full(idx.size, unknown[0]), np.full(idx.size, unknown[1])
@@ -443,22 +437,6 @@ class MACE(Aggregator):
 
 
 # ---------------------------------------------------------------------- kernels
-def _check_classes(votes: Votes, classes: np.ndarray) -> None:
-    """New votes must declare the fitted classes (predict_proba, partial_fit)."""
-    if not np.array_equal(np.asarray(votes.classes), np.asarray(classes)):
-        raise InputError("new votes declare other classes than the fitted ones",
-                         fix="build them with classes=model.classes_")
-
-
-def _lookup(fitted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Position of each id among the fitted ids (-1 if absent); ``"7"`` matches ``7``."""
-    idx = pd.Index(fitted_ids).get_indexer(ids)
-    if (idx < 0).any() and len(fitted_ids):
-        alt = pd.Index(np.asarray(fitted_ids).astype(str)).get_indexer(np.asarray(ids).astype(str))
-        idx = np.where(idx < 0, alt, idx)
-    return idx
-
-
 def _ratio(num: np.ndarray, den: np.ndarray, default: float) -> np.ndarray:
     num = np.asarray(num, dtype=float)
     return np.divide(num, den, out=np.full(np.broadcast(num, den).shape, default), where=den > 0)
@@ -488,9 +466,10 @@ class _Pairs:
 
 class _Posterior:
     """Result of an E-step: ``post_tl`` per voted (task, class) pair, ``post_rest`` for each
-    other class of the label set, per task; ``log_z`` the objective's data term."""
+    other class of the label set, per task; ``log_z`` the objective's data term (and, for
+    the start of a run, ``start``: the weights it comes from)."""
 
-    __slots__ = ("post_tl", "post_rest", "log_z", "know_wl")
+    __slots__ = ("post_tl", "post_rest", "log_z", "know_wl", "start")
 
 
 def _task_posterior(tl: _Pairs, gain_tl: np.ndarray, k_eff: int, n_tasks: int,
@@ -541,8 +520,23 @@ def _dense(tl: _Pairs, post: _Posterior, space: np.ndarray, n_tasks: int, k: int
     return P
 
 
-class _Graph:
-    """The votes as (task, class) pairs and (worker, class) pairs, built once per fit."""
+class _Params(NamedTuple):
+    """An M-step: the E-step weights ``(log w_know, log w_spam, log xi per (worker, class)
+    pair, log xi of the other classes)``; VB's posterior means and KL term (EM: None, 0)."""
+
+    weights: tuple
+    means: tuple | None
+    kl: float
+
+
+class _Graph(EMContext):
+    """The votes as (task, class) pairs and (worker, class) pairs, built once per fit: the
+    per-fit context of MACE (with the smoothing and, once drawn, the workers' vote-profile
+    fingerprints ``fp`` and the class ranks ``rank`` of the random starts)."""
+
+    smoothing: float = 0.0
+    fp: np.ndarray | None = None
+    rank: np.ndarray | None = None
 
     @classmethod
     def build(cls, votes: Votes) -> "_Graph":
@@ -604,16 +598,6 @@ class _Graph:
 
 
 # ---------------------------------------------------------------------- restarts
-def _restart_seeds(random_state: Any, n: int) -> list[np.random.SeedSequence]:
-    """One independent seed per restart, spawned from ``random_state``."""
-    if isinstance(random_state, np.random.Generator):
-        random_state = int(random_state.integers(0, 2**63))
-    elif random_state is not None:
-        check_random_state(random_state)  # validates the type
-        random_state = int(random_state)
-    return np.random.SeedSequence(random_state).spawn(n)
-
-
 def _random_start(g: _Graph, fp: np.ndarray, rank: np.ndarray, rng: np.random.Generator,
                   noise: float) -> tuple[np.ndarray, ...]:
     """MACE's random start: ``(1 - theta, theta) ∝ (1 + noise u, 1 + noise u')`` and

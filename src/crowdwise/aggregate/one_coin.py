@@ -33,8 +33,8 @@ from scipy import sparse
 from ..errors import InputError
 from ..votes import Votes
 from ._base import DENSE_PROBAS_LIMIT, argmax_ties, as_probas
+from ._driver import NO_GOLD, EMContext, EMStrategy, GoldLabels
 from ._em import Segments, check_budget, safe_log
-from .dawid_skene import EMStrategy, _gold_indices
 from .registry import register
 
 __all__ = ["OneCoinDS"]
@@ -43,9 +43,10 @@ _PROBAS_FORMS = ("auto", "full", "voted")
 
 
 @dataclass
-class _Cells:
+class _Cells(EMContext):
     """The distinct (task, class) cells that carry votes (or gold), in CSR order, and the
-    votes sorted by cell (so that every per-cell sum reads memory in order)."""
+    votes sorted by cell (so that every per-cell sum reads memory in order): the per-fit
+    context of OneCoinDS."""
 
     vote_cell: np.ndarray      # (n_votes,) cell of each vote, non-decreasing (votes sorted by cell)
     vote_worker: np.ndarray    # (n_votes,) worker of each vote, same order
@@ -57,9 +58,8 @@ class _Cells:
     starts: np.ndarray         # first cell of each task of ``voted``
     n_cells: np.ndarray        # (n_tasks,) cells per task
     n_per_worker: np.ndarray   # (n_workers,) votes per worker
-    gold_idx: np.ndarray
-    gold_lab: np.ndarray
-    gold_cell: np.ndarray
+    voted_workers: np.ndarray  # (n_workers,) bool: workers with a vote (the prior term's)
+    gold_cell: np.ndarray      # cell of each gold label (``gold_idx``, ``gold_lab``)
 
 
 @dataclass
@@ -202,9 +202,9 @@ class OneCoinDS(EMStrategy):
                          self.memory_budget, what=f"{votes.n_tasks:,} x {votes.n_classes:,} soft labels",
                          alternatives="OneCoinDS[probas=voted] (the voted classes, exactly, plus unvoted_mass_)")
 
-    def _context(self, votes: Votes) -> _Cells:
+    def _context(self, votes: Votes, gold: GoldLabels = NO_GOLD) -> _Cells:
         k, n, nv = votes.n_classes, votes.n_tasks, votes.n_votes
-        gold_idx, gold_lab = _gold_indices(getattr(self, "_gold", None), votes)
+        gold_idx, gold_lab = gold
         key = np.concatenate([votes.task * k + votes.label, gold_idx * k + gold_lab])
         seg = Segments.from_keys(key)
         n_cells = seg.keys.size
@@ -219,10 +219,11 @@ class OneCoinDS(EMStrategy):
         indptr = np.r_[0, np.cumsum(per_task)].astype(np.int64)
         voted = np.flatnonzero(per_task)
         idx_type = np.int32 if votes.n_workers < 2**31 else np.int64
+        n_per_worker = votes.votes_per_worker().astype(float)
         return _Cells(vote_cell, votes.worker[vote_order].astype(idx_type),
                       np.bincount(vote_cell, minlength=n_cells).astype(float), cell_task, cell_label, indptr,
-                      voted, indptr[voted], per_task, votes.votes_per_worker().astype(float),
-                      gold_idx, gold_lab, gold_cell)
+                      voted, indptr[voted], per_task, n_per_worker, n_per_worker > 0, gold_cell,
+                      gold_idx=gold_idx, gold_lab=gold_lab)
 
     def _init_state(self, votes: Votes, c: _Cells) -> _State:
         n, k = votes.n_tasks, votes.n_classes
@@ -310,19 +311,15 @@ class OneCoinDS(EMStrategy):
         objective = float(log_z[good & ok].sum())
         return _State(t_cell, unvoted, rest, priors), objective
 
-    def _log_prior(self, params: tuple[np.ndarray, np.ndarray]) -> float:
+    def _log_prior(self, c: _Cells, params: tuple[np.ndarray, np.ndarray]) -> float:
         if self.prior <= 0:
             return 0.0
         acc = params[1]
-        voted = self._voted_workers
+        voted = c.voted_workers
         return self.prior * float(np.sum(safe_log(acc[voted]) + safe_log(1.0 - acc[voted])))
-
-    def _begin(self, votes: Votes, c: _Cells) -> None:
-        self._voted_workers = c.n_per_worker > 0
 
     def _finish(self, votes: Votes, c: _Cells, params: tuple[np.ndarray, np.ndarray], s: _State) -> None:
         priors, acc = params
-        del self._voted_workers
         acc = acc.copy()
         n_w = c.n_per_worker
         if (n_w == 0).any():

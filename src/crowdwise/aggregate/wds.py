@@ -17,6 +17,7 @@ import numpy as np
 
 from ..votes import Votes
 from ._base import argmax_ties, normalize_rows
+from ._driver import check_same_classes
 from .dawid_skene import DawidSkene
 from .registry import register
 
@@ -108,9 +109,7 @@ class WDS(DawidSkene):
     def _predict_proba(self, votes: Votes) -> np.ndarray:
         """Weighted vote of new votes with the fitted confusions (an unseen worker: the
         vote-weighted mean confusion of the fitted workers)."""
-        from .dawid_skene import _check_same_classes
-
-        _check_same_classes(votes, self.classes_)
+        check_same_classes(votes, self.classes_)
         # the weights of the fit: the reported confusions (a class a worker never met is a
         # uniform row there, weight 1/K), not the rows the DS E-step rules out
         conf = self._fitted_confusions_for(votes, rule_out_never_met=False)
