@@ -10,6 +10,8 @@ DEFAULT_STRATEGIES: tuple[str, ...] = ("MV", "WAWA", "OneCoinDS", "DS")
 STRICT_HELP = ("Refuse a peerannot folder whose answers use more classes than metadata.json declares "
                "(by default the classes are extended, with a warning).")
 
-DUPLICATES_HELP = ("Repeated (task, worker) votes: keep, first, last or error. An answers.json holds one "
-                   "value per key: there keep and error refuse a key written twice, first and last choose "
-                   "the value read.")
+DUPLICATES_HELP = ("Repeated (task, worker) votes: keep (default: every row is a vote, so a worker who voted "
+                   "twice counts twice in MV and is two independent answers for DS, GLAD and the other "
+                   "models; a one-line warning gives their count), first or last (one vote per pair, the first "
+                   "or last row read), error (refuse). An answers.json holds one value per key: there keep "
+                   "and error refuse a key written twice, first and last choose the value read.")

@@ -52,3 +52,16 @@ def test_a_header_only_truth_is_refused_even_with_quiet(tmp_path):
         res = _crowdwise("aggregate", votes, "--truth", tmp_path / "t.csv", "-o", tmp_path / "o.csv", *quiet)
         assert res.returncode == 2 and "t.csv" in res.stderr and "no row" in res.stderr
         assert not (tmp_path / "o.csv").exists() and not (tmp_path / "o.npy").exists()
+
+
+def test_repeated_votes_are_counted_in_one_warning_line_and_kept(tmp_path):
+    votes = tmp_path / "v.csv"
+    votes.write_text("task,worker,label\n1,a,0\n1,a,1\n1,b,1\n2,a,1\n2,a,1\n2,a,1\n")
+    res = _crowdwise("aggregate", votes, "-s", "NaiveSoft", "-o", tmp_path / "o.csv", "-q")
+    assert res.returncode == 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and "3 vote(s) (50.0%) repeat" in lines[0]
+    assert np.load(tmp_path / "o.npy").tolist() == [[1 / 3, 2 / 3], [0.0, 1.0]]  # kept: a counts twice on 1
+    res = _crowdwise("aggregate", votes, "-s", "NaiveSoft", "-o", tmp_path / "f.csv", "-q", "--duplicates", "first")
+    assert res.returncode == 0 and res.stderr == ""
+    assert np.load(tmp_path / "f.npy").tolist() == [[0.5, 0.5], [0.0, 1.0]]

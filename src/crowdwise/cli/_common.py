@@ -103,4 +103,24 @@ def load_dataset_votes(dataset: Path, **kwargs: Any) -> Any:
         raise InputError("holds no vote", source=dataset,
                          fix="give it at least one vote (rows task,worker,label below the header of a table, "
                              "{task: {worker: label}} in answers.json), or point to the right data set")
+    if kwargs.get("duplicates", "keep") == "keep":
+        warn_repeated_votes(votes, dataset)
     return votes
+
+
+def warn_repeated_votes(votes: Any, source: Path) -> int:
+    """One ``warning:`` line when some worker voted more than once on a task (kept as separate
+    votes by ``--duplicates keep``); returns how many votes repeat an earlier pair."""
+    import warnings
+
+    import numpy as np
+
+    from ..errors import InputWarning
+
+    key = np.sort(votes.task.astype(np.int64) * max(votes.n_workers, 1) + votes.worker)
+    n = int(np.count_nonzero(key[1:] == key[:-1]))
+    if n:
+        warnings.warn(f"{source}: {n:,} vote(s) ({n / votes.n_votes:.1%}) repeat a (task, worker) pair already "
+                      "voted; they are kept as separate votes (--duplicates keep). Use --duplicates first or last "
+                      "to keep one vote per pair, or error to refuse them", InputWarning, stacklevel=2)
+    return n
