@@ -196,6 +196,9 @@ class DawidSkene(EMStrategy):
     n_iter_ : int
         EM iterations run (M-step + E-step pairs, dropped extrapolations included).
     converged_ : bool
+        Whether the stop test was met before ``max_iter`` (if not, with ``tol > 0``, the
+        fit warns with a :class:`~crowdwise.aggregate.ConvergenceWarning`, as every
+        strategy on the EM driver does).
     votes_ : Votes
         The votes of the fit (a reference, not a copy), kept for :meth:`partial_fit`.
     gold_ : mapping or None

@@ -99,7 +99,9 @@ class KOS(EMStrategy):
         agree with the estimate, negative for adversarial ones, 0 without vote.
     n_iter_ : int
     converged_ : bool
-        Whether the signs were stable for ``patience`` iterations within ``n_iter``.
+        Whether the signs were stable for ``patience`` iterations within ``n_iter`` (if
+        not, the fit warns with a :class:`~crowdwise.aggregate.ConvergenceWarning`;
+        ``patience=None`` asks for ``n_iter`` rounds and never warns).
     votes_ : Votes
         The votes of the fit (with those of every ``partial_fit`` since).
 
@@ -107,6 +109,8 @@ class KOS(EMStrategy):
     -----
     KOS is transductive: ``predict_proba(new_votes)`` runs it again on the new votes;
     ``partial_fit(new_votes)`` runs it on the union, warm-started from the fitted workers.
+    The rounds run on the EM driver (:mod:`crowdwise.aggregate._driver`): the two
+    half-steps of message passing take the places of its M- and E-steps.
 
     Raises
     ------
