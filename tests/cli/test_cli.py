@@ -111,19 +111,56 @@ def test_aggregate_a_csv_votes_file(tmp_path):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
+    """``crowdwise ARGS`` in a new process: for what only a real process shows (its stderr
+    at exit, a pipe for stderr, fresh imports)."""
     return subprocess.run([sys.executable, "-m", "crowdwise.cli.main", *args], capture_output=True, text=True)
 
 
-def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path):
+@pytest.fixture
+def main_cli(monkeypatch, capfd):
+    """``crowdwise ARGS`` in this process through ``main()``, the console entry point (its
+    one-line errors and exit codes, unlike CliRunner on ``app``); returns ``(exit code,
+    stdout, stderr)`` captured at the file-descriptor level, as a subprocess pipe would.
+    The signal handlers and ``warnings.showwarning`` that ``main()`` installs are restored."""
+    import signal
+    import warnings
+
+    from crowdwise.cli.main import main
+
+    signals = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    handlers = {s: signal.getsignal(s) for s in signals}
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        capfd.readouterr()
+        monkeypatch.setattr(sys, "argv", ["crowdwise", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capfd.readouterr()
+        return code, out, err
+
+    yield invoke
+    for s, h in handlers.items():
+        signal.signal(s, h)
+
+
+def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, main_cli):
+    # (in this process: an exception main() let through would fail the test with its traceback;
+    # test_strict.py sees the same error line from a real process)
     f = tmp_path / "votes.csv"
     f.write_text("task,worker,label\nq1,ann,cat\n")
-    res = _cli("aggregate", str(f), "-s", "NoSuchMethod", "--quiet")
-    assert res.returncode == 2
-    assert "unknown strategy 'NoSuchMethod'" in res.stderr and "Traceback" not in res.stderr
+    code, _, err = main_cli("aggregate", str(f), "-s", "NoSuchMethod", "--quiet")
+    assert code == 2
+    assert "unknown strategy 'NoSuchMethod'" in err and "Traceback" not in err
+    assert err.startswith("error: ") and err.count("\n") == 1, err  # one line
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    res = _cli("aggregate", str(empty), "-s", "MV", "--quiet")
-    assert res.returncode == 2 and "empty.csv" in res.stderr and "Traceback" not in res.stderr
+    code, _, err = main_cli("aggregate", str(empty), "-s", "MV", "--quiet")
+    assert code == 2 and "empty.csv" in err and "Traceback" not in err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
     assert not (tmp_path / "labels" / "labels_empty_mv.npy").exists()
 
 
@@ -217,7 +254,7 @@ def test_version():
     assert run("--version").output.strip() == f"crowdwise {__version__}"
 
 
-def test_an_output_folder_that_is_a_file_is_one_clear_line(tmp_path):
+def test_an_output_folder_that_is_a_file_is_one_clear_line(tmp_path, main_cli):
     f = tmp_path / "votes.csv"
     f.write_text("task,worker,label\nq1,ann,cat\nq1,bob,cat\n")
     blocker = tmp_path / "taken"
@@ -225,9 +262,10 @@ def test_an_output_folder_that_is_a_file_is_one_clear_line(tmp_path):
     for args in (("aggregate", str(f), "--out-dir", str(blocker)),
                  ("identify", str(f), "-s", "entropy", "--out-dir", str(blocker / "scores")),
                  ("simulate", "-o", str(blocker / "crowd"))):
-        res = _cli(*args, "--quiet")
-        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
-        assert "taken is a file" in res.stderr or "it is a file" in res.stderr
+        code, _, err = main_cli(*args, "--quiet")
+        assert code == 2 and "Traceback" not in err, err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        assert "taken is a file" in err or "it is a file" in err
     assert blocker.read_text() == "x"
 
 
