@@ -1,6 +1,6 @@
-"""Minimal examples of what the property tests found, kept out of their strategies (no NUL
-character, no blank id, no line break in a class with soft labels is drawn there)
-and marked xfail (strict) until fixed. The round-trip tests accept either fix: an exact
+"""Minimal examples of what the property tests found (NUL characters, blank ids, line
+breaks in class names of a soft-labels table), kept out of their strategies; those not
+fixed yet are marked xfail (strict). The round-trip tests accept either fix: an exact
 round trip, or an InputError from ``Votes.from_records`` or ``save_votes`` (not from
 reading a file crowdwise wrote)."""
 
@@ -30,10 +30,7 @@ def _roundtrip_or_refused(task, worker, label, target):
         return v, load_votes(path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a NUL character cuts a text id or label short when written: pyarrow builds its arrays "
-    "from NumPy '<U' arrays as C strings (pa.array(np.array(['a\\x00b'])) -> ['a']), so "
-    "tasks 'a\\x00b' and 'a\\x00c' come back as one task 'a'"))
+# fixed: text columns reach pyarrow as Python strings (io.tables.arrow_array)
 @pytest.mark.parametrize("target", ["v.csv", "v.parquet"])
 def test_nul_in_ids_is_kept_or_refused(target):
     v, back = _roundtrip_or_refused(["a\x00b", "a\x00c"], ["w", "w"], ["x", "y"], target)
@@ -53,14 +50,8 @@ def test_blank_ids_round_trip_or_are_refused(target):
 
 
 @pytest.mark.parametrize("classes", [
-    pytest.param(["x\ry"], marks=pytest.mark.xfail(strict=True, reason=(
-        "write_labels_table writes the header of the p_<class> columns with csv.writer("
-        "lineterminator='\\n'), which does not quote a carriage return: the header "
-        "'task,label,label_index,p_x\\ry' is split in two by read_labels (and any CSV reader)"))),
-    pytest.param(["a\n,", "b"], marks=pytest.mark.xfail(strict=True, reason=(
-        "the header cell '\"p_a\\n,\"' is quoted, but the text-table reader takes the header "
-        "from the first physical line (first_line + _split in io/tables.py): 4 names for 5 "
-        "columns, 'header and data disagree'"))),
+    ["x\ry"],  # fixed: a header cell with a carriage return is quoted
+    ["a\n,", "b"],  # fixed: the reader takes a quoted header cell over its line break
 ], ids=["carriage-return", "quoted-newline"])
 @pytest.mark.parametrize("suffix", [".csv", ".tsv"])
 def test_soft_labels_table_with_a_line_break_in_a_class_reads_back(tmp_path, classes, suffix):

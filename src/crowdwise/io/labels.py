@@ -15,7 +15,7 @@ from ..votes import Votes
 from ._common import PathLike, atomic_write, check_exists, kind_of, require_pyarrow, source_name
 from ._output import escape_formulas
 from ._encode import match_classes, raw_factorize, show
-from .tables import _write_csv
+from .tables import _write_csv, arrow_array
 from .truth import integer_array, load_npy, read_columns, task_index
 
 __all__ = ["write_labels_table", "read_labels", "check_task_labels", "save_labels", "MAX_PROBA_COLUMNS"]
@@ -108,7 +108,7 @@ def write_labels_table(path: PathLike, votes: Votes, labels: Any, *, probas: Any
         pa = require_pyarrow(source)
         import pyarrow.parquet as pq
 
-        table = pa.table({k: pa.array(c) for k, c in cols.items()})
+        table = pa.table({k: arrow_array(c) for k, c in cols.items()})
         with atomic_write(path, "wb") as f:
             pq.write_table(table, f)
         return path

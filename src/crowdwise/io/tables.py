@@ -148,10 +148,16 @@ def _looks_numeric(name: Any) -> bool:
 
 # --------------------------------------------------------------------------- text files
 def first_line(path: Path) -> tuple[str, int]:
-    """The first non-blank line of a text file and its 1-based number."""
+    """The first non-blank line of a text file and its 1-based number; a quoted field that
+    holds a line break (a header cell such as ``"p_a\nb"``) continues on the next lines."""
     with reading(path), open_text(path) as f:
         for i, line in enumerate(f, 1):
             if line.strip():
+                while line.count('"') % 2:  # inside quotes: the record goes on
+                    more = f.readline()
+                    if not more:
+                        break
+                    line += more
                 return line.rstrip("\r\n"), i
     return "", 0
 
@@ -254,15 +260,21 @@ def read_text_table(path: Path, aliases: Mapping[str, Sequence[str]], *, text_ro
         import pyarrow.csv as pcsv
 
         raw_names = _split(header, delim)
-        try:
-            table = pcsv.read_csv(
+        def parse(newlines: bool) -> Any:
+            return pcsv.read_csv(
                 str(path),
                 read_options=pcsv.ReadOptions(use_threads=True, block_size=1 << 24),
-                parse_options=pcsv.ParseOptions(delimiter=delim),
+                parse_options=pcsv.ParseOptions(delimiter=delim, newlines_in_values=newlines),
                 convert_options=pcsv.ConvertOptions(
                     column_types={raw_names[names.index(c)]: pa.string() for c in text_cols},
                     strings_can_be_null=True, null_values=[""], quoted_strings_can_be_null=True),
             )
+
+        try:
+            try:
+                table = parse(False)
+            except pa.ArrowInvalid:  # quoted line breaks (in ids, labels or the header) need the slower parser
+                table = parse(True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeError) as exc:
             check_gzip(path)  # a damaged .gz is said as such, not as the garbled line it led to
             if isinstance(exc, OSError) and not isinstance(exc, UnicodeError):
@@ -581,7 +593,7 @@ def write_table(votes: Votes, path: PathLike) -> Path:
         arrays = {}
         for k, v in cols.items():
             try:
-                arrays[k] = pa.array(v)
+                arrays[k] = arrow_array(v)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
                 raise InputError(f"column {k!r} cannot be stored in Parquet ({str(exc).splitlines()[0]})",
                                  source=source_name(path),
@@ -615,6 +627,15 @@ def write_table(votes: Votes, path: PathLike) -> Path:
     return path
 
 
+def arrow_array(values: np.ndarray) -> Any:
+    """``pa.array`` of a column to write; NumPy text arrays go through Python strings, since
+    pyarrow reads a ``'<U'`` array as C strings and would cut a value at a NUL character."""
+    import pyarrow as pa
+
+    values = np.asarray(values)
+    return pa.array(values.astype(object) if values.dtype.kind == "U" else values)
+
+
 def _write_csv(cols: Mapping[str, np.ndarray], f: Any, delim: str) -> None:
     """CSV through Arrow when possible (fast, quotes only when needed), else pandas."""
     if have_pyarrow():
@@ -624,7 +645,7 @@ def _write_csv(cols: Mapping[str, np.ndarray], f: Any, delim: str) -> None:
         import pyarrow.compute as pc
 
         try:
-            table = pa.table({k: pa.array(v) for k, v in cols.items()})
+            table = pa.table({k: arrow_array(v) for k, v in cols.items()})
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
             table = None
         if table is not None:
@@ -636,7 +657,9 @@ def _write_csv(cols: Mapping[str, np.ndarray], f: Any, delim: str) -> None:
                 or pa.types.is_large_string(table.schema.field(i).type))
             # Arrow quotes every header name: write the header line ourselves
             buf = io.StringIO()
-            csv.writer(buf, delimiter=delim, lineterminator="\n").writerow(table.column_names)
+            cr = any("\r" in n for n in table.column_names)  # csv quotes "\n" (its line end), not "\r"
+            csv.writer(buf, delimiter=delim, lineterminator="\n",
+                       quoting=csv.QUOTE_ALL if cr else csv.QUOTE_MINIMAL).writerow(table.column_names)
             f.write(buf.getvalue().encode("utf-8"))
             opts = pcsv.WriteOptions(delimiter=delim, quoting_style="needed" if special else "none",
                                      include_header=False)
