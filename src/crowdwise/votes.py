@@ -687,6 +687,8 @@ class Votes:
                              source=source, fix="declare the classes of the task only")
         t_codes, t_ids = _encode_declared(task, task_ids, "task", source)
         w_codes, w_ids = _encode_declared(worker, worker_ids, "worker", source)
+        for ids, what in ((t_ids, "task"), (w_ids, "worker")):
+            _refuse_blank_ids(ids, what, source)
         l_codes, cls_arr = _encode_labels(label, cls_arr, source)
         if extra is not None and not isinstance(extra, Mapping):
             raise InputError(f"extra must map column names to per-vote columns, got {_kind_of(extra)}",
@@ -924,6 +926,18 @@ def _vote_index(index: Any, n: int) -> np.ndarray:
     if bad.any():
         raise InputError(f"vote position {int(arr[np.argmax(bad)])} is outside 0..{n - 1}", fix=fix)
     return arr
+
+
+def _refuse_blank_ids(ids: np.ndarray, what: str, source: str | None) -> None:
+    """InputError for a text id made only of white space: every file reader takes a blank
+    field for a missing one, so such an id could be written but never read back."""
+    if ids.dtype.kind not in "OUS" or ids.size == 0:
+        return
+    text = ids.astype(str)
+    blank = np.char.strip(text) == ""
+    if blank.any():
+        raise InputError(f"{what} id {str(text[blank][0])!r} is blank (white space only): files read it as a missing "
+                         f"{what}", source=source, fix=f"give every {what} a visible id")
 
 
 def _encode_declared(values: Any, declared: Sequence[Any] | None, what: str,

@@ -38,10 +38,7 @@ def test_nul_in_ids_is_kept_or_refused(target):
         assert back.task_ids.tolist() == v.task_ids.tolist()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Votes.from_records accepts a blank id (' ', '\\t', '\\xa0') and save_votes writes it, "
-    "but every reader takes a blank field for a missing one: load_votes refuses the file it "
-    "was given ('worker is missing (empty)')"))
+# fixed: Votes.from_records refuses a blank id (files read it as a missing one)
 @pytest.mark.parametrize("target", ["v.csv", "v.parquet", "answers.json"])
 def test_blank_ids_round_trip_or_are_refused(target):
     v, back = _roundtrip_or_refused(["a"], [" "], ["x"], target)
