@@ -333,10 +333,12 @@ class EMStrategy(Aggregator):
         try:
             while n_eval < max_iter and not converged:
                 s0 = state
+                params = None  # the M-step makes new ones: the old need not live through it
                 converged = accept(*em_map(s0))
                 if converged or not accelerate or n_eval >= max_iter:
                     continue
-                s1, obj1 = state, hist.values[-1]
+                s1 = state
+                params = None
                 converged = accept(*em_map(s1))
                 if converged or n_eval >= max_iter:
                     continue
