@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CrowdwiseError", "InputError", "TooLargeError", "InputWarning"]
+__all__ = ["CrowdwiseError", "InputError", "TooLargeError", "ConvergenceWarning", "InputWarning"]
 
 
 class CrowdwiseError(Exception):
@@ -75,3 +75,10 @@ class InputWarning(UserWarning):
 
     Turn it into an error everywhere with ``warnings.simplefilter("error", InputWarning)``.
     """
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative fit stopped at its iteration limit (``max_iter``) before its stopping
+    rule was met: the result may be short of a fixed point. As scikit-learn's, a
+    ``UserWarning``; silence it with ``warnings.simplefilter("ignore", ConvergenceWarning)``.
+    The command line prints it as one ``warning:`` line."""

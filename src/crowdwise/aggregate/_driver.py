@@ -54,7 +54,7 @@ import numpy as np
 from scipy import sparse
 
 from .._lazy import pd
-from ..errors import InputError
+from ..errors import ConvergenceWarning, InputError
 from ..votes import Votes
 from ._base import Aggregator, check_random_state
 from ._em import EMHistory, row_sum
@@ -62,11 +62,6 @@ from ._em import EMHistory, row_sum
 __all__ = ["EMStrategy", "EMContext", "EMRun", "ConvergenceWarning", "GoldLabels", "NO_GOLD", "gold_indices",
            "check_same_classes", "restart_seeds", "squarem_point", "data_on_pattern", "sum_squares"]
 
-
-class ConvergenceWarning(UserWarning):
-    """An iterative fit stopped at its iteration limit (``max_iter``) before its stopping
-    rule was met: the result may be short of a fixed point. As scikit-learn's, a
-    ``UserWarning``; silence it with ``warnings.simplefilter("ignore", ConvergenceWarning)``."""
 
 
 class GoldLabels(NamedTuple):

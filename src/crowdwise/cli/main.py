@@ -91,13 +91,13 @@ def main() -> None:
                 pass
     import warnings
 
-    from ..errors import InputWarning
+    from ..errors import ConvergenceWarning, InputWarning
 
     default_show = warnings.showwarning
 
     def show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
         # a warning about the data is one line, as errors are; "strict=True" is --strict here
-        if issubclass(category, InputWarning):
+        if issubclass(category, (InputWarning, ConvergenceWarning)):
             print(f"warning: {str(message).replace('strict=True', '--strict')}", file=sys.stderr)
         else:
             default_show(message, category, filename, lineno, file, line)
