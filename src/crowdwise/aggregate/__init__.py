@@ -1,8 +1,15 @@
 """Aggregation strategies: turn crowd votes into labels.
 
-One module per strategy family. Every public module of this package is imported here and
-every strategy it registers (see :mod:`crowdwise.aggregate.registry`) is exported under
-its class name, so a new strategy module needs no edit of this file.
+One module per strategy family, each imported below by name, in the order
+``crowdwise agginfo`` lists them: a strategy registers itself (``@register``, see
+:mod:`crowdwise.aggregate.registry`) when its module is imported, and the registry, the
+one source of the strategies' command-line names, keeps that order. A new strategy module
+is listed here (``tests/test_layout.py`` fails, naming it, until it is); one that is not
+is still imported after the listed ones and its registered classes exported, so that it
+works at once.
+
+The array helpers the strategies share (``argmax_ties``...) live in :mod:`crowdwise.utils`;
+``argmax_ties`` is re-exported here as before.
 """
 
 from __future__ import annotations
@@ -10,15 +17,49 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ._base import Aggregator, NotFittedError, argmax_ties, as_probas, dense_probas, fit_progress
+from ._base import (
+    Aggregator,
+    AnyOf,
+    Boolean,
+    Integer,
+    NotFittedError,
+    Options,
+    Real,
+    Rule,
+    Satisfies,
+    argmax_ties,
+    as_probas,
+    dense_probas,
+    fit_progress,
+)
 from ._driver import ConvergenceWarning, EMStrategy
 from .registry import available, get_strategy, make_strategy, parse_spec, register
+
+# the strategy modules, in the order `crowdwise agginfo` lists their strategies
+from .voting import MajorityVote, NaiveSoft, TwoThird
+from .wawa import WAWA
+from .plantnet import PlantNet
+from .dawid_skene import DawidSkene
+from .dswc import DSWC
+from .fast_ds import FastDS
+from .glad import GLAD
+from .kos import KOS
+from .mace import MACE
+from .one_coin import OneCoinDS
+from .wds import WDS
 
 __all__ = [
     "Aggregator",
     "EMStrategy",
     "ConvergenceWarning",
     "NotFittedError",
+    "Rule",
+    "Integer",
+    "Real",
+    "Options",
+    "Boolean",
+    "Satisfies",
+    "AnyOf",
     "argmax_ties",
     "as_probas",
     "dense_probas",
@@ -28,19 +69,31 @@ __all__ = [
     "make_strategy",
     "parse_spec",
     "register",
+    # the strategies (tests/test_layout.py checks that these are the registered classes)
+    "MajorityVote",
+    "NaiveSoft",
+    "TwoThird",
+    "WAWA",
+    "PlantNet",
+    "DawidSkene",
+    "DSWC",
+    "FastDS",
+    "GLAD",
+    "KOS",
+    "MACE",
+    "OneCoinDS",
+    "WDS",
 ]
 
+#: modules of this folder that hold no strategy
+NOT_STRATEGY_MODULES = frozenset({"registry"})
 
-# families listed first by `crowdwise agginfo`, in this order; other modules follow by name
-_FIRST = ["voting", "wawa", "plantnet", "dawid_skene"]
 
-
-def _discover() -> None:
-    def rank(m: pkgutil.ModuleInfo) -> tuple[int, str]:
-        return (_FIRST.index(m.name) if m.name in _FIRST else len(_FIRST), m.name)
-
-    for mod in sorted(pkgutil.iter_modules(__path__), key=rank):
-        if not mod.name.startswith("_") and mod.name != "registry":
+def _import_unlisted_modules() -> None:
+    """The fallback for a strategy module not listed above: import it (after the listed
+    ones, by name) and export the classes it registers."""
+    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not mod.name.startswith("_") and mod.name not in NOT_STRATEGY_MODULES:
             importlib.import_module(f"{__name__}.{mod.name}")
     for info in available():
         name = info.cls.__name__
@@ -49,4 +102,4 @@ def _discover() -> None:
             __all__.append(name)
 
 
-_discover()
+_import_unlisted_modules()

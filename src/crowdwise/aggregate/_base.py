@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import numbers
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import CrowdwiseError, InputError
+from ..utils import argmax_shares, argmax_ties, check_random_state, class_ranks, normalize_rows
 from ..votes import Votes
 
 __all__ = [
@@ -33,6 +35,13 @@ __all__ = [
     "dense_probas",
     "worker_values_for",
     "fit_progress",
+    "Rule",
+    "Integer",
+    "Real",
+    "Options",
+    "Boolean",
+    "Satisfies",
+    "AnyOf",
 ]
 
 
@@ -74,60 +83,6 @@ class NotFittedError(CrowdwiseError, AttributeError):
     """The strategy was used before ``fit``."""
 
 
-def check_random_state(seed: None | int | np.random.Generator) -> np.random.Generator:
-    """A numpy Generator from a seed; never touches the global RNG."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or isinstance(seed, (int, np.integer)):
-        return np.random.default_rng(seed)
-    raise InputError(f"random_state must be None, an int or a numpy Generator, got {seed!r}")
-
-
-def class_ranks(classes: np.ndarray) -> np.ndarray:
-    """Rank of each class id among the sorted ids (``str`` order when they do not sort).
-
-    A key for per-class random draws (and fingerprints) that follows the class, not its
-    index: with the classes listed in another order, every class keeps its rank. Classes
-    inferred from the votes are listed in sorted order: there the rank is usually the
-    index.
-
-    Examples
-    --------
-    >>> class_ranks(np.array(["dog", "cat", "owl"])).tolist()
-    [1, 0, 2]
-    """
-    ids = np.asarray(classes)
-    try:
-        order = np.argsort(ids, kind="stable")
-    except TypeError:  # ids of mixed types
-        order = np.argsort(ids.astype(str), kind="stable")
-    rank = np.empty(ids.size, np.int64)
-    rank[order] = np.arange(ids.size)
-    return rank
-
-
-def normalize_rows(m: np.ndarray | sparse.sparray, empty: str = "uniform") -> np.ndarray | sparse.csr_array:
-    """Rows scaled to sum to 1; an all-zero row becomes uniform (``empty="uniform"``).
-
-    Works on dense arrays and CSR matrices; the sparse form stays sparse (an empty row of
-    a sparse matrix stays empty and is read as uniform by :func:`dense_probas`).
-    """
-    if sparse.issparse(m):
-        m = sparse.csr_array(m, dtype=float, copy=True)
-        s = np.asarray(m.sum(axis=1)).ravel()
-        nz = s > 0
-        scale = np.zeros_like(s)
-        scale[nz] = 1.0 / s[nz]
-        m.data *= np.repeat(scale, np.diff(m.indptr))
-        return m
-    m = np.asarray(m, dtype=float)
-    s = m.sum(axis=1, keepdims=True)
-    out = np.divide(m, s, out=np.zeros_like(m), where=s > 0)
-    if empty == "uniform" and m.shape[1]:
-        out[(s <= 0).ravel()] = 1.0 / m.shape[1]
-    return out
-
-
 def as_probas(scores: sparse.sparray | np.ndarray, *, dense: bool | None = None) -> np.ndarray | sparse.csr_array:
     """Normalised soft labels in the form the size calls for.
 
@@ -152,129 +107,266 @@ def dense_probas(probas: np.ndarray | sparse.sparray) -> np.ndarray:
     return normalize_rows(out)
 
 
-def argmax_ties(
-    scores: np.ndarray | sparse.sparray,
-    tie: str = "random",
-    random_state: None | int | np.random.Generator = None,
-    rtol: float = 1e-12,
-) -> np.ndarray:
-    """Row-wise argmax with an explicit tie rule, dense or CSR, fully vectorised.
+# ---------------------------------------------------------------------- parameter rules
+#: no example value for a rule's fix
+_NO_EXAMPLE: Any = object()
 
-    Entries within ``rtol`` (relative) of the row maximum are tied. ``tie="smallest"``
-    takes the smallest class index among them, ``tie="random"`` draws one uniformly with
-    ``random_state``. A row with no vote (all zero; for a sparse matrix, no positive
-    entry) is tied over all classes. Sparse scores must be non-negative.
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _example(value: Any) -> str:
+    """An example value as the user would type it (``2/3`` as ``0.667``)."""
+    return f"{value:.3g}" if isinstance(value, float) and value != float(f"{value:.3g}") else repr(value)
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class Rule:
+    """A condition a hyper-parameter must meet, declared in a strategy's
+    :attr:`Aggregator.parameter_rules` and checked at the start of ``fit``.
+
+    ``noun`` names what the value is (``"a tie rule"``): the error then reads
+    ``tie='largest' is not a tie rule ('random' or 'smallest')`` rather than
+    ``tie must be ...``. ``example`` is the value the error suggests (default: the
+    parameter's default when the rule accepts it) and ``help`` says in a few words what
+    the parameter gives (``"the most EM iterations to run"``). Rules combine with ``|``
+    (``Integer(1) | None``: an integer >= 1, or None).
+    """
+
+    def __init__(self, *, noun: str | None = None, example: Any = _NO_EXAMPLE, help: str | None = None):
+        self.noun = noun
+        self.example = example
+        self.help = help
+
+    def accepts(self, value: Any) -> bool:  # pragma: no cover - abstract
+        """Whether ``value`` meets the rule."""
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover - abstract
+        """The accepted values in words (``"an integer >= 1"``)."""
+        raise NotImplementedError
+
+    def bad_value(self) -> Any:
+        """A value the rule refuses (the common checks try it), or None when the rule
+        knows none."""
+        return None
+
+    def _items(self) -> list[str]:
+        """The alternatives of :meth:`describe`, for a union to list them all."""
+        return [self.describe()]
+
+    def problem(self, owner: str, name: str, value: Any) -> str:
+        """The error's sentence for a refused ``value`` of parameter ``name``."""
+        if self.noun:
+            return f"{owner}: {name}={_short_repr(value)} is not {self.noun} ({self.describe()})"
+        return f"{owner}: {name} must be {self.describe()}, got {_short_repr(value)}"
+
+    def __or__(self, other: "Rule | None") -> "AnyOf":
+        return AnyOf(self, other)
+
+    def __ror__(self, other: "Rule | None") -> "AnyOf":
+        return AnyOf(other, self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.describe()}>"
+
+
+def _bound(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    def num(x: float) -> str:
+        return f"{x:g}" if isinstance(x, float) else str(x)
+
+    if low is not None and high is not None:
+        return f" in {'(' if low_open else '['}{num(low)}, {num(high)}{')' if high_open else ']'}"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {num(low)}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {num(high)}"
+    return ""
+
+
+class Integer(Rule):
+    """An integer (``int`` or NumPy integer, not a bool) in ``[low, high]`` (None: no bound).
 
     Examples
     --------
-    >>> argmax_ties(np.array([[1., 3., 3.], [2., 0., 1.], [0., 0., 0.]]), tie="smallest").tolist()
-    [1, 0, 0]
+    >>> Integer(1).describe(), Integer(1).accepts(3), Integer(1).accepts(0), Integer(1).accepts(2.0)
+    ('an integer >= 1', True, False, False)
     """
-    if tie not in ("random", "smallest"):
-        raise InputError(f"tie={tie!r} is not a tie rule", fix="use 'random' or 'smallest'")
-    rng = check_random_state(random_state) if tie == "random" else None
-    n, k = scores.shape
-    if sparse.issparse(scores):
-        m = sparse.csr_array(scores)
-        m.sum_duplicates()
-        m.sort_indices()
-        lengths = np.diff(m.indptr)
-        row_of = np.repeat(np.arange(n), lengths)
-        data = m.data
-        starts = m.indptr[:-1]
-        has = lengths > 0
-        rowmax = np.full(n, -np.inf)
-        if data.size:
-            rowmax[has] = np.maximum.reduceat(data, starts[has])
-        ok = (data >= rowmax[row_of] - rtol * np.abs(rowmax[row_of])) & (data > 0)
-        if tie == "smallest":
-            key = np.where(ok, -m.indices.astype(float), -np.inf)
-        else:
-            key = np.where(ok, rng.random(data.size), -np.inf)
-        best = np.full(n, -np.inf)
-        if data.size:
-            best[has] = np.maximum.reduceat(key, starts[has])
-        pick = ok & (key == best[row_of])
-        labels = np.zeros(n, dtype=np.int64)
-        # first picked entry of each row (keys are distinct within a row almost surely)
-        picked = np.flatnonzero(pick)  # sorted by row, as CSR entries are
-        rp = row_of[picked]
-        first = np.r_[True, rp[1:] != rp[:-1]] if rp.size else np.zeros(0, bool)
-        rows_picked = rp[first]
-        labels[rows_picked] = m.indices[picked[first]]
-        empty = np.ones(n, dtype=bool)
-        empty[rows_picked] = False
-    else:
-        s = np.asarray(scores)  # float64 block by block: no full copy of float32 or int scores
-        labels = np.zeros(n, dtype=np.int64)
-        empty = np.ones(n, dtype=bool)
-        # blocks of rows keep the (rows, K) temporaries cache-sized instead of 3 arrays the
-        # size of the scores; the random draws come in the same order as one (n, K) draw
-        step = max(1, (1 << 16) // max(k, 1))
-        for a in range(0, n if k else 0, step):
-            b = np.asarray(s[a:a + step], dtype=float)
-            rowmax = b.max(axis=1)
-            ok = b >= (rowmax - rtol * np.abs(rowmax))[:, None]
-            empty[a:a + step] = ~np.any(b != 0, axis=1)
-            if tie == "smallest":
-                labels[a:a + step] = np.argmax(ok, axis=1)
-            else:
-                labels[a:a + step] = np.argmax(np.where(ok, rng.random(b.shape), -1.0), axis=1)
-    if empty.any():
-        if tie == "smallest" or k == 0:
-            labels[empty] = 0
-        else:
-            labels[empty] = rng.integers(0, k, size=int(empty.sum()))
-    return labels
+
+    def __init__(self, low: int | None = None, high: int | None = None, **kw: Any):
+        super().__init__(**kw)
+        self.low, self.high = low, high
+
+    def accepts(self, value: Any) -> bool:
+        return _is_int(value) and (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+    def describe(self) -> str:
+        return "an integer" + _bound(self.low, self.high, False, False)
+
+    def bad_value(self) -> Any:
+        if self.low is not None:
+            return self.low - 1
+        return self.high + 1 if self.high is not None else 0.5
 
 
-def argmax_shares(scores: np.ndarray | sparse.sparray, rtol: float = 1e-12) -> np.ndarray | sparse.csr_array:
-    """The tied maxima of each row sharing its mass: ``1/m`` on each of the ``m`` entries
-    :func:`argmax_ties` calls tied at the top of the row, 0 elsewhere.
-
-    It is what ``argmax_ties(tie="random")`` gives on average, without drawing: a step that
-    feeds a hard label back into a fit (a majority-vote start, a C-step, agreement with a
-    majority vote) uses it so that a tie decides nothing by index or by the order in which
-    a random stream reaches the rows. Renaming or reordering tasks, workers or classes then
-    cannot change the fit. An untied row is the one-hot vector of its argmax.
-
-    Dense scores give a dense array, a row with no non-zero entry being tied over all
-    classes (uniform). CSR scores (non-negative) give a CSR matrix on the same pattern
-    (explicit zeros kept, so that ``out.data`` lines up with ``scores.data`` of a
-    canonical matrix); a row without a positive entry stays all zero (read as uniform, as
-    by :func:`dense_probas`).
+class Real(Rule):
+    """A finite real number (an int or a float, not a bool) between ``low`` and ``high``,
+    bounds included unless ``low_open`` / ``high_open``. ``finite=False`` lets ``inf``
+    through (never NaN).
 
     Examples
     --------
-    >>> argmax_shares(np.array([[1., 3., 3.], [2., 0., 1.], [0., 0., 0.]])).round(3).tolist()
-    [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0], [0.333, 0.333, 0.333]]
+    >>> Real(0).describe(), Real(0, low_open=True).describe(), Real(-3, 3).describe()
+    ('a finite number >= 0', 'a finite number > 0', 'a finite number in [-3, 3]')
+    >>> Real(0).accepts(1), Real(0).accepts(-0.1), Real(0).accepts(float("nan")), Real(0).accepts(True)
+    (True, False, False, False)
     """
-    n, k = scores.shape
-    if sparse.issparse(scores):
-        m = sparse.csr_array(scores, dtype=float, copy=True)
-        m.sum_duplicates()
-        m.sort_indices()
-        lengths = np.diff(m.indptr)
-        row_of = np.repeat(np.arange(n), lengths)
-        has = lengths > 0
-        rowmax = np.full(n, -np.inf)
-        if m.data.size:
-            rowmax[has] = np.maximum.reduceat(m.data, m.indptr[:-1][has])
-        top = rowmax[row_of]
-        ok = (m.data >= top - rtol * np.abs(top)) & (m.data > 0)
-        n_top = np.bincount(row_of, weights=ok, minlength=n)
-        m.data = np.divide(ok, n_top[row_of], out=np.zeros(m.data.size), where=ok)
-        return m
-    s = np.asarray(scores)
-    out = np.zeros((n, k))
-    step = max(1, (1 << 16) // max(k, 1))
-    for a in range(0, n if k else 0, step):
-        b = np.asarray(s[a:a + step], dtype=float)
-        rowmax = b.max(axis=1)
-        ok = b >= (rowmax - rtol * np.abs(rowmax))[:, None]
-        ok[~np.any(b != 0, axis=1)] = True
-        out[a:a + step] = ok / ok.sum(axis=1, keepdims=True)
-    return out
+
+    def __init__(self, low: float | None = None, high: float | None = None, *, low_open: bool = False,
+                 high_open: bool = False, finite: bool = True, **kw: Any):
+        super().__init__(**kw)
+        self.low, self.high, self.low_open, self.high_open, self.finite = low, high, low_open, high_open, finite
+
+    def accepts(self, value: Any) -> bool:
+        if not _is_real(value) or np.isnan(value) or (self.finite and not np.isfinite(value)):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return self.high is None or not (value > self.high or (self.high_open and value == self.high))
+
+    def describe(self) -> str:
+        return ("a finite number" if self.finite else "a number") + _bound(self.low, self.high, self.low_open,
+                                                                            self.high_open)
+
+    def bad_value(self) -> Any:
+        if self.low is not None:
+            return self.low if self.low_open else self.low - 1
+        if self.high is not None:
+            return self.high if self.high_open else self.high + 1
+        return float("nan")
+
+
+def _either(texts: list[str]) -> str:
+    """``"a, b or c"``."""
+    return texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} or {texts[-1]}"
+
+
+def _same_option(value: Any, option: Any) -> bool:
+    if option is None:
+        return value is None
+    if isinstance(option, bool):
+        return isinstance(value, (bool, np.bool_)) and bool(value) is option
+    if isinstance(option, str):
+        return isinstance(value, str) and value == option
+    try:
+        return type(value) is type(option) and bool(value == option)
+    except (TypeError, ValueError):
+        return False
+
+
+class Options(Rule):
+    """One of a few values (strings, True/False, None), compared with their type: ``1`` is
+    not ``True``, ``"True"`` is not ``True``.
+
+    Examples
+    --------
+    >>> tie = Options("random", "smallest", noun="a tie rule")
+    >>> tie.accepts("random"), tie.accepts("largest")
+    (True, False)
+    >>> tie.problem("MajorityVote", "tie", "largest")
+    "MajorityVote: tie='largest' is not a tie rule ('random' or 'smallest')"
+    """
+
+    def __init__(self, *options: Any, **kw: Any):
+        super().__init__(**kw)
+        self.options = options
+
+    def accepts(self, value: Any) -> bool:
+        return any(_same_option(value, o) for o in self.options)
+
+    def describe(self) -> str:
+        return _either(self._items())
+
+    def _items(self) -> list[str]:
+        return [repr(o) for o in self.options]
+
+    def bad_value(self) -> Any:
+        return "no-such-option"
+
+
+class Boolean(Options):
+    """True or False (a Python or NumPy bool)."""
+
+    def __init__(self, **kw: Any):
+        super().__init__(True, False, **kw)
+
+
+class Satisfies(Rule):
+    """A value for which ``predicate(value)`` is true, described by ``description``
+    (e.g. ``"a fitted DS model or a {worker id: K x K confusion} mapping"``)."""
+
+    def __init__(self, predicate: Callable[[Any], bool], description: str, **kw: Any):
+        super().__init__(**kw)
+        self.predicate, self.description = predicate, description
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            return bool(self.predicate(value))
+        except Exception:  # noqa: BLE001 - a predicate that cannot read the value refuses it
+            return False
+
+    def describe(self) -> str:
+        return self.description
+
+
+class AnyOf(Rule):
+    """Any of several rules (``Integer(1) | None``); ``None`` stands for ``Options(None)``."""
+
+    def __init__(self, *rules: "Rule | None", **kw: Any):
+        flat: list[Rule] = []
+        for r in rules:
+            r = Options(None) if r is None else r
+            flat.extend(r.rules if isinstance(r, AnyOf) else [r])
+        nouns = [r.noun for r in flat if r.noun]
+        examples = [r.example for r in flat if r.example is not _NO_EXAMPLE]
+        helps = [r.help for r in flat if r.help]
+        kw.setdefault("noun", nouns[0] if nouns else None)
+        kw.setdefault("example", examples[0] if examples else _NO_EXAMPLE)
+        kw.setdefault("help", helps[0] if helps else None)
+        super().__init__(**kw)
+        self.rules = flat
+
+    def accepts(self, value: Any) -> bool:
+        return any(r.accepts(value) for r in self.rules)
+
+    def describe(self) -> str:
+        return _either([item for r in self.rules for item in r._items()])
+
+    def bad_value(self) -> Any:
+        for r in self.rules:
+            bad = r.bad_value()
+            if bad is not None and not self.accepts(bad):
+                return bad
+        return None
+
+
+def _is_seed(value: Any) -> bool:
+    return value is None or isinstance(value, np.random.Generator) or (_is_int(value) and value >= 0)
+
+
+#: the seed every strategy takes (see :func:`~crowdwise.utils.check_random_state`)
+SEED = Satisfies(_is_seed, "None, an integer >= 0 or a numpy Generator", example=0)
+#: the tie rule of :func:`~crowdwise.utils.argmax_ties`
+TIE = Options("random", "smallest", noun="a tie rule")
 
 
 class Aggregator:
@@ -287,6 +379,24 @@ class Aggregator:
         registry name (``"MV"``), and ``description`` a one-line summary.
     ``scales_to_many_classes``
         True when memory is O(votes) whatever K (no K x K matrix per worker).
+    ``parameter_rules``
+        ``{parameter: Rule}``: what each hyper-parameter accepts (:class:`Integer`,
+        :class:`Real`, :class:`Options`, :class:`Boolean`, :class:`Satisfies`, combined
+        with ``|``), checked at the start of ``fit`` by :meth:`validate_params`. Rules
+        merge along the class hierarchy: a subclass adds or replaces rules (``None``
+        drops one), and a rule applies only where ``__init__`` has the parameter. Checks
+        that involve several parameters or the votes stay in the strategy's own code.
+
+    Examples
+    --------
+    >>> class Tenth(Aggregator):
+    ...     parameter_rules = {"share": Real(0, 1)}
+    ...     def __init__(self, share=0.1):
+    ...         self.share = share
+    >>> Tenth(share=2).validate_params()
+    Traceback (most recent call last):
+    ...
+    crowdwise.errors.InputError: Tenth: share must be a finite number in [0, 1], got 2. Fix: e.g. share=0.1.
     """
 
     name: ClassVar[str] = ""
@@ -303,6 +413,12 @@ class Aggregator:
     #: ordered by class index): the common checks then skip listing the classes in
     #: another order. Say why in a comment where a strategy sets it.
     class_symmetric: ClassVar[bool] = True
+    #: the rules of the parameters most strategies share; see the class docstring
+    parameter_rules: ClassVar[dict[str, Rule | None]] = {
+        "tie": TIE,
+        "random_state": SEED,
+        "dense": Options(None, True, False),
+    }
 
     # -------------------------------------------------------------- sklearn-like params
     @classmethod
@@ -325,6 +441,40 @@ class Aggregator:
             setattr(self, k, v)
         return self
 
+    @classmethod
+    def all_parameter_rules(cls) -> dict[str, Rule]:
+        """The rule of each parameter of ``__init__`` that has one (``parameter_rules``
+        merged from the base classes down), in the order of ``__init__``."""
+        merged: dict[str, Rule | None] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(vars(klass).get("parameter_rules", {}))
+        return {n: r for n in cls._param_names() if (r := merged.get(n)) is not None}
+
+    def validate_params(self) -> None:
+        """Check every hyper-parameter against its rule (``fit`` calls it first).
+
+        Raises
+        ------
+        crowdwise.InputError
+            Naming the strategy, the parameter, the value, what it must be and an
+            example: ``DawidSkene: max_iter must be an integer >= 1, got -1. Fix: give the
+            most iterations to run, e.g. max_iter=100.``
+        """
+        signature = inspect.signature(type(self).__init__).parameters
+        for name, rule in self.all_parameter_rules().items():
+            value = getattr(self, name)
+            if rule.accepts(value):
+                continue
+            example = rule.example
+            if example is _NO_EXAMPLE:
+                default = signature[name].default
+                if default is not inspect.Parameter.empty and rule.accepts(default):
+                    example = default
+            fix = ", ".join(p for p in (f"give {rule.help}" if rule.help else "",
+                                        "" if example is _NO_EXAMPLE else f"e.g. {name}={_example(example)}") if p)
+            raise InputError(rule.problem(type(self).__name__, name, value),
+                             fix=fix or f"give {name} as {rule.describe()}")
+
     def __repr__(self) -> str:
         sig = inspect.signature(type(self).__init__)
         parts = []
@@ -338,6 +488,7 @@ class Aggregator:
     # -------------------------------------------------------------- API
     def fit(self, votes: Votes) -> "Aggregator":
         """Learn from ``votes``; returns ``self``."""
+        self.validate_params()
         votes = self._check_votes(votes)
         self._remember_ids(votes)
         self._fit(votes)

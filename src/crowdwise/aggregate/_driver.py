@@ -15,7 +15,8 @@ reentrant (two threads may fit the same model object) and need no ``getattr`` gu
 
 Hooks (``ctx`` is the strategy's :class:`EMContext`):
 
-- ``_validate(votes)``: parameter checks and the memory budget, once per fit;
+- ``_validate(votes)``: the checks the ``parameter_rules`` cannot express (several
+  parameters together, the votes) and the memory budget, once per fit;
 - ``_context(votes, gold=NO_GOLD) -> ctx``: what the steps precompute from the votes,
   with the gold labels resolved (:func:`gold_indices`) in ``ctx.gold_idx, ctx.gold_lab``;
 - ``_init_state(votes, ctx)``: the initial state of a run (restart ``ctx.restart``, seeded
@@ -56,7 +57,7 @@ from scipy import sparse
 from .._lazy import pd
 from ..errors import ConvergenceWarning, InputError
 from ..votes import Votes
-from ._base import Aggregator, check_random_state
+from ._base import Aggregator, Boolean, Integer, Real, check_random_state
 from ._em import EMHistory, row_sum
 
 __all__ = ["EMStrategy", "EMContext", "EMRun", "ConvergenceWarning", "GoldLabels", "NO_GOLD", "gold_indices",
@@ -187,6 +188,14 @@ class EMStrategy(Aggregator):
     has_objective: ClassVar[bool] = True
     accelerate: bool = False
     verbose: bool = False
+    #: the rules of the parameters the iterative strategies share (see ``Aggregator``)
+    parameter_rules = {
+        "max_iter": Integer(1, example=100, help="the most iterations to run"),
+        "tol": Real(0, example=1e-6, help="the relative change of the objective that stops the iterations"),
+        "accelerate": Boolean(),
+        "verbose": Boolean(),
+        "memory_budget": Real(0, help="the memory the fit may take, in bytes (None: the default budget)") | None,
+    }
 
     # ------------------------------------------------------------------ public API
     def fit(self, votes: Votes, gold: Any = None) -> "EMStrategy":
@@ -239,6 +248,7 @@ class EMStrategy(Aggregator):
         """Validate, build the context, run (``n_init`` times from ``_init_state``, or once
         from ``_warm_state``), keep the best run and set the fitted attributes."""
         started = time.perf_counter()
+        self.validate_params()
         self._validate(votes)
         ctx = self._context(votes, gold_indices(gold, votes))
         ctx.started = started
@@ -361,19 +371,6 @@ class EMStrategy(Aggregator):
             print(f"{type(self).__name__} iteration {iteration}: objective {obj} "
                   f"({time.perf_counter() - ctx.started:.2f} s)", file=sys.stderr)
         self._tick(iteration, total, objective)
-
-    def _check_em_params(self) -> None:
-        if int(self.max_iter) != self.max_iter or self.max_iter < 1:
-            raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}",
-                             fix="give the most EM iterations to run, e.g. max_iter=100")
-        if not self.tol >= 0:
-            raise InputError(f"tol must be >= 0, got {self.tol!r}",
-                             fix="give the relative change of the objective that stops EM, e.g. tol=1e-6")
-        if not self.prior >= 0:
-            raise InputError(f"prior must be >= 0, got {self.prior!r}",
-                             fix="give the Dirichlet smoothing count added to each confusion cell, e.g. prior=0 or 1")
-        if self.tie not in ("random", "smallest"):
-            raise InputError(f"tie={self.tie!r} is not a tie rule", fix="use 'random' or 'smallest'")
 
     # ------------------------------------------------------------------ defaults
     def _context(self, votes: Votes, gold: GoldLabels = NO_GOLD) -> EMContext:

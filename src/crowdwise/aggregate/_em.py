@@ -25,12 +25,12 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InputError, TooLargeError
-from ._base import argmax_shares
+from ._base import Satisfies, argmax_shares
 
 __all__ = ["Segments", "segment_sum_gather", "vote_incidence", "group_index", "log_normalize", "exp_nonpositive",
            "log_nonnegative", "row_max", "row_sum", "EMHistory", "check_budget", "safe_log",
            "DEFAULT_MEMORY_BUDGET", "FAST_MIN_TOL", "float32_pays", "vote_profile_fingerprints", "hashed_uniforms",
-           "splitmix64", "check_n_jobs", "n_threads", "csr_row_blocks", "run_blocks", "add_csr_product",
+           "splitmix64", "check_n_jobs", "N_JOBS", "n_threads", "csr_row_blocks", "run_blocks", "add_csr_product",
            "initial_posteriors", "class_priors", "pair_sums"]
 
 #: Default memory budget (bytes) for the largest arrays of a strategy: 4 GiB.
@@ -494,6 +494,12 @@ def check_n_jobs(n_jobs: object) -> None:
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
         raise InputError(f"n_jobs={n_jobs!r} is not a number of threads",
                          fix="use None (automatic), a positive integer, or -1 for every core")
+
+
+#: the rule of an ``n_jobs`` parameter (:func:`check_n_jobs` as a parameter rule)
+N_JOBS = Satisfies(lambda n: n is None or (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n != 0),
+                   "None for automatic, a positive number of threads, or -1 for every core, -2 for all but one...",
+                   noun="a number of threads", example=-1)
 
 
 def n_threads(n_jobs: int | None, n_cells: int, n_rows: int) -> int:

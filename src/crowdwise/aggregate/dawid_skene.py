@@ -33,10 +33,10 @@ from scipy import sparse
 
 from ..errors import InputError
 from ..votes import Votes
-from ._base import argmax_ties
+from ._base import Options, Real, Satisfies, argmax_ties
 from . import _em
 from ._driver import NO_GOLD, EMContext, EMStrategy, GoldLabels, check_same_classes
-from ._em import (DEFAULT_MEMORY_BUDGET, add_csr_product, check_budget, check_n_jobs, class_priors,
+from ._em import (DEFAULT_MEMORY_BUDGET, add_csr_product, check_budget, N_JOBS, class_priors,
                   csr_row_blocks, float32_pays, group_index, initial_posteriors, log_normalize, n_threads,
                   run_blocks, safe_log, vote_incidence)
 from . import _sparse_ds as _sds
@@ -289,23 +289,21 @@ class DawidSkene(EMStrategy):
         """The initialisation asked for (``init``; FastDS resolves its ``"auto"``)."""
         return self.init
 
+    parameter_rules = {
+        "prior": Real(0, help="the Dirichlet smoothing count added to each confusion cell"),
+        "init": Options("naivesoft", "mv", noun="an initialisation")
+        | Satisfies(lambda v: hasattr(v, "confusions_"), "a fitted DS model")
+        | Satisfies(lambda v: isinstance(v, Mapping), "a {worker id: K x K confusion} mapping"),
+        "sparse": Options("auto", True, False, noun="a sparse mode"),
+        "n_jobs": N_JOBS,
+    }
+
     def _validate(self, votes: Votes) -> None:
-        self._check_em_params()
-        check_n_jobs(self.n_jobs)
-        init = self._start()
-        history = not isinstance(init, str)
-        if history and not (hasattr(init, "confusions_") or isinstance(init, Mapping)):
-            raise InputError(f"init={self.init!r} is not an initialisation",
-                             fix="use 'naivesoft', 'mv', a fitted DS model or {worker id: K x K confusion}")
-        if not history and init not in ("naivesoft", "mv"):
-            raise InputError(f"init={self.init!r} is not an initialisation",
-                             fix="use 'naivesoft', 'mv', a fitted DS model or {worker id: K x K confusion}")
+        history = not isinstance(self._start(), str)
         k, w = votes.n_classes, votes.n_workers
         mode = self._sparse_param()
         if history and mode is True:
             raise InputError("an initial worker history needs the dense mode", fix="set sparse=False or 'auto'")
-        if mode not in ("auto", True, False):
-            raise InputError(f"sparse={mode!r} is not a mode", fix="use 'auto', True or False")
         if mode is True and not self._sparse_capable:
             raise InputError(f"{type(self).__name__} has no sparse mode", fix="use DS[sparse=True] or sparse=False")
         if mode is True and self.prior > 0:

@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ..errors import InputError
 from ..votes import Votes
-from ._base import argmax_shares, argmax_ties, check_random_state, class_ranks
+from ._base import Integer, Options, Real, argmax_shares, argmax_ties, check_random_state, class_ranks
 from ._driver import NO_GOLD, EMContext, EMStrategy, GoldLabels
 from ._em import (Segments, check_budget, class_priors, initial_posteriors, log_normalize, pair_sums, safe_log,
                   segment_sum_gather, splitmix64)
@@ -140,13 +139,13 @@ class DSWC(EMStrategy):
         self.memory_budget = memory_budget
 
     # ------------------------------------------------------------------ hooks
+    parameter_rules = {
+        "L": Integer(1, help="the number of worker clusters"),
+        "prior": Real(0, help="the Dirichlet smoothing count added to each confusion cell"),
+        "init": Options("naivesoft", "mv", noun="an initialisation"),
+    }
+
     def _validate(self, votes: Votes) -> None:
-        self._check_em_params()
-        if isinstance(self.L, bool) or not isinstance(self.L, (int, np.integer, float)) \
-                or int(self.L) != self.L or self.L < 1:
-            raise InputError(f"L (the number of clusters) must be a positive integer, got {self.L!r}")
-        if self.init not in ("naivesoft", "mv"):
-            raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'naivesoft' or 'mv'")
         k, n = votes.n_classes, votes.n_votes
         pairs = min(n, votes.n_workers * k)
         check_budget("DSWC", 8.0 * (3 * int(self.L) * k * k + 3 * pairs * k + 2 * votes.n_tasks * k),

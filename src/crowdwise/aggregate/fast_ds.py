@@ -33,9 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
 from ..votes import Votes
-from ._base import argmax_shares, argmax_ties, check_random_state
+from ._base import Options, Real, argmax_shares, argmax_ties, check_random_state
 from ._driver import NO_GOLD, GoldLabels
 from ._em import EMHistory, initial_posteriors, log_normalize
 from .dawid_skene import DawidSkene, DSContext, DSParams
@@ -159,14 +158,11 @@ class FastDS(DawidSkene):
         """The strategy the user asked for, in a refusal (``HybridDS`` for the hybrid)."""
         return "HybridDS" if self.mode == "hybrid" else "FastDS"
 
-    def _validate(self, votes: Votes) -> None:
-        if self.mode not in _MODES:
-            raise InputError(f"mode={self.mode!r} is not a mode of FastDS", fix="use 'hard' or 'hybrid'")
-        if not self.switch_tol >= 0:
-            raise InputError(f"switch_tol must be >= 0, got {self.switch_tol!r}")
-        if self.init not in ("auto", "mv", "naivesoft"):
-            raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'auto', 'mv' or 'naivesoft'")
-        super()._validate(votes)  # DawidSkene's checks, with the resolved init
+    parameter_rules = {
+        "mode": Options(*_MODES, noun="a mode of FastDS"),
+        "switch_tol": Real(0, help="the threshold of the hybrid switch on the class marginals"),
+        "init": Options("auto", "mv", "naivesoft", noun="an initialisation"),
+    }
 
     def _start(self) -> str:
         return "naivesoft" if self.init == "auto" else self.init

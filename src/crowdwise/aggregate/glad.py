@@ -37,7 +37,6 @@ array, built once at the end.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +44,7 @@ import numpy as np
 
 from ..errors import InputError, TooLargeError
 from ..votes import Votes
-from ._base import argmax_ties
+from ._base import Integer, Options, Real, Satisfies, argmax_ties
 from ._driver import NO_GOLD, EMContext, EMStrategy, GoldLabels
 from ._em import DEFAULT_MEMORY_BUDGET, Segments, safe_log
 from .registry import register
@@ -198,28 +197,20 @@ class GLAD(EMStrategy):
         self.memory_budget = memory_budget
 
     # ------------------------------------------------------------------ hooks
+    parameter_rules = {
+        "alpha_prior": Real(0, help="the precision of the Gaussian prior on the abilities (0: none)"),
+        "beta_prior": Real(0, help="the precision of the Gaussian prior on b = log beta (0: none)"),
+        "beta_mean": Real(-_B_BOUND, _B_BOUND, help="the prior mean of b = log beta, within the bounds of b "
+                          "(1: crowd-kit's, the default; 0: beta = 1 a priori)"),
+        "m_step_iter": Integer(1, help="the rounds of Newton steps per M-step"),
+        "init": Options("naivesoft", "mv", noun="an initialisation"),
+        # the length (one share per class) is checked against the votes in _fixed_priors
+        "class_priors": Options("uniform", "learn", noun="a choice of class priors") | Satisfies(
+            lambda v: not isinstance(v, str) and np.asarray(v, dtype=float).ndim == 1,
+            "an array of one non-negative share per class"),
+    }
+
     def _validate(self, votes: Votes) -> None:
-        for nm in ("alpha_prior", "beta_prior"):
-            v = getattr(self, nm)
-            if not np.isfinite(v) or v < 0:
-                raise InputError(f"{nm} must be a finite number >= 0, got {v!r}")
-        bm = self.beta_mean
-        ok = (isinstance(bm, numbers.Real) and not isinstance(bm, (bool, np.bool_))
-              and bool(np.isfinite(bm)) and abs(float(bm)) <= _B_BOUND)
-        if not ok:
-            raise InputError(f"beta_mean must be a number in [-{_B_BOUND:g}, {_B_BOUND:g}] (the bounds of "
-                             f"b = log beta), got {self.beta_mean!r}",
-                             fix="use e.g. 1 (the default, crowd-kit's) or 0 (beta = 1 a priori)")
-        if int(self.max_iter) != self.max_iter or self.max_iter < 1:
-            raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        if not self.tol >= 0:
-            raise InputError(f"tol must be >= 0, got {self.tol!r}")
-        if int(self.m_step_iter) != self.m_step_iter or self.m_step_iter < 1:
-            raise InputError(f"m_step_iter must be a positive integer, got {self.m_step_iter!r}")
-        if self.init not in ("naivesoft", "mv"):
-            raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'naivesoft' or 'mv'")
-        if self.tie not in ("random", "smallest"):
-            raise InputError(f"tie={self.tie!r} is not a tie rule", fix="use 'random' or 'smallest'")
         self._fixed_priors(votes)
         _check_dense_budget(votes.n_tasks, votes.n_classes, self.memory_budget)
 

@@ -35,7 +35,7 @@ from scipy.special import expit, ndtri
 
 from ..errors import InputError
 from ..votes import Votes
-from ._base import Aggregator, argmax_ties, check_random_state, class_ranks, normalize_rows
+from ._base import Aggregator, Integer, Options, argmax_ties, check_random_state, class_ranks, normalize_rows
 from ._driver import NO_GOLD, EMContext, EMStrategy, GoldLabels
 from ._em import hashed_uniforms, splitmix64, vote_profile_fingerprints
 from .registry import register
@@ -150,6 +150,13 @@ class KOS(EMStrategy):
         self.tie = tie
         self.random_state = random_state
 
+    parameter_rules = {
+        "n_iter": Integer(1, help="the most iterations to run"),
+        "patience": Integer(1, help="the iterations with unchanged signs that stop the run") | None,
+        "messages": Options("sum", "mean", noun="a message rule"),
+        "init": Options("ones", "normal", noun="an initialisation"),
+    }
+
     def _validate(self, votes: Votes) -> None:
         if votes.n_classes != 2:
             raise InputError(
@@ -157,14 +164,6 @@ class KOS(EMStrategy):
                 f"{votes.n_classes} class(es)",
                 fix="for K classes use MV, WAWA, DS, OneCoinDS, GLAD or MACE, or make the task binary "
                     "(one class against the rest)")
-        if not isinstance(self.n_iter, (int, np.integer)) or self.n_iter < 1:
-            raise InputError(f"n_iter must be a positive integer, got {self.n_iter!r}")
-        if self.patience is not None and (not isinstance(self.patience, (int, np.integer)) or self.patience < 1):
-            raise InputError(f"patience must be a positive integer or None, got {self.patience!r}")
-        if self.messages not in ("sum", "mean"):
-            raise InputError(f"messages={self.messages!r} is not a message rule", fix="use 'sum' or 'mean'")
-        if self.init not in ("ones", "normal"):
-            raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'ones' or 'normal'")
 
     def partial_fit(self, votes: Votes) -> "KOS":
         """Continue with more votes: message passing on ``votes_ + votes``, warm-started.

@@ -40,9 +40,8 @@ import numpy as np
 from scipy import sparse
 from scipy.special import digamma, gammaln
 
-from ..errors import InputError
 from ..votes import Votes
-from ._base import argmax_ties, class_ranks
+from ._base import Integer, Options, Real, argmax_ties, class_ranks
 from ._driver import NO_GOLD, EMContext, EMStrategy, GoldLabels, check_same_classes
 from ._em import check_budget, group_index, hashed_uniforms, vote_profile_fingerprints
 from .registry import register
@@ -173,22 +172,17 @@ class MACE(EMStrategy):
         self.memory_budget = memory_budget
 
     # ------------------------------------------------------------------ validation
+    parameter_rules = {
+        "method": Options("vb", "em", noun="a MACE training method"),
+        "n_restarts": Integer(1, help="the random restarts (the best run is kept)"),
+        "smoothing": Real(0, help="the count EM adds to every expected count (None: 0.01 / K)") | None,
+        "alpha": Real(0, low_open=True, help="the first shape of the Beta prior on 1 - theta (VB)"),
+        "beta": Real(0, low_open=True, help="the second shape of the Beta prior on 1 - theta (VB)"),
+        "dirichlet": Real(0, low_open=True, help="the symmetric Dirichlet prior of each xi_j (VB)"),
+        "init_noise": Real(0, help="the amplitude of the random initialisation"),
+    }
+
     def _validate(self, votes: Votes) -> None:
-        if self.method not in ("vb", "em"):
-            raise InputError(f"method={self.method!r} is not a MACE training method", fix="use 'vb' or 'em'")
-        for nm in ("n_restarts", "max_iter"):
-            v = getattr(self, nm)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise InputError(f"{nm} must be a positive integer, got {v!r}")
-        if self.tol < 0:
-            raise InputError(f"tol must be >= 0, got {self.tol}")
-        if self.smoothing is not None and self.smoothing < 0:
-            raise InputError(f"smoothing must be >= 0, got {self.smoothing}")
-        for nm in ("alpha", "beta", "dirichlet"):
-            if not getattr(self, nm) > 0:
-                raise InputError(f"{nm} must be > 0, got {getattr(self, nm)}")
-        if self.init_noise < 0:
-            raise InputError(f"init_noise must be >= 0, got {self.init_noise}")
         k, n, w = votes.n_classes, votes.n_tasks, votes.n_workers
         check_budget("MACE", 8.0 * k * (2 * n + 2 * w), self.memory_budget,
                      what=f"dense ({n:,} tasks + {w:,} workers) x {k:,} classes outputs",

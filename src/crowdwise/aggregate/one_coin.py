@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ..errors import InputError
 from ..votes import Votes
-from ._base import DENSE_PROBAS_LIMIT, argmax_ties, as_probas
+from ._base import DENSE_PROBAS_LIMIT, Boolean, Options, Real, argmax_ties, as_probas
 from ._driver import NO_GOLD, EMContext, EMStrategy, GoldLabels
 from ._em import Segments, check_budget, safe_log
 from .registry import register
@@ -190,13 +189,14 @@ class OneCoinDS(EMStrategy):
         self.memory_budget = memory_budget
 
     # ------------------------------------------------------------------ hooks
+    parameter_rules = {
+        "prior": Real(0, help="a in the Beta(a + 1, a + 1) prior on the accuracies (0: maximum likelihood)"),
+        "init": Options("naivesoft", "mv", noun="an initialisation"),
+        "fit_priors": Boolean(),
+        "probas": Options(*_PROBAS_FORMS, noun="a form of soft labels"),
+    }
+
     def _validate(self, votes: Votes) -> None:
-        self._check_em_params()
-        if self.init not in ("naivesoft", "mv"):
-            raise InputError(f"init={self.init!r} is not an initialisation", fix="use 'naivesoft' or 'mv'")
-        if self.probas not in _PROBAS_FORMS:
-            raise InputError(f"probas={self.probas!r} is not a form of soft labels",
-                             fix=f"use one of {', '.join(_PROBAS_FORMS)}")
         if self._dense_probas_n(votes.n_tasks, votes.n_classes):
             check_budget("OneCoinDS with probas='full'", 8.0 * votes.n_tasks * votes.n_classes,
                          self.memory_budget, what=f"{votes.n_tasks:,} x {votes.n_classes:,} soft labels",

@@ -21,7 +21,8 @@ from scipy import sparse
 
 from ..errors import InputError
 from ..votes import Votes
-from ._base import Aggregator, argmax_ties, as_probas, check_random_state, worker_values_for
+from ._base import (Aggregator, Integer, Options, Real, Satisfies, argmax_ties, as_probas, check_random_state,
+                    worker_values_for)
 from .registry import register
 
 __all__ = ["PlantNet", "plantnet_weight", "AI_MODES"]
@@ -276,34 +277,26 @@ class PlantNet(Aggregator):
         self.dense = dense
 
     # ------------------------------------------------------------------ validation
-    def _check_params(self) -> None:
-        def number(name: str, value, *, low: float | None = None, strict: bool = False) -> float:
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(value):
-                raise InputError(f"{type(self).__name__}: {name} must be a finite number, got {value!r}")
-            if low is not None and (value < low or (strict and value == low)):
-                raise InputError(f"{type(self).__name__}: {name} must be {'>' if strict else '>='} {low}, "
-                                 f"got {value!r}")
-            return float(value)
+    parameter_rules = {
+        "theta_conf": Real(help="the confidence threshold (total weight behind the label)"),
+        "theta_acc": Real(help="the accuracy threshold (share of the weight behind the label)"),
+        "theta_score": Real(help="the AI score above which its vote counts (ai='confident')"),
+        "vote_factor": Real(0, help="the value of a species identified on someone else's observation"),
+        "ai_weight": Real(0, help="the fixed weight of the AI vote"),
+        "gamma": Real(0, low_open=True, help="gamma of the weight function n**alpha - n**beta + gamma"),
+        "beta": Real(0, low_open=True, help="beta of the weight function n**alpha - n**beta + gamma"),
+        "alpha": Real(help="alpha >= beta of the weight function n**alpha - n**beta + gamma"),
+        "ai": Options(*AI_MODES, noun="a way to use the AI votes"),
+        "ai_worker": Satisfies(lambda v: v is None or isinstance(v, (str, int, np.integer)),
+                               "the worker id of the AI (text or an integer), or None"),
+        "max_iter": Integer(1, help="the most iterations to run"),
+    }
 
-        number("theta_conf", self.theta_conf)
-        number("theta_acc", self.theta_acc)
-        number("theta_score", self.theta_score)
-        number("vote_factor", self.vote_factor, low=0)
-        number("ai_weight", self.ai_weight, low=0)
-        number("gamma", self.gamma, low=0, strict=True)
-        beta = number("beta", self.beta, low=0, strict=True)
-        alpha = number("alpha", self.alpha)
-        if alpha < beta:
+    def _check_params(self) -> None:
+        """What the rules cannot say: ``alpha >= beta``."""
+        if self.alpha < self.beta:
             raise InputError(f"{type(self).__name__}: alpha={self.alpha!r} < beta={self.beta!r} gives negative "
                              "weights to active users", fix="choose alpha >= beta > 0 (the paper: 0.5 and 0.2)")
-        if self.ai not in AI_MODES:
-            raise InputError(f"{type(self).__name__}: ai={self.ai!r} is not a way to use the AI votes",
-                             fix=f"use one of {', '.join(AI_MODES)}")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
-            raise InputError(f"{type(self).__name__}: max_iter must be a positive integer, got {self.max_iter!r}")
-        if self.tie not in ("smallest", "random"):
-            raise InputError(f"tie={self.tie!r} is not a tie rule", fix="use 'random' or 'smallest'")
 
     def _prepare(self, votes: Votes) -> _Prepared:
         """Split the AI votes from the human ones according to ``ai``; read the extra columns."""

@@ -27,6 +27,17 @@ class StrategyInfo:
     defaults: dict[str, Any]
     description: str
 
+    @property
+    def rules(self) -> dict[str, str]:
+        """What each parameter accepts, in words (the class's ``parameter_rules``).
+
+        Examples
+        --------
+        >>> get_strategy("DS").rules["max_iter"]
+        'an integer >= 1'
+        """
+        return {name: rule.describe() for name, rule in self.cls.all_parameter_rules().items()}
+
 
 _REGISTRY: dict[str, StrategyInfo] = {}
 
@@ -131,7 +142,9 @@ def get_strategy(name: str) -> StrategyInfo:
 def make_strategy(spec: str | Aggregator, **overrides: Any) -> Aggregator:
     """Build a strategy from a specification string such as ``"MV[tie=smallest]"``.
 
-    ``overrides`` (e.g. ``random_state``) apply only to parameters the strategy has.
+    ``overrides`` (e.g. ``random_state``) apply only to parameters the strategy has. The
+    values are checked against the strategy's ``parameter_rules`` (``fit`` checks them
+    again, after any ``set_params``).
     """
     if isinstance(spec, Aggregator):
         return spec
@@ -150,10 +163,12 @@ def make_strategy(spec: str | Aggregator, **overrides: Any) -> Aggregator:
         if k in names and k not in params:
             kwargs[k] = v
     try:
-        return info.cls(**kwargs)
+        model = info.cls(**kwargs)
     except TypeError as exc:  # pragma: no cover - defensive
         raise InputError(f"bad parameters for {info.name}: {exc}",
                          fix="see `crowdwise agginfo` for the parameters it takes") from None
+    model.validate_params()  # a bad value on the command line is refused before any data is read
+    return model
 
 
 def _check_type(strategy: str, name: str, value: Any, default: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..votes import Votes
-from ._base import Aggregator, argmax_ties, as_probas
+from ._base import Aggregator, Integer, Real, argmax_ties, as_probas
 from .registry import register
 
 __all__ = ["MajorityVote", "NaiveSoft", "TwoThird"]
@@ -112,6 +112,10 @@ class TwoThird(Aggregator):
 
     description = "Two-third agreement: label valid when >= 2 votes and >= 2/3 of them agree."
     soft = False
+    parameter_rules = {
+        "threshold": Real(0, 1, help="the share of the votes the label needs"),
+        "min_votes": Integer(0, help="the votes a task needs"),
+    }
 
     def __init__(self, threshold: float = 2 / 3, min_votes: int = 2, tie: str = "random",
                  random_state: int | None = None, dense: bool | None = None):

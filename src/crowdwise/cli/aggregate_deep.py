@@ -93,7 +93,7 @@ def command(
     res = fit_crowd_layer(votes, data, strategy, model=model, model_options=model_options(hidden, dropout, weights),
                           config=cfg, head_lr=head_lr, img_size=img_size,
                           progress=False if quiet else f"{strategy} on {votes.n_votes:,} votes")
-    from ..aggregate._base import argmax_ties
+    from ..utils import argmax_ties
 
     hard = argmax_ties(res.soft_labels, random_state=seed)
     report: dict[str, Any] = {"strategy": strategy, "model": model, "data": votes.name or dataset.stem,

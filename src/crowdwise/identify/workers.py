@@ -304,7 +304,7 @@ def worker_agreement(votes: Votes, labels: Any = None) -> tuple[np.ndarray, np.n
     """
     votes = check_votes(votes, "worker_agreement")
     if labels is None:
-        from ..aggregate._base import argmax_ties
+        from ..utils import argmax_ties
 
         labels = argmax_ties(votes.counts(), tie="smallest")
         labels[votes.votes_per_task() == 0] = -1

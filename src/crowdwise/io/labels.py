@@ -241,7 +241,7 @@ def read_labels(path: PathLike, votes: Votes | None = None) -> tuple[np.ndarray,
         except (ValueError, OSError, KeyError) as exc:
             raise InputError(f"not a sparse matrix archive ({exc})", source=source,
                              fix="save soft labels with scipy.sparse.save_npz") from None
-        from ..aggregate._base import argmax_ties
+        from ..utils import argmax_ties
 
         m = sparse.csr_array(m)
         if votes is not None and m.shape[1] != votes.n_classes:

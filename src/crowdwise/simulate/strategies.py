@@ -45,8 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from ..aggregate._base import check_random_state
 from ..errors import InputError
+from ..utils import check_random_state
 from ..votes import Votes
 from . import _engine
 from ._engine import DIFFICULTY_NAMES, PERFECT, UNIFORM, _Crowd, n_of
