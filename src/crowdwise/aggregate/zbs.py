@@ -143,6 +143,14 @@ class ZeroBasedSkill(Aggregator):
         Steps run.
     labels_, probas_
 
+    Notes
+    -----
+    On the 16 real sets (``benchmarks/new_methods_vs_crowdkit.py``) the accuracy is
+    crowd-kit's to 0.5 point on 15; on web_relevance it is .8202 against crowd-kit's
+    .8262, where a third of the majority votes are ties: crowd-kit's own figure moves to
+    .8168 when the same votes list the classes in reverse order, ours does not move.
+    Fit time at 500k votes (50,000 tasks, K = 10): 0.09 s against crowd-kit's 30 s.
+
     References
     ----------
     Ustalov, Pavlichenko & Tseitlin, "Learning from crowds with Crowd-Kit", JOSS 2024,
