@@ -19,9 +19,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from ..errors import InputError, TooLargeError
+from ..errors import TooLargeError
+from ..utils import argmax_ties
 from ..votes import Votes
-from ._base import Aggregator, argmax_ties, as_probas
+from ._base import Aggregator, Boolean, Integer, Real, as_probas
 from ._em import DEFAULT_MEMORY_BUDGET
 from .registry import register
 
@@ -159,6 +160,14 @@ class BWA(Aggregator):
 
     description = "Bayesian weighted average: per-class Gaussian truth, per-worker Gamma precision (Li et al., 2019)."
     scales_to_many_classes = False  # a score per task and class, a precision per worker and class
+    parameter_rules = {
+        "a_v": Real(0, low_open=True, help="the shape of the Gamma prior on the precisions"),
+        "lam": Real(0, help="the weight of the class mean in each task's average"),
+        "prior_correction": Boolean(),
+        "tol": Real(0, help="the relative change under which a class stops"),
+        "max_iter": Integer(1, help="the most rounds per class"),
+        "memory_budget": Real(0, help="the memory the fit may take, in bytes (None: the default budget)") | None,
+    }
 
     def __init__(self, a_v: float = 15.0, lam: float = 1.0, prior_correction: bool = True, tol: float = 1e-3,
                  max_iter: int = 500, tie: str = "random", random_state: int | None = None,
@@ -173,17 +182,6 @@ class BWA(Aggregator):
         self.memory_budget = memory_budget
 
     def _validate(self, votes: Votes) -> None:
-        for name, low in (("a_v", 0.0), ("lam", 0.0), ("tol", 0.0)):
-            val = getattr(self, name)
-            if not isinstance(val, (int, float, np.number)) or isinstance(val, bool) or not np.isfinite(val) \
-                    or val < low or (name == "a_v" and val == 0):
-                raise InputError(f"{name} must be a {'positive' if name == 'a_v' else 'non-negative'} number, "
-                                 f"got {val!r}", fix=f"e.g. {name}={getattr(type(self)(), name)!r}")
-        if not isinstance(self.max_iter, (int, np.integer)) or isinstance(self.max_iter, bool) or self.max_iter < 1:
-            raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}", fix="e.g. max_iter=500")
-        if not isinstance(self.prior_correction, (bool, np.bool_)):
-            raise InputError(f"prior_correction must be True or False, got {self.prior_correction!r}",
-                             fix="e.g. prior_correction=True")
         need = 8.0 * votes.n_classes * (6 * votes.n_tasks + 4 * votes.n_workers)
         budget = DEFAULT_MEMORY_BUDGET if self.memory_budget is None else self.memory_budget
         if need > budget:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from ..utils import argmax_ties
 from ..votes import Votes
-from ._base import Aggregator, argmax_ties, as_probas, worker_values_for
+from ._base import Aggregator, Integer, as_probas, worker_values_for
 from .registry import register
 from .zbs import iterate_skills, mean_skill, weighted_scores
 
@@ -82,6 +82,7 @@ class IWMV(Aggregator):
     """
 
     description = "Iterative weighted majority vote: workers weighted by their accuracy against the previous vote."
+    parameter_rules = {"n_iter": Integer(0, help="the number of re-weighted votes")}
 
     def __init__(self, n_iter: int = 10, tie: str = "random", random_state: int | None = None,
                  dense: bool | None = None):
@@ -91,8 +92,6 @@ class IWMV(Aggregator):
         self.dense = dense
 
     def _fit(self, votes: Votes) -> None:
-        if not isinstance(self.n_iter, (int, np.integer)) or isinstance(self.n_iter, bool) or self.n_iter < 0:
-            raise InputError(f"n_iter must be a non-negative integer, got {self.n_iter!r}", fix="e.g. n_iter=10")
         n = int(self.n_iter)
         # step 1 of the shared loop turns the equal start into the majority-vote accuracies
         # (beta^1); each further step is one re-weighted vote

@@ -24,17 +24,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from ..errors import InputError
+from ..utils import argmax_ties, check_random_state, class_ranks
 from ..votes import Votes
-from ._base import (
-    DENSE_PROBAS_LIMIT,
-    Aggregator,
-    argmax_ties,
-    as_probas,
-    check_random_state,
-    class_ranks,
-    worker_values_for,
-)
+from ._base import DENSE_PROBAS_LIMIT, Aggregator, Boolean, Integer, Options, Real, as_probas, worker_values_for
 from .registry import register
 
 __all__ = ["MMSR"]
@@ -480,6 +472,15 @@ class MMSR(Aggregator):
 
     description = "Matrix mean-subsequence-reduced skills (robust rank-one completion), one-coin weighted vote."
     scales_to_many_classes = True
+    parameter_rules = {
+        "n_iter": Integer(0, help="the most M-MSR iterations"),
+        "tol": Real(0, help="the change of u v^T under which M-MSR stops"),
+        "n_trim": Integer(0, help="the ratios trimmed at each end (None: from the fewest co-workers)") | None,
+        "signs": Options(*_SIGNS, noun="a sign rule"),
+        "crowdkit_compat": Boolean(),
+        "max_co_voters": Integer(2, help="the pairs of a vote on a task with more workers (None: all)") | None,
+        "probas": Options("auto", "full", "voted", noun="a form of soft labels"),
+    }
 
     def __init__(self, n_iter: int = 10000, tol: float = 1e-10, n_trim: int | None = None, signs: str = "observed",
                  crowdkit_compat: bool = False, max_co_voters: int | None = 50, probas: str = "auto",
@@ -494,26 +495,7 @@ class MMSR(Aggregator):
         self.tie = tie
         self.random_state = random_state
 
-    def _validate(self) -> None:
-        if not _is_int(self.n_iter) or self.n_iter < 0:
-            raise InputError(f"n_iter must be a non-negative integer, got {self.n_iter!r}", fix="e.g. n_iter=10000")
-        if not isinstance(self.tol, (int, float, np.number)) or isinstance(self.tol, bool) or not self.tol >= 0:
-            raise InputError(f"tol must be a non-negative number, got {self.tol!r}", fix="e.g. tol=1e-10")
-        if self.n_trim is not None and (not _is_int(self.n_trim) or self.n_trim < 0):
-            raise InputError(f"n_trim must be None or a non-negative integer, got {self.n_trim!r}", fix="e.g. n_trim=2")
-        if self.signs not in _SIGNS:
-            raise InputError(f"signs={self.signs!r} is not a sign rule", fix=f"use one of {', '.join(_SIGNS)}")
-        if not isinstance(self.crowdkit_compat, (bool, np.bool_)):
-            raise InputError(f"crowdkit_compat must be True or False, got {self.crowdkit_compat!r}",
-                             fix="e.g. crowdkit_compat=True")
-        if self.probas not in ("auto", "full", "voted"):
-            raise InputError(f"probas={self.probas!r} is not a form of soft labels", fix="use auto, full or voted")
-        if self.max_co_voters is not None and (not _is_int(self.max_co_voters) or self.max_co_voters < 2):
-            raise InputError(f"max_co_voters must be None or an integer >= 2, got {self.max_co_voters!r}",
-                             fix="e.g. max_co_voters=50")
-
     def _fit(self, votes: Votes) -> None:
-        self._validate()
         compat = bool(self.crowdkit_compat)
         n, w = votes.n_tasks, votes.n_workers
         voted_classes = np.bincount(votes.label, minlength=votes.n_classes) > 0
@@ -646,7 +628,3 @@ class MMSR(Aggregator):
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.einsum("i,i->", a, b))
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from scipy import sparse
 
-from ..errors import InputError
+from ..utils import argmax_shares, argmax_ties
 from ..votes import Votes
-from ._base import Aggregator, argmax_shares, argmax_ties, as_probas, worker_values_for
+from ._base import Aggregator, Integer, Real, as_probas, worker_values_for
 from .registry import register
 
 __all__ = ["ZeroBasedSkill"]
@@ -166,6 +166,12 @@ class ZeroBasedSkill(Aggregator):
     """
 
     description = "Zero-Based Skill: weighted vote, skills moved towards agreement with it at a decaying rate."
+    parameter_rules = {
+        "n_iter": Integer(0, help="the number of steps"),
+        "lr_init": Real(0, help="the first learning rate"),
+        "lr_steps_to_reduce": Integer(1, help="the steps between two reductions of the rate"),
+        "lr_reduce_factor": Real(0, help="the factor of each reduction"),
+    }
 
     def __init__(self, n_iter: int = 100, lr_init: float = 1.0, lr_steps_to_reduce: int = 20,
                  lr_reduce_factor: float = 0.5, tie: str = "random", random_state: int | None = None,
@@ -179,16 +185,6 @@ class ZeroBasedSkill(Aggregator):
         self.dense = dense
 
     def _rates(self) -> list[float]:
-        if not isinstance(self.n_iter, (int, np.integer)) or isinstance(self.n_iter, bool) or self.n_iter < 0:
-            raise InputError(f"n_iter must be a non-negative integer, got {self.n_iter!r}", fix="e.g. n_iter=100")
-        if (not isinstance(self.lr_steps_to_reduce, (int, np.integer)) or isinstance(self.lr_steps_to_reduce, bool)
-                or self.lr_steps_to_reduce < 1):
-            raise InputError(f"lr_steps_to_reduce must be a positive integer, got {self.lr_steps_to_reduce!r}",
-                             fix="e.g. lr_steps_to_reduce=20")
-        for name in ("lr_init", "lr_reduce_factor"):
-            val = getattr(self, name)
-            if not isinstance(val, (int, float, np.number)) or isinstance(val, bool) or not np.isfinite(val) or val < 0:
-                raise InputError(f"{name} must be a non-negative number, got {val!r}", fix=f"e.g. {name}=0.5")
         steps = np.arange(1, int(self.n_iter) + 1)
         return (float(self.lr_init) * float(self.lr_reduce_factor) ** (steps // int(self.lr_steps_to_reduce))).tolist()
 
