@@ -112,7 +112,7 @@ def test_the_check_sees_each_kind_of_private_import(tmp_path):
 
 def test_aggregate_still_exports_the_helpers_it_exported():
     import crowdwise.aggregate as agg
-    import crowdwise.utils as utils
+    from crowdwise import utils
 
     assert agg.argmax_ties is utils.argmax_ties and "argmax_ties" in agg.__all__
     from crowdwise.aggregate import as_probas, dense_probas, fit_progress  # noqa: F401

@@ -627,7 +627,7 @@ def check_strategy(strategy: str | type | Aggregator, checks: Iterable[str] | No
             CHECKS[name](factory)
         except CheckSkipped as why:
             report.skipped[name] = str(why)
-        except Exception as exc:  # noqa: BLE001 - a crash inside a check is its failure
+        except Exception as exc:  # a crash inside a check is its failure
             what = str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"
             message = f"check_strategy({factory.label}): check {name!r} failed: {what}"
             if raise_on_failure:

@@ -17,9 +17,15 @@ import pytest
 
 from crowdwise import Votes
 from crowdwise.aggregate import Aggregator, Options, Real, argmax_ties, as_probas, available
-from crowdwise.testing import CHECKS, check_strategy
-# the helpers other strategy tests take from here (test_fast_ds, test_wawa, test_mace)
-from crowdwise.testing import assert_same_results, make_tied_crowd, relabel, untied  # noqa: F401
+# assert_same_results, make_tied_crowd, relabel and untied: other strategy tests take them from here
+from crowdwise.testing import (  # noqa: F401
+    CHECKS,
+    assert_same_results,
+    check_strategy,
+    make_tied_crowd,
+    relabel,
+    untied,
+)
 
 # the common checks fit small crowds with default iteration limits: whether a fit reaches
 # max_iter (KOS often does on them) is not their subject (tests/aggregate/test_driver.py is)

@@ -40,11 +40,15 @@ from .voting import MajorityVote, NaiveSoft, TwoThird
 from .wawa import WAWA
 from .plantnet import PlantNet
 from .dawid_skene import DawidSkene
+from .bwa import BWA
 from .dswc import DSWC
 from .fast_ds import FastDS
 from .glad import GLAD
+from .zbs import ZeroBasedSkill
+from .iwmv import IWMV
 from .kos import KOS
 from .mace import MACE
+from .mmsr import MMSR
 from .one_coin import OneCoinDS
 from .wds import WDS
 
@@ -76,11 +80,15 @@ __all__ = [
     "WAWA",
     "PlantNet",
     "DawidSkene",
+    "BWA",
     "DSWC",
     "FastDS",
     "GLAD",
+    "ZeroBasedSkill",
+    "IWMV",
     "KOS",
     "MACE",
+    "MMSR",
     "OneCoinDS",
     "WDS",
 ]
