@@ -331,3 +331,11 @@ def test_help_and_import_do_not_load_pandas_or_scipy():
             "print(v.n_votes, crowdwise.aggregate.MajorityVote().fit(v).labels_.tolist())\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.splitlines() == ["[]", "1 [0]"]
+
+
+def test_agginfo_name_lists_parameters_defaults_and_accepted_values():
+    lines = run("agginfo", "DS", "--plain").output.strip().splitlines()
+    assert lines[0].startswith("DS\t")
+    rows = {ln.split("\t")[0]: ln.split("\t")[1:] for ln in lines[1:]}
+    assert rows["max_iter"] == ["100", "an integer >= 1"]
+    assert rows["tie"][1] == "'random' or 'smallest'"

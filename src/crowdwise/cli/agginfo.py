@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 
 def command(
+    name: Annotated[Optional[str], typer.Argument(help="A strategy name: show its parameters, their "
+                                                  "defaults and the values each accepts.")] = None,
     plain: Annotated[bool, typer.Option("--plain", help="Tab-separated lines instead of a table.")] = False,
 ) -> None:
-    """List every aggregation strategy with a one-line description and its parameters."""
+    """List every aggregation strategy with a one-line description and its parameters (with NAME:
+    that strategy's parameters, defaults and accepted values)."""
     import inspect
 
-    from ..aggregate import available
+    from ..aggregate import available, get_strategy
     from ._common import console
+
+    if name is not None:
+        info = get_strategy(name)
+        sig = inspect.signature(info.cls.__init__)
+        rules = info.rules
+        lines = [(p, repr(info.defaults.get(p, sig.parameters[p].default)), rules.get(p, ""))
+                 for p in info.cls._param_names()]
+        if plain:
+            print(f"{info.name}\t{info.description}")
+            for r in lines:
+                print("\t".join(r))
+            return
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(title=f"{info.name}: {info.description}")
+        for c in ("parameter", "default", "accepts"):
+            table.add_column(c)
+        for r in lines:
+            table.add_row(*(escape(c) for c in r))
+        console.print(table)
+        return
 
     rows = []
     for info in available():
