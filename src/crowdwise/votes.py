@@ -5,14 +5,16 @@ matrix. :class:`Votes` stores three integer arrays of equal length (one entry pe
 that index into the original identifiers (``task_ids``, ``worker_ids``, ``classes``).
 Memory is O(votes); every algorithm works from these arrays with ``np.bincount`` or
 sparse products.
+
+Raw ids and labels become these arrays in :mod:`crowdwise.votes_encoding`, the one
+implementation that :meth:`Votes.from_records` and every reader of :mod:`crowdwise.io`
+call (the id order, the class rule, missing values, the duplicates policy);
+:func:`build_votes` assembles the result.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -21,12 +23,21 @@ import numpy as np
 from ._lazy import pd
 from scipy import sparse
 
+from .votes_encoding import (Locate, as_column, check_duplicates_policy, column, duplicates_mask,
+                        encode_declared_ids, encode_ids, encode_labels, first_repeat, ids_are_unique, match_ids,
+                        repeated, resolve_classes)
+from .votes_encoding import describe as _kind_of
+from .votes_encoding import id_array as _id_array
+from .votes_encoding import show as _show
+# the id and class rules, importable from here as before (their home is crowdwise.votes_encoding)
+from .votes_encoding import (MAX_CLASSES, as_number, declared_count, factorize_ids, int_like,  # noqa: F401
+                        label_order, match_classes, natural_sort)
 from .errors import InputError
 
 __all__ = ["Votes", "DuplicatePolicy", "factorize_ids"]
 
 DuplicatePolicy = Literal["keep", "first", "last", "error"]
-_DUPLICATE_POLICIES = ("keep", "first", "last", "error")
+_I64_MAX = np.iinfo(np.int64).max
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -37,474 +48,6 @@ def _readonly(a: np.ndarray) -> np.ndarray:
         a = np.array(a, order="C", copy=True)
         a.flags.writeable = False
     return a
-
-
-def _show(x: Any) -> str:
-    """repr of a value without numpy's type wrapper (``'a'``, not ``np.str_('a')``)."""
-    return repr(x.item() if isinstance(x, np.generic) else x)
-
-
-_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
-#: the most classes crowdwise accepts (class indices are below it): 2^24 = 16,777,216,
-#: three orders of magnitude above the largest real crowd (Pl@ntNet, K = 11,425)
-MAX_CLASSES = 2**24
-#: an integer written plainly: no sign "+", no leading zero, no decimal point ("-0" is not)
-_PLAIN_INT = re.compile(r"0|-?[1-9][0-9]*")
-#: a decimal number as text: "1", "01", "+1", "1.0", ".5", "1e3" (spaces around allowed)
-_NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
-
-
-def _plain_ints(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(ints, ok)`` for an array of texts: whether each is an integer written plainly
-    (``"42"``, ``"-5"``; not ``"007"``, ``"+5"``, ``"1.0"``) that fits in int64, and its value."""
-    ints = np.zeros(text.size, dtype=np.int64)
-    ok = np.zeros(text.size, dtype=bool)
-    match = _PLAIN_INT.fullmatch
-    for i, t in enumerate(text.tolist()):
-        if len(t) <= 20 and match(t):
-            v = int(t)
-            if _I64_MIN <= v <= _I64_MAX:
-                ints[i] = v
-                ok[i] = True
-    return ints, ok
-
-
-def _as_text(arr: np.ndarray) -> np.ndarray:
-    """Values as the text they are written with (integers in decimal, text as it is)."""
-    if arr.dtype.kind == "U":
-        return arr
-    if arr.dtype.kind == "O":
-        return np.array([v if isinstance(v, str) else str(v.item() if isinstance(v, np.generic) else v)
-                         for v in arr.tolist()], dtype=str) if arr.size else np.zeros(0, dtype=str)
-    return arr.astype(str)
-
-
-def natural_sort(values: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(rank, ids)``: the distinct ids in natural order, and the position in ``ids`` of
-    each value. The rule of every reader:
-
-    - an integer column (or a float column of whole numbers), or a text column whose every
-      value is an integer written plainly (``"42"``, ``"-5"``) that fits in int64, gives
-      int64 ids sorted by value;
-    - otherwise every id is text, compared as written (``"007"`` and ``"7"`` are two ids;
-      the integer ``1`` and the text ``"1"`` are one), ordered with the plainly written
-      integers first, by value, then the other ids in code-point order. One odd id
-      (``"b"``, or an integer beyond int64) therefore never reorders the integer ids.
-
-    >>> natural_sort(["10", "2", "b", "007", "10"])[1].tolist()
-    ['2', '10', '007', 'b']
-    """
-    arr = np.asarray(values)
-    if arr.dtype.kind == "b":
-        arr = arr.astype(np.int64)
-    if arr.dtype.kind == "u" and arr.size and int(arr.max()) > _I64_MAX:
-        arr = arr.astype(str)
-    elif arr.dtype.kind in "iu":
-        ids, rank = np.unique(arr.astype(np.int64, copy=False), return_inverse=True)
-        return rank.reshape(-1).astype(np.int64, copy=False), ids
-    if arr.dtype.kind == "f":
-        whole = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2.0**63)
-        if whole.all():
-            ids, rank = np.unique(arr.astype(np.int64), return_inverse=True)
-            return rank.reshape(-1).astype(np.int64, copy=False), ids
-    text = _as_text(arr)
-    if text.size == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=str)
-    uniq, inv = np.unique(text, return_inverse=True)  # merges 1 and "1" (same text)
-    inv = inv.reshape(-1).astype(np.int64, copy=False)
-    ints, ok = _plain_ints(uniq)
-    if ok.all():
-        order = np.argsort(ints, kind="stable")
-        ids: np.ndarray = ints[order]
-    else:
-        first = np.flatnonzero(ok)
-        order = np.concatenate([first[np.argsort(ints[first], kind="stable")], np.flatnonzero(~ok)])
-        ids = uniq[order]
-    pos = np.empty(order.size, dtype=np.int64)
-    pos[order] = np.arange(order.size, dtype=np.int64)
-    return pos[inv], ids
-
-
-def as_number(v: Any) -> int | float | None:
-    """The number a label stands for: an integer or a finite float, or text written as a
-    decimal number (``"1"``, ``"01"``, ``"+1"``, ``"1.0"``, ``"1e0"``, spaces around
-    allowed; not ``"nan"``, ``"inf"`` nor ``"1_000"``). None for anything else (booleans
-    included)."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, str) and len(v) < 400 and _NUMBER.fullmatch(v):
-        t = v.strip()
-        try:
-            return int(t)
-        except ValueError:
-            f = float(t)
-            return f if math.isfinite(f) else None
-    return None
-
-
-def _numbers_as_array(nums: list[int | float]) -> np.ndarray:
-    """int64 when every number is whole and fits in int64, else float64."""
-    if all(isinstance(x, int) or x.is_integer() for x in nums):
-        ints = [int(x) for x in nums]
-        if all(_I64_MIN <= x <= _I64_MAX for x in ints):
-            return np.array(ints, dtype=np.int64)
-    return np.array([float(x) for x in nums], dtype=np.float64)
-
-
-def label_order(values: Any, *, source: str | None = None,
-                position: Callable[[int], str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(rank, classes)`` of label values, the class rule of every table reader:
-
-    - when every label is a number (:func:`as_number`), the classes are numbers and equal
-      numbers are one class (``1``, ``1.0``, ``01`` and ``"+1"`` are class ``1``);
-      classes are int64 when every label is a whole number that fits in int64, else
-      float64; sorted by value;
-    - otherwise labels are compared as text, in the order of :func:`natural_sort`, and
-      two spellings of one number (``"1"`` and ``"1.0"`` beside ``"cat"``) are refused
-      with an :class:`InputError`: they would silently become two classes.
-
-    ``position(j)`` says where the ``j``-th value is (for the error message).
-
-    >>> label_order(["1", "1.0", "01", "2"])[1].tolist()
-    [1, 2]
-    >>> label_order(["0.5", "1"])[1].tolist()
-    [0.5, 1.0]
-    """
-    arr = np.asarray(values)
-    kind = arr.dtype.kind
-    if kind in "iub" or (kind == "f" and np.isfinite(arr).all()):
-        if kind == "f" and not (np.all(arr == np.round(arr)) and np.all(np.abs(arr) < 2.0**63)):
-            classes, rank = np.unique(arr.astype(np.float64), return_inverse=True)
-            return rank.reshape(-1).astype(np.int64, copy=False), classes
-        return natural_sort(arr)
-    vals = arr.tolist()
-    nums = [as_number(v) for v in vals]
-    if vals and all(x is not None for x in nums):
-        classes, rank = np.unique(_numbers_as_array(nums), return_inverse=True)
-        return rank.reshape(-1).astype(np.int64, copy=False), classes
-    spelled: dict[Any, str] = {}
-    for j, x in enumerate(nums):
-        if x is None:
-            continue
-        text = str(_as_text(np.array([vals[j]], dtype=object))[0])
-        if spelled.setdefault(x, text) != text:
-            other = next(v for v, n in zip(vals, nums) if n is None)
-            raise InputError(
-                f"labels {spelled[x]!r} and {text!r} are the same number, but some labels are not numbers "
-                f"(e.g. {_show(other)}), so labels are compared as text and these two would become two classes",
-                source=source, position=position(j) if position else None,
-                fix="write each class one way (e.g. always 1), or declare the classes (classes=...)")
-    return natural_sort(arr)
-
-
-#: memory taken while reading by each id a count declares (the ids, their codes, the hash
-#: table that merges them with the ids seen): a bound on what a declared count may ask
-BYTES_PER_DECLARED_ID = 40
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux ``MemAvailable``, else the free
-    physical pages), or None when the system does not say."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _bytes(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PiB"  # pragma: no cover
-
-
-def declared_count(value: Any, key: str, *, low: int = 0, source: str | None = None,
-                   position: str | None = None) -> int:
-    """A declared count (``n_classes``, ``n_tasks``, ``n_workers``) as an int, checked up
-    front, before anything of that size is made.
-
-    It must be a whole number ``>= low``; ``n_classes`` at most :data:`MAX_CLASSES`
-    (2^24); and the ids it declares must fit in the memory available
-    (:data:`BYTES_PER_DECLARED_ID` bytes each while reading), so that a typo such as
-    ``n_classes: 1000000000000`` is one clear error naming the key, not an attempt to
-    allocate terabytes. (Whether the count agrees with the votes is checked by the reader,
-    once the votes are read.)
-    """
-    what = key[2:] if key.startswith("n_") else key
-    whole = (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))) or (
-        isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer())
-    if not whole or value < low:
-        kind = "a positive integer" if low else "a non-negative integer"
-        raise InputError(f"{key} must be {kind}, got {value!r}", source=source, position=position,
-                         fix=f"write the number of {what} as a whole number >= {low}")
-    n = int(value)
-    if key == "n_classes" and n > MAX_CLASSES:
-        raise InputError(f"n_classes={n:,} is more classes than crowdwise handles (at most {MAX_CLASSES:,})",
-                         source=source, position=position,
-                         fix="correct n_classes: it is the number of classes (the largest class index + 1), "
-                             "or remove it to take the classes from the votes")
-    need = n * BYTES_PER_DECLARED_ID
-    avail = available_memory()
-    if avail is not None and need > avail:
-        raise InputError(f"{key}={n:,} declares more {what} than fit in memory: their ids would take about "
-                         f"{_bytes(need)} while reading, and {_bytes(avail)} is available",
-                         source=source, position=position,
-                         fix=f"correct {key} (the number of {what} of the data set), or remove it")
-    return n
-
-
-def _kind_of(x: Any) -> str:
-    """``'a dict'``, ``'the int 3'``: what a bad argument is, for a message."""
-    if x is None:
-        return "None"
-    name = type(x).__name__
-    if isinstance(x, (str, bytes, int, float, complex, np.generic)):
-        return f"the {name} {_show(x)[:40]}"
-    return f"a {name}"
-
-
-def as_column(values: Any, what: str, *, source: str | None = None) -> Any:
-    """``values`` as one column of per-vote values (a list, a 1-D array, a pandas or
-    polars Series, an Arrow array; an iterator is read into a list); InputError with
-    the fix for anything else: None, a scalar, a text, a dict, a set, a 2-D array."""
-    fix = (f"pass one {what} per vote: a list, a 1-D NumPy array or a pandas Series of length "
-           "n_votes")
-    if values is None or isinstance(values, (str, bytes, int, float, complex, np.generic)):
-        raise InputError(f"{what} must be a column of values, one per vote, got {_kind_of(values)}",
-                         source=source, fix=fix)
-    if isinstance(values, (Mapping, set, frozenset)):
-        raise InputError(f"{what} must be a column of values, one per vote, got {_kind_of(values)} "
-                         "(its order is not the order of the votes)", source=source,
-                         fix=f"{fix}, e.g. list(d.values()) when the dict is in vote order")
-    if isinstance(values, Iterator):
-        values = list(values)
-    if not hasattr(values, "__len__"):
-        raise InputError(f"{what} must be a column of values, one per vote, got {_kind_of(values)}",
-                         source=source, fix=fix)
-    ndim = getattr(values, "ndim", 1)
-    if ndim != 1:
-        shape = getattr(values, "shape", None)
-        raise InputError(f"{what} must be one-dimensional (one value per vote), got {ndim} dimensions"
-                         + (f" (shape {tuple(shape)})" if shape is not None else ""), source=source,
-                         fix=f"{fix}; a tasks x workers matrix is read by crowdwise.io.read_dense")
-    return values
-
-
-def _series(values: Any, what: str, source: str | None) -> pd.Series:
-    values = as_column(values, what, source=source)
-    try:
-        return pd.Series(values, copy=False)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{what} is not a column of single values ({str(exc).splitlines()[0]})", source=source,
-                         fix=f"give one {what} per vote (a number or a text)") from None
-
-
-def _factorize(s: pd.Series, what: str, source: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Codes in order of first appearance and the distinct values; a missing value or a
-    value that is not a single value (a list, a dict) is an InputError naming its row."""
-    missing = s.isna().to_numpy()
-    if missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise InputError(
-            f"{what} is missing (NaN or empty) in {int(missing.sum())} row(s), the first at row {row}",
-            source=source, position=f"row {row}", fix=f"give every vote a {what}, or drop those rows")
-    try:
-        codes, uniq = pd.factorize(s, sort=False)
-    except TypeError:
-        row = next(i for i, v in enumerate(s.tolist()) if not _hashable(v))
-        raise InputError(f"{what} {_show(s.iloc[row])[:60]} is not a single value", source=source,
-                         position=f"row {row}", fix=f"give one {what} per vote (a number or a text)") from None
-    values = np.asarray(uniq)
-    if values.dtype.kind not in "iufb":
-        values = np.asarray(uniq, dtype=object)
-    return np.asarray(codes, dtype=np.int64), values
-
-
-def _hashable(v: Any) -> bool:
-    try:
-        hash(v)
-    except TypeError:
-        return False
-    return True
-
-
-def factorize_ids(values: Any, *, what: str = "id", source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Map identifiers to ``0..n-1`` in natural sorted order (:func:`natural_sort`).
-
-    Plainly written integer ids that fit in int64 sort numerically (``2 < 10``); when some
-    id is not such an integer, all ids are text, the integers first by value, then the
-    others in text order. Sorting (rather than order of appearance) makes every result
-    independent of row order.
-
-    Returns
-    -------
-    codes : ndarray of int64, same length as ``values``
-    uniques : ndarray, the sorted distinct ids (int64 when integer-like, else str)
-
-    Examples
-    --------
-    >>> codes, uniq = factorize_ids(["10", "2", "10", "b"])
-    >>> codes.tolist(), uniq.tolist()
-    ([1, 0, 1, 2], ['2', '10', 'b'])
-    >>> codes, uniq = factorize_ids(["10", "2", "10"])
-    >>> codes.tolist(), uniq.tolist()
-    ([1, 0, 1], [2, 10])
-    """
-    s = _series(values, what, source)
-    codes, uniq = _factorize(s, what, source)
-    # hash once, then order only the distinct values (fast on millions of votes)
-    rank, ids = natural_sort(uniq)
-    return rank[codes], ids
-
-
-def _first_rows(codes: np.ndarray, n: int) -> np.ndarray:
-    """Row of the first appearance of each code ``0..n-1``."""
-    first = np.full(n, codes.size, dtype=np.int64)
-    np.minimum.at(first, codes, np.arange(codes.size, dtype=np.int64))
-    return first
-
-
-def _encode_labels(
-    label: Any, classes: np.ndarray | None, source: str | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Encode labels as indices into ``classes`` (inferred by :func:`label_order` when None)."""
-    s = _series(label, "label", source)
-    codes, uniq = _factorize(s, "label", source)
-    if classes is None:
-        rank, cls = label_order(uniq, source=source,
-                                position=lambda j: f"row {int(_first_rows(codes, len(uniq))[j])}")
-        return rank[codes], cls
-    idx = match_classes(uniq, classes)
-    bad = idx < 0
-    if bad.any():
-        j = int(np.argmax(bad))
-        row = int(_first_rows(codes, len(uniq))[j])
-        raise InputError(
-            f"label {_show(uniq[j])} is not one of the {len(classes)} declared classes "
-            f"({', '.join(map(str, classes[:10]))}{', ...' if len(classes) > 10 else ''})",
-            source=source,
-            position=f"row {row}",
-            fix="correct the label, or declare the class (metadata.json 'n_classes'/'classes', or classes=...)",
-        )
-    return idx[codes], classes
-
-
-def int_like(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(ints, ok)``: integer value of each entry, and whether it is a plain integer.
-
-    Integers, whole floats and integer text written plainly ("3", not "03" or "3.0"),
-    within int64.
-    """
-    values = np.asarray(values)
-    if values.dtype.kind in "iu":
-        if values.dtype.kind == "u" and values.size and int(values.max()) > _I64_MAX:
-            ok = values <= _I64_MAX
-            return np.where(ok, values, 0).astype(np.int64), ok
-        return values.astype(np.int64), np.ones(values.size, dtype=bool)
-    if values.dtype.kind == "f":
-        ok = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2.0**63)
-        return np.where(ok, values, 0).astype(np.int64), ok
-    ints = np.zeros(values.size, dtype=np.int64)
-    ok = np.zeros(values.size, dtype=bool)
-    for i, v in enumerate(values.tolist()):
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, int):
-            iv = v
-        elif isinstance(v, float) and math.isfinite(v) and v == round(v):
-            iv = int(v)
-        elif isinstance(v, str) and len(v) <= 20 and _PLAIN_INT.fullmatch(v):
-            iv = int(v)
-        else:
-            continue
-        if _I64_MIN <= iv <= _I64_MAX:
-            ints[i], ok[i] = iv, True
-    return ints, ok
-
-
-def match_classes(values: Any, classes: np.ndarray) -> np.ndarray:
-    """Index of each value in ``classes`` (-1 when absent).
-
-    A value matches a class equal to it, a class written with the same text (``"b"``,
-    ``"3"`` for 3), or a class that is the same number (``"1.0"`` and ``"01"`` match class
-    ``1``; text classes ``"1"`` match the number 1.0 when no other class is that number).
-    """
-    values = np.asarray(values) if not isinstance(values, list) else np.asarray(values, dtype=object)
-    classes = np.asarray(classes)
-    lookup = pd.Index(classes)
-    try:
-        idx = np.asarray(lookup.get_indexer(values), dtype=np.int64)
-    except (TypeError, ValueError):
-        idx = np.full(values.size, -1, dtype=np.int64)
-    miss = idx < 0
-    if not miss.any():
-        return idx
-    vals = values[miss]
-    if classes.dtype.kind not in "iuf":
-        text = np.array([str(v.item() if isinstance(v, np.generic) else v) for v in vals.tolist()], dtype=object)
-        idx[miss] = pd.Index(classes.astype(str)).get_indexer(text)
-        miss = idx < 0
-        if not miss.any():
-            return idx
-        vals = values[miss]
-    # the same number written another way
-    by_number: dict[Any, int] = {}
-    for i, c in enumerate(classes.tolist()):
-        x = as_number(c)
-        if x is not None:
-            by_number[x] = -2 if x in by_number else i  # -2: two classes are this number
-    if by_number:
-        found = [by_number.get(as_number(v), -1) if as_number(v) is not None else -1 for v in vals.tolist()]
-        idx[miss] = np.maximum(np.asarray(found, dtype=np.int64), -1)
-    return idx
-
-
-def ids_are_unique(ids: np.ndarray) -> bool:
-    """No id listed twice. Numbers are checked with NumPy (O(n) when already increasing,
-    as the readers make them), text with a set; other ids (objects) through a pandas
-    hash index. (pandas is imported only when needed: see ``crowdwise._lazy``.)"""
-    if ids.ndim == 1 and ids.dtype.kind in "iufb":
-        if ids.size < 2:
-            return True
-        if ids.dtype.kind != "f" and bool(np.all(ids[1:] > ids[:-1])):
-            return True
-        return bool(np.unique(ids).size == ids.size)  # NaN counts once, as in pandas
-    if ids.ndim == 1 and ids.dtype.kind in "US":  # text: a hash set, as fast as pandas' index
-        return len(set(ids.tolist())) == ids.size
-    if ids.ndim == 1 and ids.dtype.kind == "O" and ids.size < 2:
-        for v in ids.tolist():
-            hash(v)  # TypeError for a list or a dict, as pandas raises for larger arrays
-    return bool(pd.Index(ids).is_unique)
-
-
-def _id_array(ids: Any, what: str, source: str | None = None) -> np.ndarray:
-    """Declared ids (task_ids, worker_ids, classes) as a 1-D array of single values."""
-    if ids is None or isinstance(ids, (str, bytes, Mapping, set, frozenset)) or np.isscalar(ids):
-        raise InputError(f"{what} must be a list of ids, got {_kind_of(ids)}", source=source,
-                         fix=f"pass {what} as a list or a 1-D array, each id once")
-    try:
-        arr = np.asarray(list(ids) if isinstance(ids, Iterator) else ids)
-    except (TypeError, ValueError):
-        arr = None
-    if arr is None or arr.ndim != 1:
-        shape = "" if arr is None else f" (shape {arr.shape})"
-        raise InputError(f"{what} must be a flat list of single ids{shape}", source=source,
-                         fix=f"pass {what} as a list or a 1-D array of numbers or texts, each id once")
-    return arr
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -594,8 +137,7 @@ class Votes:
                 raise InputError(f"{nm} must hold single ids (numbers or texts), not lists or dicts",
                                  fix=f"pass {nm} as a flat list of numbers or texts") from None
             if not unique:
-                dup = pd.Index(ids)[pd.Index(ids).duplicated()][0]
-                raise InputError(f"{nm} contains {_show(dup)} more than once",
+                raise InputError(f"{nm} contains {_show(first_repeat(ids))} more than once",
                                  fix=f"list each of the {nm} once")
             object.__setattr__(self, nm, ids)
         if not isinstance(self.extra, Mapping):
@@ -640,17 +182,24 @@ class Votes:
     ) -> "Votes":
         """Build votes from raw identifiers (any hashable ids, labels as given).
 
+        The rules are those of every reader (:mod:`crowdwise.io`; the code is
+        :mod:`crowdwise.votes_encoding`): ids are int64 sorted by value when every id is a plain
+        integer fitting int64, else text in natural order; equal numbers are one class; a
+        missing id or label (None, NaN, empty or white-space text) is an error naming its row.
+
         Parameters
         ----------
         task, worker, label : array-like of length n_votes
         classes : sequence, optional
-            Declared classes in their index order. Labels must belong to them.
+            Declared classes in their index order. A label matches a class equal to it,
+            written the same, or the same number (``"1.0"`` is class ``1``).
         n_classes : int, optional
             Declare classes ``0..n_classes-1`` (labels must be integers in that range).
             When neither is given, classes are the labels seen, in natural sorted order.
         task_ids, worker_ids : sequence, optional
             Declare ids that may have no vote (kept in the output). Must contain all ids
-            seen; the order given is kept.
+            seen (an id matches one equal to it or written the same, as in
+            :meth:`match_ids`); the order given is kept.
         duplicates : {"keep", "first", "last", "error"}
             What to do with several votes of one worker on one task: keep them all
             (default), keep the first or the last in row order, or raise.
@@ -658,12 +207,10 @@ class Votes:
         name : data-set name
         source : file name used in error messages
         """
-        if not isinstance(duplicates, str) or duplicates not in _DUPLICATE_POLICIES:
-            raise InputError(f"duplicates={duplicates!r} is not a policy",
-                             fix=f"use one of {', '.join(_DUPLICATE_POLICIES)}")
-        task = as_column(task, "task", source=source)
-        worker = as_column(worker, "worker", source=source)
-        label = as_column(label, "label", source=source)
+        check_duplicates_policy(duplicates)
+        task = column(task, "task", source=source)
+        worker = column(worker, "worker", source=source)
+        label = column(label, "label", source=source)
         n = len(task)
         if len(worker) != n or len(label) != n:
             raise InputError(
@@ -672,24 +219,15 @@ class Votes:
         if name is not None and not isinstance(name, str):
             raise InputError(f"name must be a text, got {_kind_of(name)}", source=source,
                              fix="name the data set with a str, e.g. name=str(x), or leave it None")
-        cls_arr = None if classes is None else _id_array(classes, "classes", source)
-        if cls_arr is not None and cls_arr.size == 0:
-            raise InputError("classes is empty", source=source, fix="declare at least one class, or leave classes None")
-        if n_classes is not None:
-            n_classes = declared_count(n_classes, "n_classes", low=1, source=source)
-            if cls_arr is not None and len(cls_arr) != n_classes:
-                raise InputError(f"{len(cls_arr)} class names given but n_classes={n_classes}",
-                                 source=source, fix="make the two agree")
-            if cls_arr is None:
-                cls_arr = np.arange(n_classes)
-        elif cls_arr is not None and len(cls_arr) > MAX_CLASSES:
-            raise InputError(f"{len(cls_arr):,} classes declared, more than crowdwise handles ({MAX_CLASSES:,})",
-                             source=source, fix="declare the classes of the task only")
-        t_codes, t_ids = _encode_declared(task, task_ids, "task", source)
-        w_codes, w_ids = _encode_declared(worker, worker_ids, "worker", source)
-        for ids, what in ((t_ids, "task"), (w_ids, "worker")):
-            _refuse_blank_ids(ids, what, source)
-        l_codes, cls_arr = _encode_labels(label, cls_arr, source)
+        declared = resolve_classes(classes, n_classes, source=source)
+        ids = []
+        for col, given, what in ((task, task_ids, "task"), (worker, worker_ids, "worker")):
+            if given is None:
+                ids.append(encode_ids(col, what=what, source=source, locate=_row))
+            else:
+                ids.append(encode_declared_ids(col, given, what=what, source=source, locate=_row))
+        (t_codes, t_ids), (w_codes, w_ids) = ids
+        l_codes, cls_arr = encode_labels(label, classes=declared, as_indices=False, source=source, locate=_row)
         if extra is not None and not isinstance(extra, Mapping):
             raise InputError(f"extra must map column names to per-vote columns, got {_kind_of(extra)}",
                              source=source, fix="pass extra={'name': values, ...} with one value per vote")
@@ -700,12 +238,12 @@ class Votes:
                 raise InputError(f"per-vote column '{k}' has length {len(v)}, expected {n}", source=source,
                                  fix=f"give the column '{k}' one value per vote, or leave it out")
             extra_arrays[k] = v
-        keep = _duplicate_mask(t_codes, w_codes, len(w_ids), duplicates, source, t_ids, w_ids)
-        if keep is not None:
-            t_codes, w_codes, l_codes = t_codes[keep], w_codes[keep], l_codes[keep]
-            extra_arrays = {k: v[keep] for k, v in extra_arrays.items()}
-        return cls(task=t_codes, worker=w_codes, label=l_codes, task_ids=t_ids, worker_ids=w_ids,
-                   classes=cls_arr, extra=extra_arrays, name=name)
+        votes = build_votes(t_codes, t_ids, w_codes, w_ids, l_codes, cls_arr, extra=extra_arrays,
+                            duplicates=duplicates, name=name, source=source)
+        if type(votes) is not cls:  # a subclass of Votes
+            votes = cls(task=votes.task, worker=votes.worker, label=votes.label, task_ids=votes.task_ids,
+                        worker_ids=votes.worker_ids, classes=votes.classes, extra=dict(votes.extra), name=name)
+        return votes
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -783,8 +321,7 @@ class Votes:
 
     def duplicated(self) -> np.ndarray:
         """Boolean mask of votes repeating an earlier (task, worker) pair."""
-        key = self.task * max(self.n_workers, 1) + self.worker
-        return pd.Series(key).duplicated(keep="first").to_numpy()
+        return repeated(self.task, self.worker, self.n_workers, keep="first")
 
     # ------------------------------------------------------------------ transforms
     def take(self, index: np.ndarray, *, compact: bool = False) -> "Votes":
@@ -866,14 +403,7 @@ class Votes:
         >>> Votes.match_ids(["b", 7, "x"], np.array(["7", "a", "b"], dtype=object)).tolist()
         [2, 0, -1]
         """
-        ids, known = np.asarray(ids), np.asarray(known)
-        if ids.size == 0 or known.size == 0:
-            return np.full(ids.size, -1, np.int64)
-        idx = np.asarray(pd.Index(known).get_indexer(ids), dtype=np.int64)
-        miss = idx < 0
-        if miss.any():
-            idx[miss] = pd.Index(known.astype(str)).get_indexer(ids[miss].astype(str))
-        return idx
+        return match_ids(ids, known)
 
     def to_frame(self) -> pd.DataFrame:
         """Long table with the original ids: columns ``task, worker, label`` (+ extras)."""
@@ -928,59 +458,19 @@ def _vote_index(index: Any, n: int) -> np.ndarray:
     return arr
 
 
-def _refuse_blank_ids(ids: np.ndarray, what: str, source: str | None) -> None:
-    """InputError for a text id made only of white space: every file reader takes a blank
-    field for a missing one, so such an id could be written but never read back."""
-    if ids.dtype.kind not in "OUS" or ids.size == 0:
-        return
-    text = ids.astype(str)
-    blank = np.char.strip(text) == ""
-    if blank.any():
-        raise InputError(f"{what} id {str(text[blank][0])!r} is blank (white space only): files read it as a missing "
-                         f"{what}", source=source, fix=f"give every {what} a visible id")
+def _row(r: int) -> str:
+    return f"row {r}"
 
 
-def _encode_declared(values: Any, declared: Sequence[Any] | None, what: str,
-                     source: str | None) -> tuple[np.ndarray, np.ndarray]:
-    if declared is None:
-        return factorize_ids(values, what=what, source=source)
-    declared_arr = _id_array(declared, f"{what}_ids", source)
-    try:
-        idx = pd.Index(declared_arr)
-        unique = idx.is_unique
-    except TypeError:
-        raise InputError(f"{what}_ids must hold single ids (numbers or texts), not lists or dicts", source=source,
-                         fix=f"pass {what}_ids as a flat list of numbers or texts") from None
-    if not unique:
-        raise InputError(f"declared {what} ids contain duplicates", source=source, fix="list each id once")
-    s = _series(values, what, source)
-    codes_v, uniq = _factorize(s, what, source)
-    codes = np.asarray(idx.get_indexer(uniq), dtype=np.int64)
-    if (codes < 0).any():
-        codes2 = pd.Index(_as_text(declared_arr)).get_indexer(_as_text(uniq))
-        codes = np.where(codes < 0, codes2, codes)
-    if (codes < 0).any():
-        j = int(np.flatnonzero(codes < 0)[0])
-        row = int(_first_rows(codes_v, len(uniq))[j])
-        raise InputError(f"{what} {_show(uniq[j])} is not among the declared {what} ids",
-                         source=source, position=f"row {row}", fix=f"declare it, or leave {what}_ids unset")
-    return codes[codes_v], declared_arr
-
-
-def _duplicate_mask(task: np.ndarray, worker: np.ndarray, n_workers: int, policy: str,
-                    source: str | None, task_ids: np.ndarray, worker_ids: np.ndarray) -> np.ndarray | None:
-    if policy == "keep" or task.size == 0:
-        return None
-    key = pd.Series(task * max(n_workers, 1) + worker)
-    if policy == "error":
-        dup = key.duplicated(keep="first").to_numpy()
-        if dup.any():
-            row = int(np.flatnonzero(dup)[0])
-            raise InputError(
-                f"worker {_show(worker_ids[worker[row]])} voted twice on task {_show(task_ids[task[row]])} "
-                f"({int(dup.sum())} repeated pair(s) in all)",
-                source=source, position=f"row {row}",
-                fix="remove the repeats, or choose duplicates='keep', 'first' or 'last' "
-                    "(on the command line: --duplicates keep|first|last)")
-        return None
-    return ~key.duplicated(keep=policy).to_numpy()
+def build_votes(task: np.ndarray, task_ids: np.ndarray, worker: np.ndarray, worker_ids: np.ndarray,
+                label: np.ndarray, classes: np.ndarray, *, extra: Mapping[str, np.ndarray] | None = None,
+                duplicates: str = "keep", name: str | None = None, source: str | None = None,
+                locate: Locate = _row) -> Votes:
+    """The Votes of encoded columns, with the duplicates policy applied
+    (:func:`~crowdwise.votes_encoding.duplicates_mask`; rows reported through ``locate``): the
+    last step of :meth:`Votes.from_records` and of every reader."""
+    votes = Votes(task=task, worker=worker, label=label, task_ids=task_ids, worker_ids=worker_ids,
+                  classes=classes, extra=dict(extra or {}), name=name)
+    keep = duplicates_mask(votes.task, votes.worker, votes.task_ids, votes.worker_ids, duplicates,
+                           source=source, locate=locate)
+    return votes if keep is None else votes.take(keep)

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crowdwise import InputError, Votes
-from crowdwise.io import _encode, from_dataframe, load_truth, load_votes, tables
+from crowdwise import InputError, Votes, votes_encoding
+from crowdwise.io import from_dataframe, load_truth, load_votes, tables
 from crowdwise.votes import factorize_ids, label_order, natural_sort
 
 
@@ -19,7 +19,7 @@ def engine(request, monkeypatch):
     """Read CSV files through pyarrow (the default) or through pandas (no pyarrow)."""
     if request.param == "pandas":
         monkeypatch.setattr(tables, "have_pyarrow", lambda: False)
-        monkeypatch.setattr(_encode, "have_pyarrow", lambda: False)
+        monkeypatch.setattr(votes_encoding, "have_pyarrow", lambda: False)
     return request.param
 
 

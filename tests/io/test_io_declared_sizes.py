@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from crowdwise import InputError, Votes
-from crowdwise import votes as votes_mod
+from crowdwise import InputError, Votes, votes_encoding
 from crowdwise.io import load_truth, load_votes, read_dense, read_metadata
 
 
@@ -42,10 +41,10 @@ def test_a_huge_declared_count_is_refused_naming_the_key(tmp_path, key):
 def test_declared_counts_are_measured_against_the_memory_available(tmp_path, monkeypatch):
     d = folder(tmp_path, {"0": {"a": 1}}, {"n_tasks": 1_000_000})
     assert load_votes(d).n_tasks == 1_000_000
-    monkeypatch.setattr(votes_mod, "available_memory", lambda: 1 << 20)  # 1 MiB left
+    monkeypatch.setattr(votes_encoding, "available_memory", lambda: 1 << 20)  # 1 MiB left
     with pytest.raises(InputError, match=r"n_tasks=1,000,000 declares more tasks than fit in memory.*1\.0 MiB"):
         load_votes(d)
-    monkeypatch.setattr(votes_mod, "available_memory", lambda: None)  # a system that does not say
+    monkeypatch.setattr(votes_encoding, "available_memory", lambda: None)  # a system that does not say
     assert load_votes(d).n_tasks == 1_000_000
 
 
