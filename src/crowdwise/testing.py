@@ -92,7 +92,7 @@ def _require(condition: Any, message: str) -> None:
 
 # ---------------------------------------------------------------------- crowds
 def make_crowd(n_tasks: int = 60, n_workers: int = 15, n_classes: int = 3, per_task: int = 5, seed: int = 0,
-               accuracy: tuple[float, float] = (0.55, 0.95)) -> tuple[Votes, np.ndarray]:
+               accuracy: tuple[float, float] = (0.55, 0.95), **votes_options: Any) -> tuple[Votes, np.ndarray]:
     """A one-coin crowd: worker j answers right with probability ``acc_j`` (uniform in
     ``accuracy``), else uniformly among the other classes; ``per_task`` distinct workers
     per task.
@@ -116,7 +116,7 @@ def make_crowd(n_tasks: int = 60, n_workers: int = 15, n_classes: int = 3, per_t
     wrong = (truth[task] + rng.integers(1, n_classes, task.size)) % n_classes
     label = np.where(right, truth[task], wrong)
     votes = Votes.from_records([f"t{i:03d}" for i in task], [f"w{j:03d}" for j in worker], label,
-                               n_classes=n_classes)
+                               n_classes=n_classes, **votes_options)
     return votes, truth
 
 

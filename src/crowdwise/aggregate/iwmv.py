@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils import argmax_ties
 from ..votes import Votes
-from ._base import Aggregator, Integer, as_probas, worker_values_for
+from ._base import Integer
 from .registry import register
-from .zbs import iterate_skills, mean_skill, weighted_scores
+from .zbs import SkillWeightedVote, iterate_skills
 
 __all__ = ["IWMV"]
 
 
 @register("IWMV")
-class IWMV(Aggregator):
+class IWMV(SkillWeightedVote):
     r"""Iterative weighted majority vote.
 
     Start from the majority vote :math:`\hat y^0`; then for ``t = 1..n_iter``
@@ -98,15 +97,4 @@ class IWMV(Aggregator):
         skills, steps = iterate_skills(votes, np.ones(votes.n_workers), [1.0] * n,
                                        tick=lambda t, obj: self._tick(t, n, obj))
         self.n_iter_ = steps
-        voted = np.bincount(votes.worker, minlength=votes.n_workers) > 0
-        skills[~voted] = mean_skill(votes, skills)
-        self.skills_ = skills
-        scores = weighted_scores(votes, skills)
-        self.probas_ = as_probas(scores, dense=self.dense)
-        self.labels_ = argmax_ties(scores, tie=self.tie, random_state=self.random_state)
-
-    def _predict_proba(self, votes: Votes):
-        """Weighted vote of new votes with the fitted weights (unknown workers: the mean weight)."""
-        default = float(np.mean(self.skills_)) if self.skills_.size else 1.0
-        skills = worker_values_for(self, votes, self.skills_, default=default)
-        return as_probas(weighted_scores(votes, skills), dense=self.dense)
+        self._set_skills(votes, skills)

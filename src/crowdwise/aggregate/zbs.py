@@ -82,8 +82,27 @@ def mean_skill(votes: Votes, skills: np.ndarray) -> float:
     return float(np.mean(skills[voted])) if voted.any() else 1.0
 
 
+class SkillWeightedVote(Aggregator):
+    """Base of the strategies whose labels are a vote weighted by one skill per worker (ZBS,
+    IWMV): the fitted state from the skills, and ``predict_proba`` on new votes with them
+    (a worker not seen in the fit gets the mean skill)."""
+
+    def _set_skills(self, votes: Votes, skills: np.ndarray) -> None:
+        voted = np.bincount(votes.worker, minlength=votes.n_workers) > 0
+        skills[~voted] = mean_skill(votes, skills)
+        self.skills_ = skills
+        scores = weighted_scores(votes, skills)
+        self.probas_ = as_probas(scores, dense=self.dense)
+        self.labels_ = argmax_ties(scores, tie=self.tie, random_state=self.random_state)
+
+    def _predict_proba(self, votes: Votes):
+        default = float(np.mean(self.skills_)) if self.skills_.size else 1.0
+        skills = worker_values_for(self, votes, self.skills_, default=default)
+        return as_probas(weighted_scores(votes, skills), dense=self.dense)
+
+
 @register("ZBS")
-class ZeroBasedSkill(Aggregator):
+class ZeroBasedSkill(SkillWeightedVote):
     r"""Zero-Based Skill (ZBS): weighted majority vote with skills fitted by a decaying-rate
     fixed-point iteration.
 
@@ -193,15 +212,4 @@ class ZeroBasedSkill(Aggregator):
         k_voted = max(int(np.count_nonzero(np.bincount(votes.label, minlength=votes.n_classes))), 1)
         start = np.full(votes.n_workers, 1.0 / k_voted)
         skills, self.n_iter_ = iterate_skills(votes, start, rates, tick=lambda t, obj: self._tick(t, len(rates), obj))
-        voted = np.bincount(votes.worker, minlength=votes.n_workers) > 0
-        skills[~voted] = mean_skill(votes, skills)
-        self.skills_ = skills
-        scores = weighted_scores(votes, skills)
-        self.probas_ = as_probas(scores, dense=self.dense)
-        self.labels_ = argmax_ties(scores, tie=self.tie, random_state=self.random_state)
-
-    def _predict_proba(self, votes: Votes):
-        """Weighted vote of new votes with the fitted skills (unknown workers: the mean skill)."""
-        default = float(np.mean(self.skills_)) if self.skills_.size else 1.0
-        skills = worker_values_for(self, votes, self.skills_, default=default)
-        return as_probas(weighted_scores(votes, skills), dense=self.dense)
+        self._set_skills(votes, skills)
