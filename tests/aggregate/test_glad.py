@@ -286,20 +286,6 @@ def test_beta_mean_is_the_prior_mean_and_start_of_log_beta():
     assert np.abs(tight - 1.0).max() < 0.1 < np.abs(loose - 1.0).max()
 
 
-def test_a_model_pickled_before_beta_mean_keeps_its_predictions():
-    import pickle
-
-    votes, _, _, _ = glad_crowd(n_tasks=300, n_workers=10, k=3, seed=4)
-    g = GLAD(beta_mean=0.0).fit(votes)
-    old = pickle.loads(pickle.dumps(g))
-    del old.__dict__["beta_mean"]  # as unpickled from a version without the parameter
-    new = Votes.from_records(["new", votes.task_ids[0]], [votes.worker_ids[0]] * 2, [1, 2], n_classes=3)
-    np.testing.assert_array_equal(old.predict_proba(new), g.predict_proba(new))  # b = 0 for the new task
-    assert old.get_params()["beta_mean"] == 0.0
-    # positional arguments keep their places: the new parameter comes last
-    assert GLAD(100, 1e-6, 1.0, 1.0, "learn").class_priors == "learn"
-
-
 def test_class_priors_choices_and_validation():
     votes, _, _, _ = glad_crowd(n_tasks=300, n_workers=10, k=3, seed=15)
     np.testing.assert_allclose(GLAD().fit(votes).priors_, 1 / 3)

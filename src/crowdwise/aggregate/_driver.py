@@ -519,6 +519,5 @@ def data_on_pattern(x: Any, pattern: Any) -> np.ndarray | None:
 
 def sum_squares(x: np.ndarray) -> float:
     """``sum(x ** 2)`` without BLAS: a threaded ``ddot`` wakes OpenBLAS's threads, which
-    then spin on the other core for the rest of the fit (measured: 1.4 s of CPU beside a
-    2 s DS fit, and a slower fit when that core is busy)."""
+    then spin on the other core for the rest of the fit (docs/dev/performance.md)."""
     return float(np.einsum("ij,ij->", x, x))

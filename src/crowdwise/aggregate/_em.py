@@ -147,7 +147,7 @@ def row_max(L: np.ndarray) -> np.ndarray:
     """``L.max(axis=1)`` for a C-ordered 2-D array, fast when rows are short.
 
     NumPy reduces a short inner axis slowly; for K <= 64 the maximum is taken column by
-    column (K vector operations over all rows), which is 3x faster at K = 10.
+    column (K vector operations over all rows).
     """
     n, k = L.shape
     if k == 0:
@@ -264,7 +264,7 @@ def _via_float32(x: np.ndarray, fn: np.ufunc, exact_where: Callable[[np.ndarray,
 
 #: smallest ``tol`` at which the loop takes the float32 exp and log: their rounding (a few
 #: 1e-7 relative per value) moves the log-likelihood by far less than ``1e-8 |L|``, but a
-#: tighter stop test could be decided by it (a premature stop, measured at tol=1e-10)
+#: tighter stop test could be decided by it (docs/dev/performance.md)
 FAST_MIN_TOL = 1e-8
 
 
@@ -283,7 +283,7 @@ def log_normalize(log_scores: np.ndarray, *, overwrite: bool = False,
     normaliser is ``-inf``). Never produces NaN. ``overwrite=True`` reuses the buffer of
     a float64 C-ordered ``log_scores`` for the result (no second (n, K) array).
     ``fast_exp=True`` takes the float32 ``exp`` of :func:`exp_nonpositive` (under 8e-7
-    relative on the values that matter; 3x faster on machines without AVX-512) whatever
+    relative on the values that matter; faster on machines without AVX-512) whatever
     the array's size (the caller decides), for the iterations of an EM loop.
     """
     L = np.asarray(log_scores, dtype=float)

@@ -61,7 +61,7 @@ def _pair_log_confusions(S: np.ndarray, tot: np.ndarray, seg: np.ndarray, a: flo
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 cells are reset below
         if a > 0:
             G = _em.log_nonnegative(S + a, fast=fast, min_size=0)
-            G -= np.log(tot + k * a).take(seg, axis=0)  # take: 2x faster than [seg] here
+            G -= np.log(tot + k * a).take(seg, axis=0)  # take: faster than [seg] for a (pairs, K) gather
             return G
         G = _em.log_nonnegative(S, fast=fast, min_size=0)
         G -= np.log(tot).take(seg, axis=0)
@@ -162,10 +162,8 @@ class DawidSkene(EMStrategy):
         ``None`` (unlike scikit-learn's, which means 1) uses every core the process may
         run on once the posterior array has ``2^17`` cells per thread (on one core below:
         threads would cost more than they share); ``1`` one thread; ``-1`` every core;
-        inside joblib workers, pass ``n_jobs=1``. At 500k votes, K = 10 on 2 cores the
-        E-step takes half the time (the M-step that follows reads rows another core
-        wrote, which costs back part of it). The M-step and the sparse mode run on one
-        thread (threads measured no faster there).
+        inside joblib workers, pass ``n_jobs=1``. The M-step and the sparse mode run on one
+        thread (docs/dev/performance.md).
 
     Attributes
     ----------
@@ -258,7 +256,6 @@ class DawidSkene(EMStrategy):
     """
 
     description = "Dawid-Skene EM: a full confusion matrix per worker (log space, sparse, Dirichlet smoothing)."
-    n_jobs: int | None = None  # (a model pickled before the parameter existed reads it from here)
     scales_to_many_classes = False
     single_vote_is_label = False  # one vote per task does not identify the confusions
 
@@ -594,7 +591,7 @@ class DawidSkene(EMStrategy):
         idx = self._fitted_worker_index(votes)
         wts = self._fitted_worker_votes()
         conf = self.confusions_
-        never = getattr(self, "never_met_", None)  # (absent from a model pickled before it)
+        never = self.never_met_
         if rule_out_never_met and never is not None and never.any():
             conf = np.where(never[:, :, None], 0.0, conf)
         if wts.sum() > 0:

@@ -176,9 +176,6 @@ class GLAD(EMStrategy):
     # pulls alpha below its prior mean); with class_priors="learn" the shares may take over
     single_vote_is_label = True
 
-    #: a model pickled before ``beta_mean`` existed was fitted with b centred at 0
-    beta_mean: float = 0.0
-
     def __init__(self, max_iter: int = 100, tol: float = 1e-6, alpha_prior: float = 1.0,
                  beta_prior: float = 1.0, class_priors: Any = "uniform", m_step_iter: int = 1,
                  init: str = "naivesoft", tie: str = "random", random_state: int | None = None,
