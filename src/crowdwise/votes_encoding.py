@@ -83,7 +83,7 @@ def describe(x: Any) -> str:
 def have_pyarrow() -> bool:
     try:
         import pyarrow  # noqa: F401
-        import pyarrow.compute
+        import pyarrow.compute  # noqa: F401
     except ImportError:  # pragma: no cover - depends on the environment
         return False
     return True

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 
 from ..errors import InputError
 from ._output import atomic_write, make_dir, output_set, safe_name, save_npy, save_sparse  # noqa: F401 (re-exported)
