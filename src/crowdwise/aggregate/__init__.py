@@ -36,6 +36,7 @@ from ._driver import ConvergenceWarning, EMStrategy
 from .registry import available, get_strategy, make_strategy, parse_spec, register
 
 # the strategy modules, in the order `crowdwise agginfo` lists their strategies
+from .auto import Auto
 from .voting import MajorityVote, NaiveSoft, TwoThird
 from .wawa import WAWA
 from .plantnet import PlantNet
@@ -51,6 +52,7 @@ from .mace import MACE
 from .mmsr import MMSR
 from .one_coin import OneCoinDS
 from .wds import WDS
+from .bcc import IBCC
 
 __all__ = [
     "Aggregator",
@@ -74,6 +76,7 @@ __all__ = [
     "parse_spec",
     "register",
     # the strategies (tests/test_layout.py checks that these are the registered classes)
+    "Auto",
     "MajorityVote",
     "NaiveSoft",
     "TwoThird",
@@ -91,6 +94,7 @@ __all__ = [
     "MMSR",
     "OneCoinDS",
     "WDS",
+    "IBCC",
 ]
 
 #: modules of this folder that hold no strategy

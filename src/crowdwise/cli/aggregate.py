@@ -15,7 +15,9 @@ def command(
     dataset: Annotated[Path, typer.Argument(help="A peerannot folder (answers.json + metadata.json) or a votes "
                                                  "file: CSV/TSV/Parquet (task,worker,label) or answers.json.")],
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy name, with options in brackets: "
-                                          "MV, TwoThird, 'PlantNet\\[theta_conf=2]'. See `crowdwise agginfo`.")] = "MV",
+                                          "MV, DS, 'PlantNet\\[theta_conf=2]'. See `crowdwise agginfo`. Default: auto "
+                                          "(FastDS, or WAWA when its confusions would not fit in memory; see "
+                                          "docs/benchmarks/accuracy.md).")] = "auto",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Labels table keyed by the original "
                                                    "task ids (.csv, .tsv or .parquet); the .npy is then written beside "
                                                    "it with the same name (out.csv -> out.npy, replaced if present) "
