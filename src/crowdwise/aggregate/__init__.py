@@ -53,6 +53,7 @@ from .mmsr import MMSR
 from .one_coin import OneCoinDS
 from .wds import WDS
 from .bcc import IBCC
+from .ebcc import EBCC
 
 __all__ = [
     "Aggregator",
@@ -95,6 +96,7 @@ __all__ = [
     "OneCoinDS",
     "WDS",
     "IBCC",
+    "EBCC",
 ]
 
 #: modules of this folder that hold no strategy
