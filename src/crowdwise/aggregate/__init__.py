@@ -41,6 +41,7 @@ from .voting import MajorityVote, NaiveSoft, TwoThird
 from .wawa import WAWA
 from .plantnet import PlantNet
 from .dawid_skene import DawidSkene
+from .ebds import EBDS
 from .bwa import BWA
 from .dswc import DSWC
 from .fast_ds import FastDS
@@ -78,6 +79,7 @@ __all__ = [
     "register",
     # the strategies (tests/test_layout.py checks that these are the registered classes)
     "Auto",
+    "EBDS",
     "MajorityVote",
     "NaiveSoft",
     "TwoThird",

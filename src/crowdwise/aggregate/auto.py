@@ -3,12 +3,11 @@
 The rule, chosen on evidence (``docs/benchmarks/accuracy.md``, "Which strategy should I
 use"): among the strategies that are never more than 0.5 point below majority vote on any
 of the 16 open real data sets nor on sparse simulated crowds (many workers with 1-10
-votes, Zipf-like activity, accuracies Beta(2, 2)), take the best on average. That is
-:class:`~crowdwise.aggregate.FastDS` (Dawid-Skene with a hard E-step). FastDS keeps a
-``K x K`` confusion per worker; when those exceed the memory budget (hundreds of
-thousands of workers, thousands of classes), ``auto`` runs
-:class:`~crowdwise.aggregate.WAWA` instead, the best of the O(votes) strategies under
-the same rule.
+votes, Zipf-like activity, accuracies Beta(2, 2)), take the best on average over both.
+That is :class:`~crowdwise.aggregate.EBDS` (Dawid-Skene with an empirical-Bayes prior).
+EBDS keeps a ``K x K`` confusion per worker; when those exceed the memory budget
+(hundreds of thousands of workers, thousands of classes), ``auto`` runs
+:class:`~crowdwise.aggregate.WAWA` instead (O(votes)).
 """
 
 from __future__ import annotations
@@ -22,45 +21,44 @@ from .registry import register
 
 __all__ = ["Auto"]
 
-#: bytes per confusion cell that a Dawid-Skene fit holds (the confusions, their logarithm
-#: and the M-step's sums: the estimate DS's own memory check uses)
-_BYTES_PER_CELL = 3 * 8.0
 
 
 @register("auto")
 class Auto(Aggregator):
-    """The default strategy: FastDS, or WAWA when FastDS's confusions do not fit in memory.
+    """The default strategy: EBDS, or WAWA when EBDS's confusions do not fit in memory.
 
     ``fit`` picks the strategy from the size of the votes only (never from their labels),
     fits it and exposes its results: ``probas_``, ``labels_`` and every other fitted
-    attribute of the chosen strategy (``confusions_``, ``priors_`` for FastDS;
+    attribute of the chosen strategy (``confusions_``, ``priors_`` for EBDS;
     ``skills_`` for WAWA) are read through this object.
 
-    The choice: FastDS (hard-EM Dawid-Skene, Sinha, Rao & Balasubramanian 2018) when its
-    ``n_workers x K x K`` confusions take at most ``memory_budget`` bytes, otherwise WAWA
-    (worker agreement with the majority vote, O(votes)). Why these two is shown in
-    ``docs/benchmarks/accuracy.md`` ("Which strategy should I use"): FastDS has the best
-    mean accuracy over the 16 open data sets among the strategies never more than 0.5
-    point below majority vote on any of them nor on sparse simulated crowds.
+    The choice: EBDS (Dawid-Skene whose worker confusions shrink toward a population
+    learnt from the pool) when its ``n_workers x K x K`` confusions and ``votes x K``
+    update arrays take at most ``memory_budget`` bytes (:meth:`EBDS.memory_needed`), otherwise WAWA (worker agreement with the majority vote,
+    O(votes)). Why these two is shown in ``docs/benchmarks/accuracy.md`` ("Which strategy
+    should I use"): EBDS has the best mean accuracy over the open data sets and the
+    sparse simulated crowds among the strategies never more than 0.5 point below
+    majority vote on any of them.
 
     Parameters
     ----------
     tie : {"random", "smallest"}, default="random"
         Tie rule of ``labels_``: a task whose posterior is tied between classes gets one
         of them drawn with ``random_state`` (``"smallest"``: the class of smallest index,
-        crowd-kit's rule). The tie rule is part of the choice: on a small crowd it moves
-        accuracy by a point (``accuracy.md``).
+        crowd-kit's rule). EBDS's posteriors are rarely tied (WAWA's more often); the rule
+        still matters for majority vote, where it moves accuracy by a point on small
+        crowds (``accuracy.md``).
     random_state : int or None
         Seed of the tie rule (and of the chosen strategy).
     memory_budget : float or None
-        Bytes allowed for FastDS's confusions (default 4 GiB): above, WAWA runs.
+        Bytes allowed for EBDS's confusions (default 4 GiB): above, WAWA runs.
 
     Attributes
     ----------
     strategy_ : Aggregator
         The fitted strategy.
     chosen_ : str
-        Its registry name (``"FastDS"`` or ``"WAWA"``).
+        Its registry name (``"EBDS"`` or ``"WAWA"``).
     probas_, labels_
         Those of ``strategy_``.
 
@@ -70,16 +68,17 @@ class Auto(Aggregator):
     >>> v = Votes.from_records([0, 0, 0, 1, 1, 1], ["a", "b", "c"] * 2, [0, 0, 1, 1, 1, 0])
     >>> model = Auto(random_state=0).fit(v)
     >>> model.chosen_, model.labels_.tolist()
-    ('FastDS', [0, 1])
+    ('EBDS', [0, 1])
     """
 
-    description = "The default: FastDS (best on average, never below majority vote), WAWA when it would not fit in memory."
+    description = ("The default: EBDS (best on average, never 0.5 point below majority vote on the open sets and "
+                   "sparse crowds), WAWA when it would not fit in memory.")
     scales_to_many_classes = True
     single_vote_is_label = False
 
     parameter_rules = {
         "tie": Options("random", "smallest", noun="a tie rule"),
-        "memory_budget": Real(0, help="the bytes allowed for FastDS's confusions (None: 4 GiB)") | None,
+        "memory_budget": Real(0, help="the bytes allowed for EBDS's confusions (None: 4 GiB)") | None,
     }
 
     def __init__(self, tie: str = "random", random_state: int | None = None, memory_budget: float | None = None):
@@ -90,13 +89,12 @@ class Auto(Aggregator):
     def choose(self, votes: Votes) -> Aggregator:
         """The unfitted strategy ``fit`` runs on ``votes`` (from their size only)."""
         # imported here so that ``auto`` registers first (``crowdwise agginfo`` lists it on top)
-        from .fast_ds import FastDS
+        from .ebds import EBDS
         from .wawa import WAWA
 
         budget = DEFAULT_MEMORY_BUDGET if self.memory_budget is None else float(self.memory_budget)
-        cells = float(votes.n_workers) * votes.n_classes * votes.n_classes
-        if _BYTES_PER_CELL * cells <= budget:
-            return FastDS(tie=self.tie, random_state=self.random_state, memory_budget=budget)
+        if EBDS.memory_needed(votes) <= budget:
+            return EBDS(tie=self.tie, random_state=self.random_state, memory_budget=budget)
         return WAWA(tie=self.tie, random_state=self.random_state)
 
     def _fit(self, votes: Votes) -> None:
