@@ -85,6 +85,9 @@ class EBContext(DSContext):
     entry_count: Any = None     # (nnz, 1) votes in the entry (c)
     repeated: Any = None        # (nnz,) bool: c > 1
     voted_rows: Any = None      # tasks with an entry
+    entry_index: Any = None     # arange(nnz)
+    entry_label: Any = None     # (nnz,) label of each entry's pair
+    entry_seg: Any = None       # (nnz,) row of each entry's worker in the per-worker totals
     row_starts: Any = None      # first entry of each task of voted_rows
 
 
@@ -196,6 +199,9 @@ class EBDS(DawidSkene):
         ctx.entry_count = np.asarray(A.data, dtype=float)[:, None]
         ctx.repeated = ctx.entry_count[:, 0] > 1
         ctx.voted_rows = np.flatnonzero(counts > 0)
+        ctx.entry_index = np.arange(A.indices.size)
+        ctx.entry_label = ctx.pair_label[A.indices]
+        ctx.entry_seg = ctx.pair_seg[A.indices]
         ctx.row_starts = A.indptr[:-1][ctx.voted_rows]
         return ctx
 
@@ -211,30 +217,44 @@ class EBDS(DawidSkene):
     def _e_step(self, votes: Votes, ctx: EBContext, params: Any, state: Any) -> tuple[np.ndarray, float]:
         if not isinstance(params, EBParams):  # fitted confusions (warm start of partial_fit): DS's E-step
             return super()._e_step(votes, ctx, params, None)
-        e_pair = ctx.task_pair.indices
-        own = state[ctx.entry_task] * ctx.entry_count if state is not None else 0.0
-        return self._predictive_step(votes, ctx, params.pair_sums[e_pair],
-                                     params.worker_totals[ctx.pair_seg[e_pair]], own,
+        own: Any = 0.0
+        if state is not None:
+            own = state.take(ctx.entry_task, axis=0)  # take: faster than [idx] for a row gather
+            if ctx.repeated.any():
+                own *= ctx.entry_count
+        return self._predictive_step(votes, ctx, params.pair_sums.take(ctx.task_pair.indices, axis=0),
+                                     params.worker_totals.take(ctx.entry_seg, axis=0), own,
                                      population_confusion(params.accuracy, votes.n_classes), params.priors)
 
     def _predictive_step(self, votes: Votes, ctx: EBContext, S: np.ndarray, tot: np.ndarray, own: Any,
                          m: np.ndarray, priors: np.ndarray) -> tuple[np.ndarray, float]:
         """Task posteriors from each entry's worker sums ``S`` (row ``(j, l)``, per true
-        class), the worker's totals ``tot`` and the task's own share ``own`` (removed):
+        class), the worker's totals ``tot`` (both overwritten) and the task's own share
+        ``own`` (removed):
         ``T_ik ∝ rho_k prod (S - own + s m_k[l]) / (tot - own + s)`` (gamma ratios for
         ``c > 1``). Returns the posteriors and the log predictive of the votes."""
         k, s = votes.n_classes, float(self.strength)
-        e_pair = ctx.task_pair.indices
-        a = S - own
-        a += s * m[:, ctx.pair_label[e_pair]].T
-        b = tot - own
+        # a = S - own + s m_k[l]: m is q on the diagonal (k = l) and (1 - q) / (K - 1) elsewhere
+        off = float(m[0, 1]) if k > 1 else 0.0
+        has_own = isinstance(own, np.ndarray)
+        a = S  # S and tot are fresh gathers: used in place
+        if has_own:
+            a -= own
+        a += s * off
+        a[ctx.entry_index, ctx.entry_label] += s * (float(m[0, 0]) - off)
+        b = tot
+        if has_own:
+            b -= own
         b += s
         np.maximum(a, 1e-300, out=a)  # rounding of S - c T: never below 0
         np.maximum(b, 1e-300, out=b)
-        G = np.log(a) - np.log(b)
         if ctx.repeated.any():  # c > 1 votes for one label: the product of c successive predictive terms
             r, c = ctx.repeated, ctx.entry_count[ctx.repeated]
-            G[r] = gammaln(a[r] + c) - gammaln(a[r]) - gammaln(b[r] + c) + gammaln(b[r])
+            Gr = gammaln(a[r] + c) - gammaln(a[r]) - gammaln(b[r] + c) + gammaln(b[r])
+        np.divide(a, b, out=a)
+        G = np.log(a, out=a)
+        if ctx.repeated.any():
+            G[ctx.repeated] = Gr
         n = votes.n_tasks
         L = np.zeros((n, k))
         if ctx.voted_rows.size:
