@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-DEFAULT_STRATEGIES = "MV,WAWA,TwoThird,PlantNet,DS,OneCoinDS,GLAD"
+DEFAULT_STRATEGIES = "auto,MV,WAWA,TwoThird,PlantNet,DS,EBDS,OneCoinDS,GLAD"
 
 
 def command(
