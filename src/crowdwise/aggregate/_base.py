@@ -20,6 +20,7 @@ from scipy import sparse
 
 from ..errors import CrowdwiseError, InputError
 from ..utils import argmax_shares, argmax_ties, check_random_state, class_ranks, normalize_rows
+from ..io.frames import frame_kind, labels_frame, probas_frame
 from ..votes import Votes
 
 __all__ = [
@@ -486,40 +487,99 @@ class Aggregator:
         return f"{type(self).__name__}({', '.join(parts)})"
 
     # -------------------------------------------------------------- API
-    def fit(self, votes: Votes) -> "Aggregator":
-        """Learn from ``votes``; returns ``self``."""
+    def fit(self, votes: Votes | Any) -> "Aggregator":
+        """Learn from ``votes`` (a :class:`~crowdwise.Votes`, or a pandas / polars
+        DataFrame or Arrow table with columns ``task, worker, label``); returns ``self``."""
         self.validate_params()
         votes = self._check_votes(votes)
         self._remember_ids(votes)
         self._fit(votes)
         return self
 
-    def fit_predict(self, votes: Votes) -> np.ndarray:
-        """``fit(votes).labels_``."""
-        return self.fit(votes).labels_
+    def fit_predict(self, votes: Votes | Any) -> Any:
+        """``fit(votes).labels_``: class indices for a :class:`~crowdwise.Votes`; for a
+        DataFrame, the class values keyed by task id (pandas: a Series named
+        ``agg_label`` indexed by ``task``, as crowd-kit's; polars / Arrow: a table with
+        columns ``task, agg_label``; a task a validity rule leaves without a valid label,
+        ``valid_`` False, is missing)."""
+        kind = frame_kind(votes)
+        labels = self.fit(votes).labels_
+        if kind is None:
+            return labels
+        valid = getattr(self, "valid_", None)  # a validity rule (TwoThird, PlantNet): no label where not valid
+        return labels_frame(labels if valid is None else np.where(valid, labels, -1), self.task_ids_,
+                            self.classes_, kind)
 
-    def fit_predict_proba(self, votes: Votes) -> np.ndarray | sparse.csr_array:
-        """``fit(votes).probas_``."""
-        return self.fit(votes).probas_
+    def fit_predict_proba(self, votes: Votes | Any) -> Any:
+        """``fit(votes).probas_``: an array (or CSR) for a :class:`~crowdwise.Votes`; for a
+        DataFrame, one column per class value and one row per task (pandas: indexed by
+        ``task``; polars / Arrow: a first column ``task``)."""
+        kind = frame_kind(votes)
+        probas = self.fit(votes).probas_
+        return probas if kind is None else probas_frame(probas, self.task_ids_, self.classes_, kind)
 
-    def predict_proba(self, votes: Votes) -> np.ndarray | sparse.csr_array:
+    def predict_proba(self, votes: Votes | Any) -> Any:
         """Soft labels of the tasks of ``votes`` using the fitted worker parameters.
 
-        Strategies without worker parameters simply aggregate ``votes``.
+        Strategies without worker parameters simply aggregate ``votes``. A DataFrame is
+        read with the fitted classes and answered as by :meth:`fit_predict_proba`.
         """
         self._check_fitted()
-        votes = self._check_votes(votes)
+        kind = frame_kind(votes)
+        votes = self._check_votes(votes, classes=self.classes_)
         if votes.n_classes != len(self.classes_) or not np.array_equal(
                 np.asarray(votes.classes).astype(str), np.asarray(self.classes_).astype(str)):
             raise InputError("new votes declare other classes than the fitted ones "
                              f"({votes.n_classes} vs {len(self.classes_)})",
                              fix="build them with classes=model.classes_")
-        return self._predict_proba(votes)
+        probas = self._predict_proba(votes)
+        return probas if kind is None else probas_frame(probas, votes.task_ids, self.classes_, kind)
 
-    def predict(self, votes: Votes) -> np.ndarray:
-        """Hard labels of the tasks of ``votes`` (tie rule of the strategy)."""
-        return argmax_ties(self.predict_proba(votes), tie=getattr(self, "tie", "smallest"),
-                           random_state=getattr(self, "random_state", None))
+    def predict(self, votes: Votes | Any) -> Any:
+        """Hard labels of the tasks of ``votes`` (tie rule of the strategy); a DataFrame
+        is answered as by :meth:`fit_predict`."""
+        kind = frame_kind(votes)
+        votes = self._check_votes(votes, classes=getattr(self, "classes_", None))
+        labels = argmax_ties(self.predict_proba(votes), tie=getattr(self, "tie", "smallest"),
+                             random_state=getattr(self, "random_state", None))
+        return labels if kind is None else labels_frame(labels, votes.task_ids, self.classes_, kind)
+
+    def worker_table(self) -> Any:
+        """The fitted per-worker parameters as a pandas DataFrame indexed by worker id:
+        one column per fitted attribute holding one number per worker (``skills_`` of
+        WAWA, ``accuracies_`` of OneCoinDS, ``abilities_`` of GLAD...), named without the
+        trailing underscore. Empty (no column) for a strategy without such parameters.
+
+        >>> from crowdwise import Votes
+        >>> from crowdwise.aggregate import WAWA
+        >>> v = Votes.from_records([0, 0, 0, 1, 1, 1], ["a", "b", "c"] * 2, [0, 0, 1, 1, 1, 0])
+        >>> table = WAWA().fit(v).worker_table()
+        >>> table.index.name, table["skills"].to_dict()
+        ('worker', {'a': 1.0, 'b': 1.0, 'c': 0.0})
+        """
+        from .._lazy import pd
+
+        self._check_fitted()
+        ids = np.asarray(self.worker_ids_)
+        cols = {}
+        for name, value in sorted(vars(self).items()):
+            if (name.endswith("_") and not name.startswith("_") and isinstance(value, np.ndarray)
+                    and value.ndim == 1 and value.size == ids.size and value.dtype.kind in "fiub"
+                    and name not in ("worker_ids_", "task_ids_", "classes_", "labels_")):
+                cols[name[:-1]] = value
+        return pd.DataFrame(cols, index=pd.Index(ids.tolist(), name="worker"))
+
+    # -------------------------------------------------------------- scikit-learn
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "labels_")
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags (1.6 and later), so that ``check_is_fitted`` and the tag
+        readers work; nothing of scikit-learn is imported before they are asked for."""
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False), transformer_tags=None,
+                    classifier_tags=None, regressor_tags=None, requires_fit=True)
 
     # -------------------------------------------------------------- hooks
     def _tick(self, iteration: int, total: int, objective: float | None = None) -> None:
@@ -542,11 +602,21 @@ class Aggregator:
         self.task_ids_ = votes.task_ids
         self.worker_ids_ = votes.worker_ids
 
-    def _check_votes(self, votes: Votes) -> Votes:
-        if not isinstance(votes, Votes):
-            raise InputError(f"{type(self).__name__}.fit expects a crowdwise.Votes, got {type(votes).__name__}",
-                             fix="build one with crowdwise.Votes.from_records(...) or crowdwise.io.load_votes(path)")
-        return votes
+    def _check_votes(self, votes: Votes | Any, classes: Any = None) -> Votes:
+        """``votes`` as a :class:`~crowdwise.Votes`: a DataFrame (pandas, polars) or Arrow
+        table with columns ``task, worker, label`` (``performer`` for the worker, as
+        crowd-kit names it) is read by :func:`crowdwise.io.from_dataframe`, with
+        ``classes`` (the fitted ones, for new votes)."""
+        if isinstance(votes, Votes):
+            return votes
+        if frame_kind(votes) is not None:
+            from ..io import from_dataframe
+
+            return from_dataframe(votes, classes=None if classes is None else list(classes))
+        raise InputError(f"{type(self).__name__}.fit expects a crowdwise.Votes or a DataFrame, got "
+                         f"{type(votes).__name__}",
+                         fix="pass a pandas / polars DataFrame (or Arrow table) with columns task, worker, label, "
+                             "or build Votes with crowdwise.Votes.from_records(...) or crowdwise.io.load_votes(path)")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "labels_"):

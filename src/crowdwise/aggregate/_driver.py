@@ -227,7 +227,7 @@ class EMStrategy(Aggregator):
         """
         if not hasattr(self, "labels_"):
             return self.fit(votes, gold=gold)
-        votes = self._check_votes(votes)
+        votes = self._check_votes(votes, classes=self.classes_)
         self._check_gold(gold)
         merged = self.votes_.append(votes)
         if gold is None and self.supports_gold:

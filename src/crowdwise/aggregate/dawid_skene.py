@@ -570,6 +570,33 @@ class DawidSkene(EMStrategy):
     def _probas_of(self, T: np.ndarray, ctx: Any = None) -> np.ndarray:
         return T
 
+    def confusions_frame(self) -> Any:
+        """The fitted confusions as a tidy pandas DataFrame: one row per (worker, true
+        class, answered class) with columns ``worker``, ``true``, ``observed`` (worker ids
+        and class values) and ``p``; in sparse mode only the stored cells.
+
+        >>> from crowdwise import Votes
+        >>> v = Votes.from_records([0, 0, 1, 1], ["a", "b", "a", "b"], ["x", "x", "y", "y"])
+        >>> DawidSkene().fit(v).confusions_frame().head(2)
+          worker true observed    p
+        0      a    x        x  1.0
+        1      a    x        y  0.0
+        """
+        from .._lazy import pd
+
+        self._check_fitted()
+        k = len(self.classes_)
+        conf = self.confusions_
+        if sparse.issparse(conf):
+            coo = sparse.coo_matrix(conf)
+            w, t, o, p = coo.row // k, coo.row % k, coo.col, coo.data
+        else:
+            w, t, o = np.unravel_index(np.arange(conf.size), conf.shape)
+            p = conf.ravel()
+        cls = np.asarray(self.classes_, dtype=object)
+        return pd.DataFrame({"worker": np.asarray(self.worker_ids_, dtype=object)[w], "true": cls[t],
+                             "observed": cls[o], "p": np.asarray(p, dtype=float)})
+
     def _params_for(self, votes: Votes) -> tuple[np.ndarray, np.ndarray]:
         """Fitted priors and log-confusions for the workers of ``votes``, as the fit's
         E-step reads them: a class a fitted worker never met is ruled out for its answers
