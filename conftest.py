@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import doctest
 import importlib.util
+import inspect
 import re
 
 import pytest
@@ -48,6 +49,76 @@ def _missing_torch(exc: BaseException | None) -> bool:
     return False
 
 
+def _needs_torch(item) -> bool:
+    """Whether a test needs PyTorch: a doctest with an example naming torch or the
+    learning modules, or a test whose module or function names torch."""
+    test = getattr(item, "dtest", None)
+    if test is not None:
+        return any(_NEEDS_TORCH.search(ex.source) for ex in test.examples)
+    for obj in (getattr(item, "module", None), getattr(item, "function", None)):
+        try:
+            if obj is not None and re.search(r"\btorch\b", inspect.getsource(obj)):
+                return True
+        except (OSError, TypeError):
+            continue
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests that need PyTorch ``torch`` (CI runs them apart, after installing
+    the ``deep`` extra: ``python -m pytest -m "torch and not slow"``); without torch, skip
+    the doctest blocks that need it."""
+    for item in items:
+        if _needs_torch(item):
+            item.add_marker(pytest.mark.torch)
+        if not HAS_TORCH:
+            _skip_torch_blocks(item)
+
+
+_SKIPPED_FOR_TORCH: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and "torch" in str(report.longrepr):
+        _SKIPPED_FOR_TORCH.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line on the tests skipped for want of PyTorch, and how to run them."""
+    if not HAS_TORCH and _SKIPPED_FOR_TORCH:
+        terminalreporter.write_line(
+            f"{len(_SKIPPED_FOR_TORCH)} tests need PyTorch and were skipped: run them with {INSTALL} "
+            "(on a CPU-only machine, first: pip install torch torchvision --index-url "
+            "https://download.pytorch.org/whl/cpu), then python -m pytest -m torch")
+
+
+def _skip_torch_blocks(item) -> None:
+    """Without torch, the doctest blocks (consecutive examples) that need it are skipped,
+    and a doctest made only of such blocks is skipped whole."""
+    test = getattr(item, "dtest", None)
+    if test is None:
+        return
+    for block in _blocks(test.examples):
+        if any(_NEEDS_TORCH.search(ex.source) for ex in block):
+            for ex in block:
+                ex.options[doctest.SKIP] = True
+    if test.examples and all(ex.options.get(doctest.SKIP) for ex in test.examples):
+        item.add_marker(pytest.mark.skip(reason=f"doctest needs torch ({INSTALL})"))
+
+
+def _blocks(examples):
+    """Consecutive examples (no prose or blank line between them) as lists."""
+    block, end = [], None
+    for ex in examples:
+        if block and ex.lineno != end:
+            yield block
+            block = []
+        block.append(ex)
+        end = ex.lineno + ex.source.count("\n") + ex.want.count("\n")
+    if block:
+        yield block
+
+
 if not HAS_TORCH:
 
     @pytest.hookimpl(wrapper=True)
@@ -61,30 +132,6 @@ if not HAS_TORCH:
                                            (str(collector.path), 0, f"Skipped: doctests need torch ({INSTALL})"),
                                            result=[])
         return rep
-
-    def _blocks(examples):
-        """Consecutive examples (no prose or blank line between them) as lists."""
-        block, end = [], None
-        for ex in examples:
-            if block and ex.lineno != end:
-                yield block
-                block = []
-            block.append(ex)
-            end = ex.lineno + ex.source.count("\n") + ex.want.count("\n")
-        if block:
-            yield block
-
-    def pytest_collection_modifyitems(config, items):
-        for item in items:
-            test = getattr(item, "dtest", None)
-            if test is None:
-                continue
-            for block in _blocks(test.examples):
-                if any(_NEEDS_TORCH.search(ex.source) for ex in block):
-                    for ex in block:
-                        ex.options[doctest.SKIP] = True
-            if test.examples and all(ex.options.get(doctest.SKIP) for ex in test.examples):
-                item.add_marker(pytest.mark.skip(reason=f"doctest needs torch ({INSTALL})"))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(item, call):
