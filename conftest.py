@@ -75,20 +75,16 @@ def pytest_collection_modifyitems(config, items):
             _skip_torch_blocks(item)
 
 
-_SKIPPED_FOR_TORCH: list[str] = []
-
-
-def pytest_runtest_logreport(report):
-    if report.skipped and "torch" in str(report.longrepr):
-        _SKIPPED_FOR_TORCH.append(report.nodeid)
-
-
 def pytest_terminal_summary(terminalreporter):
-    """One line on the tests skipped for want of PyTorch, and how to run them."""
-    if not HAS_TORCH and _SKIPPED_FOR_TORCH:
+    """One line on what was skipped for want of PyTorch (test files skipped whole, single
+    tests and doctests), and how to run it."""
+    if HAS_TORCH:
+        return
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "torch" in str(r.longrepr)]
+    if skipped:
         terminalreporter.write_line(
-            f"{len(_SKIPPED_FOR_TORCH)} tests need PyTorch and were skipped: run them with {INSTALL} "
-            "(on a CPU-only machine, first: pip install torch torchvision --index-url "
+            f"{len(skipped)} test files, tests or doctests need PyTorch and were skipped: run them with "
+            f"{INSTALL} (on a CPU-only machine, first: pip install torch torchvision --index-url "
             "https://download.pytorch.org/whl/cpu), then python -m pytest -m torch")
 
 

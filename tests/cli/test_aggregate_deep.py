@@ -40,7 +40,7 @@ def test_aggregate_deep_writes_labels_confusions_model_and_results(crowd, tmp_pa
         "--test-truth", str(root / "test_truth.txt"), "--epochs", "15", "--lr", "0.01", "--threads", "1",
         "-o", str(out), "--quiet")
     votes = io.load_votes(folder)
-    stem = "sim_geocrowdnet-f-lambda=0.01"
+    stem = "sim_geocrowdnet-f[lambda=0.01]"
     soft = np.load(out / "labels" / f"labels_{stem}.npy")
     assert soft.shape == (votes.n_tasks, 3)
     np.testing.assert_allclose(soft.sum(1), 1.0, atol=1e-6)
@@ -73,8 +73,8 @@ def test_aggregate_deep_conal_default_output_is_the_dataset_folder(crowd, tmp_pa
     shutil.copytree(folder, copy)
     run("aggregate-deep", str(copy), "-s", "CoNAL[scale=1e-4]", "--hidden", "8", "--features-train",
         str(root / "train.npy"), "--epochs", "2", "--threads", "1", "--quiet")
-    assert (copy / "labels" / "labels_sim_conal-scale=1e-4.npy").is_file()
-    res = json.loads((copy / "results" / "sim_conal-scale=1e-4.json").read_text())
+    assert (copy / "labels" / "labels_sim_conal[scale=1e-4].npy").is_file()
+    res = json.loads((copy / "results" / "sim_conal[scale=1e-4].json").read_text())
     assert "test_accuracy" not in res and len(res["history"]) == 2
 
 

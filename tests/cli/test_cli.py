@@ -76,7 +76,7 @@ def test_aggregate_strategy_options_and_output_path(tmp_path):
     other = tmp_path / "npy"
     run("aggregate", str(simulated), "-s", "TwoThird[threshold=0.8]", "-o", str(tmp_path / "t2.parquet"),
         "--out-dir", str(other), "--quiet")
-    assert sorted(p.name for p in other.iterdir()) == ["labels_crowd_twothird-threshold=0.8.npy"]
+    assert sorted(p.name for p in other.iterdir()) == ["labels_crowd_twothird[threshold=0.8].npy"]
     assert (tmp_path / "t2.parquet").exists() and not (simulated / "labels").exists()
 
 

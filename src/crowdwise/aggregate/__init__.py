@@ -33,7 +33,7 @@ from ._base import (
     fit_progress,
 )
 from ._driver import ConvergenceWarning, EMStrategy
-from .registry import available, get_strategy, make_strategy, parse_spec, register
+from .registry import ALIASES, available, get_strategy, make_strategy, parse_spec, register
 
 # the strategy modules, in the order `crowdwise agginfo` lists their strategies
 from .auto import Auto
@@ -72,6 +72,7 @@ __all__ = [
     "as_probas",
     "dense_probas",
     "fit_progress",
+    "ALIASES",
     "available",
     "get_strategy",
     "make_strategy",

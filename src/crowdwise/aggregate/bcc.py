@@ -83,7 +83,6 @@ def _dirichlet_kl(post: np.ndarray, prior: np.ndarray) -> float:
                  + np.sum((post - prior) * (digamma(post) - digamma(a))))
 
 
-@register("BCC", description="Alias of IBCC: independent Bayesian classifier combination (variational Bayes).")
 @register("IBCC")
 class IBCC(EMStrategy):
     """Independent Bayesian classifier combination (IBCC), mean-field variational Bayes.

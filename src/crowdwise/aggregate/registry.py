@@ -3,7 +3,10 @@
 A strategy specification is a registered name optionally followed by parameters in
 brackets: ``MV``, ``TwoThird``, ``PlantNet[theta_conf=2, theta_acc=0.7]``,
 ``MV[tie=smallest]``. Values are read as Python literals when they are (numbers, True,
-None, quoted strings) and as plain strings otherwise. Names match case-insensitively.
+None, quoted strings) and as plain strings otherwise. Names match case-insensitively,
+and the names other libraries give the same methods (:data:`ALIASES`: peerannot's
+``majority_voting``, ``dawid_skene``, ``iterativewawa``...; crowd-kit's class names
+``MajorityVote``, ``DawidSkene``, ``OneCoinDawidSkene``...) name them too.
 """
 
 from __future__ import annotations
@@ -17,7 +20,23 @@ from typing import Any
 from ..errors import InputError
 from ._base import Aggregator
 
-__all__ = ["register", "get_strategy", "make_strategy", "parse_spec", "available", "StrategyInfo"]
+__all__ = ["register", "get_strategy", "make_strategy", "parse_spec", "available", "aliases_of", "StrategyInfo",
+           "ALIASES"]
+
+#: other names of registered strategies (lower case -> registry name): peerannot's
+#: strategy names and the class names of crowd-kit's aggregators. They resolve like the
+#: registry names but are not listed by :func:`available` (``crowdwise agginfo`` shows
+#: them beside the strategy).
+ALIASES: dict[str, str] = {
+    # peerannot (its names, and the spellings of its documentation and papers)
+    "majority_voting": "MV", "majority_vote": "MV", "naive_soft": "NaiveSoft",
+    "dawid_skene": "DS", "dawid_skene_clust": "DSWC", "ds_clust": "DSWC", "two_third": "TwoThird",
+    "iterativewawa": "IWMV", "iterative_wawa": "IWMV", "plant_net": "PlantNet",
+    # crowd-kit's classification aggregators
+    "majorityvote": "MV", "dawidskene": "DS", "onecoindawidskene": "OneCoinDS", "zerobasedskill": "ZBS",
+    # the same method under another name
+    "bcc": "IBCC",
+}
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,15 @@ def register(name: str | None = None, *, description: str | None = None, **defau
         return cls
 
     return deco
+
+
+def aliases_of(name: str) -> list[str]:
+    """The aliases of a registered strategy (:data:`ALIASES`), sorted.
+
+    >>> aliases_of("DS")
+    ['dawid_skene', 'dawidskene']
+    """
+    return sorted(a for a, target in ALIASES.items() if target.lower() == name.lower())
 
 
 def available() -> list[StrategyInfo]:
@@ -126,14 +154,23 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def get_strategy(name: str) -> StrategyInfo:
-    """The registry entry of ``name`` (case-insensitive)."""
+    """The registry entry of ``name`` (case-insensitive; an alias of :data:`ALIASES` gives
+    the entry of the strategy it names).
+
+    Examples
+    --------
+    >>> get_strategy("dawid_skene").name, get_strategy("MajorityVote").name
+    ('DS', 'MV')
+    """
     _ensure_loaded()
-    info = _REGISTRY.get(name.lower())
+    key = name.lower()
+    info = _REGISTRY.get(ALIASES.get(key, key).lower())
     if info is None:
         import difflib
 
-        close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=3)
-        hint = f" Did you mean {', '.join(_REGISTRY[c].name for c in close)}?" if close else ""
+        known = {**{k: v.name for k, v in _REGISTRY.items()}, **{a: a for a in ALIASES}}
+        close = difflib.get_close_matches(key, list(known), n=3)
+        hint = f" Did you mean {', '.join(known[c] for c in close)}?" if close else ""
         raise InputError(f"unknown strategy {name!r}.{hint}",
                          fix="run `crowdwise agginfo` to list the strategies")
     return info

@@ -92,13 +92,35 @@ def input_files(*paths: Path | None) -> list[Path]:
     return out
 
 
-def load_dataset_votes(dataset: Path, **kwargs: Any) -> Any:
+def peerannot_files(dataset: Path, answers_file: str | None, metadata_path: Path | None) -> tuple[Path, Path | None]:
+    """The answers and metadata files named by peerannot's ``--answers-file`` and
+    ``--metadata-path`` for ``dataset`` (a folder, or an answers file)."""
+    folder = dataset if dataset.is_dir() else dataset.parent
+    answers = dataset if not dataset.is_dir() else folder / "answers.json"
+    if answers_file is not None:
+        answers = Path(answers_file) if Path(answers_file).is_absolute() or not dataset.is_dir() else folder / answers_file
+    if metadata_path is None and (folder / "metadata.json").is_file():
+        metadata_path = folder / "metadata.json"
+    return answers, metadata_path
+
+
+def load_dataset_votes(dataset: Path, *, answers_file: str | None = None, metadata_path: Path | None = None,
+                       **kwargs: Any) -> Any:
     """``io.load_votes`` for a verb that needs votes: a data set without any vote (a table with
-    only its header, ``{}`` in answers.json) is one clear error, not a division by zero later."""
+    only its header, ``{}`` in answers.json) is one clear error, not a division by zero later.
+    ``answers_file`` and ``metadata_path`` (peerannot's options) read that answers file with
+    that metadata."""
     from .. import io
     from ..errors import InputError
 
-    votes = io.load_votes(dataset, **kwargs)
+    if answers_file is not None or metadata_path is not None:
+        answers, meta = peerannot_files(dataset, answers_file, metadata_path)
+        for f in (answers, meta):
+            if f is not None and not f.is_file():
+                raise InputError("file not found", source=f, fix="check --answers-file / --metadata-path")
+        votes = io.read_answers(answers, metadata=meta, **kwargs)
+    else:
+        votes = io.load_votes(dataset, **kwargs)
     if votes.n_votes == 0:
         raise InputError("holds no vote", source=dataset,
                          fix="give it at least one vote (rows task,worker,label below the header of a table, "

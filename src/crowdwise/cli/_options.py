@@ -16,6 +16,16 @@ from .._constants import DUPLICATES_HELP, STRICT_HELP
 Duplicates = Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)]
 Strict = Annotated[bool, typer.Option("--strict", help=STRICT_HELP)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")]
+# peerannot's options for a data-set folder
+AnswersFile = Annotated[Optional[str], typer.Option(
+    "--answers-file", help="peerannot's option: the answers file of the data-set folder (name inside it, or a "
+                           "path), instead of answers.json.")]
+MetadataPath = Annotated[Optional[Path], typer.Option(
+    "--metadata-path", "--metadata_path", help="peerannot's option: the metadata.json to use instead of the "
+                                               "data-set folder's.")]
+NClasses = Annotated[Optional[int], typer.Option(
+    "--n-classes", "-K", help="peerannot's option: the number of classes (classes 0..K-1); it overrides the "
+                              "metadata's, as n_classes= does in Python.")]
 
 # --------------------------------------------------------------------------- learning options
 FeaturesTrain = Annotated[Optional[Path], typer.Option(

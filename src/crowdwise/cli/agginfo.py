@@ -17,6 +17,11 @@ def command(
     import inspect
 
     from ..aggregate import available, get_strategy
+    from ..aggregate.registry import aliases_of
+
+    def described(info) -> str:
+        also = aliases_of(info.name)
+        return info.description + (f" Also named: {', '.join(also)}." if also else "")
     from ._common import console
 
     if name is not None:
@@ -26,14 +31,14 @@ def command(
         lines = [(p, repr(info.defaults.get(p, sig.parameters[p].default)), rules.get(p, ""))
                  for p in info.cls._param_names()]
         if plain:
-            print(f"{info.name}\t{info.description}")
+            print(f"{info.name}\t{described(info)}")
             for r in lines:
                 print("\t".join(r))
             return
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=f"{info.name}: {info.description}")
+        table = Table(title=f"{info.name}: {described(info)}")
         for c in ("parameter", "default", "accepts"):
             table.add_column(c)
         for r in lines:
@@ -46,7 +51,7 @@ def command(
         sig = inspect.signature(info.cls.__init__)
         params = ", ".join(
             f"{p}={info.defaults.get(p, sig.parameters[p].default)!r}" for p in info.cls._param_names())
-        rows.append((info.name, info.description, params))
+        rows.append((info.name, described(info), params))
     if plain:
         for r in rows:
             print("\t".join(r))

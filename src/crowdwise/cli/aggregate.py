@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._options import Duplicates, Strict
+from ._options import AnswersFile, Duplicates, MetadataPath, NClasses, Strict
 
 
 def command(
@@ -26,8 +26,8 @@ def command(
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder of the .npy (and of the table "
                                                     "when -o is not given). Default: labels/ inside the data-set "
                                                     "folder (peerannot's place), or the folder of -o.")] = None,
-    hard: Annotated[bool, typer.Option("--hard", help="Write hard labels (n_tasks,) even for a soft strategy, to "
-                                       "labels_<data>_<strategy>_hard.npy/.csv (the soft files are left as they "
+    hard: Annotated[bool, typer.Option("--hard", help="Write hard labels (n_tasks,), even for a soft strategy, to "
+                                       "labels_<data>_<strategy>_hard.npy/.csv (peerannot's name) (the soft files are left as they "
                                        "are).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the strategy (tie rule, initialisation).")] = 0,
     duplicates: Duplicates = "keep",
@@ -36,6 +36,9 @@ def command(
                                                   "(.npy or CSV task,label). Default: ground_truth.npy or "
                                                   "truth.csv of the folder when present.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
+    answers_file: AnswersFile = None,
+    metadata_path: MetadataPath = None,
+    n_classes: NClasses = None,
 ) -> None:
     """Aggregate the votes of DATASET with a strategy and write the labels.
 
@@ -50,7 +53,8 @@ def command(
     from .. import io
     from ..aggregate import make_strategy
     from ..io import check_output_path, output_set, output_stem, safe_name
-    from ._common import console, fit_with_progress, folder_truth, input_files, load_dataset_votes, progress
+    from ._common import (console, fit_with_progress, folder_truth, input_files, load_dataset_votes, peerannot_files,
+                          progress)
 
     from ..errors import InputError
 
@@ -61,11 +65,12 @@ def command(
         raise InputError("truth file not found", source=truth, fix="check the path")
     model = make_strategy(strategy, random_state=seed)
     with progress(f"reading {dataset}", quiet=quiet):
-        votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict)
+        votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict, answers_file=answers_file,
+                                   metadata_path=metadata_path, **({} if n_classes is None else {"n_classes": n_classes}))
     folder = dataset if dataset.is_dir() else dataset.parent
     name = safe_name(votes.name or dataset.stem)
-    # --hard on a soft strategy: its own file, so that the soft labels of an earlier run stay
-    suffix = "_hard" if hard and model.soft else ""
+    # --hard: its own file (peerannot's name), so that the soft labels of an earlier run stay
+    suffix = "_hard" if hard else ""
     if output is not None and out_dir is None:  # all beside the table the user named
         out_dir, stem = output.parent, output.stem
     else:
@@ -73,7 +78,7 @@ def command(
         stem = f"labels_{name}_{output_stem(strategy)}{suffix}"
     npy = out_dir / f"{stem}.npy"
     table = output or out_dir / f"{stem}.csv"
-    inputs = input_files(dataset, truth, folder_truth(dataset, truth))
+    inputs = input_files(dataset, truth, folder_truth(dataset, truth), *peerannot_files(dataset, answers_file, metadata_path))
     for p in (npy, table):  # before the fit: a wrong output path costs no computation
         check_output_path(p, inputs)
 

@@ -85,16 +85,21 @@ def safe_name(text: Any, *, fallback: str = "data", max_length: int = MAX_NAME_L
 
 
 def output_stem(spec: str) -> str:
-    """File-name form of a strategy specification (lower case, options after a ``-``).
+    """File-name form of a strategy specification: peerannot's, the specification as
+    typed in lower case with its brackets (``DSWC[L=5]`` -> ``dswc[l=5]``, so
+    ``labels_<data>_dswc[l=5].npy`` as ``peerannot aggregate`` writes it), spaces
+    removed, and every character other than letters, digits, ``._-+=[],`` made ``_``
+    (no separator, no ``..``: one safe file-name component).
 
     Examples
     --------
-    >>> output_stem("PlantNet[theta_conf=2]"), output_stem("../DS")
-    ('plantnet-theta_conf=2', 'ds')
+    >>> output_stem("PlantNet[theta_conf=2]"), output_stem("../DS"), output_stem("DSWC[L=5, n_init=2]")
+    ('plantnet[theta_conf=2]', 'ds', 'dswc[l=5,n_init=2]')
     """
-    s = spec.strip().lower().replace("[", "-").replace("]", "")
-    s = re.sub(r"[^\w.=+-]+", "_", s)
-    return safe_name(s.strip("_-"), fallback="strategy")
+    s = unicodedata.normalize("NFKC", spec).strip().lower().replace(" ", "")
+    s = re.sub(r"[^\w.=+\-\[\],]+", "_", s, flags=re.UNICODE)
+    s = re.sub(r"\.{2,}", ".", s).lstrip("._-").rstrip("_")
+    return s[:MAX_NAME_LENGTH].rstrip("._") or "strategy"
 
 
 def _same_file(a: Path, b: Path) -> bool:
