@@ -1,5 +1,9 @@
 """Speed benchmark: crowdwise against crowd-kit 1.4.2 and peerannot, side by side.
 
+Rows: MV, WAWA, DS (and DS at crowd-kit's stopping rule), FastDS, OneCoinDS (and with
+crowd-kit's estimator), WDS, DSWC, GLAD, MACE, KOS, MMSR and ZBS (crowd-kit's MMSR and
+ZeroBasedSkill), each against the peers' class of the same method where they have one.
+
 One run, the same synthetic crowds for every library, each (library, method, data set) in
 a fresh process so that time and peak memory are that run's own. Prints a table of fit
 time, peak memory and accuracy against the known truth, and writes it (with the command,
@@ -30,9 +34,11 @@ Usage::
     python benchmarks/speed.py --resume     # rerun only what is missing from <cache>/results.json
     python benchmarks/speed.py --only DS --no-doc   # a side run: results to <cache>/results-<time>.json
     python benchmarks/speed.py --render     # rewrite the doc from <cache>/results.json
+    python benchmarks/speed.py --peers crowdkit --crowdkit-python /tmp/ck/bin/python \
+        --repeat 3 --repeat-under 60 --timeout 240   # the run of docs/benchmarks/speed.md (2026-12-07)
 
 Run by hand, not by CI. The fit is timed alone (load timed separately); peak memory is
-the child's maximum resident set (``ru_maxrss``), imports and load included; the fit's own
+the child's own maximum resident set (``VmHWM``; ``ru_maxrss`` off Linux), imports and load included; the fit's own
 working memory (peak during the fit minus the resident set before it) is recorded apart.
 """
 
@@ -87,13 +93,20 @@ METHODS = {
     "GLAD": dict(crowdwise="GLAD", crowdkit="GLAD", peerannot="GLAD"),
     "MACE": dict(crowdwise="MACE", crowdkit="MACE"),
     "KOS": dict(crowdwise="KOS", crowdkit="KOS", datasets=("binary",)),
+    # issue 16: crowd-kit's MMSR (M-MSR) and ZeroBasedSkill
+    "MMSR": dict(crowdwise="MMSR", crowdkit="MMSR"),
+    "ZBS": dict(crowdwise="ZBS", crowdkit="ZeroBasedSkill"),
 }
 DEFAULT_DATASETS = ("small", "binary", "large")
 
-# targets from the issue, on the 500k set, against crowd-kit: minimal speed-up
-TARGETS = {"DS": 20, "GLAD": 100, "MACE": 100, "OneCoinDS": 50}
-MEMORY_TARGET = 1 / 3  # crowdwise peak / crowd-kit peak
-ACCURACY_SLACK = 0.001  # "equal" accuracy: within 0.1 percentage point
+# targets from the issues, on the 500k set, against crowd-kit: minimal speed-up (issue 3:
+# DS, GLAD, MACE, OneCoinDS; issue 16: MMSR, ZBS)
+TARGETS = {"DS": 20, "GLAD": 100, "MACE": 100, "OneCoinDS": 50, "MMSR": 20, "ZBS": 20}
+MEMORY_TARGET = 1 / 3  # crowdwise peak / crowd-kit peak (issue 3's rows only)
+ACCURACY_SLACK = 0.001  # "equal" accuracy: within 0.1 percentage point (issue 3)
+# issue 16 asks for accuracy within 0.5 point, and no memory target
+ACCURACY_SLACK_OF = {"MMSR": 0.005, "ZBS": 0.005}
+NO_MEMORY_TARGET = ("MMSR", "ZBS")
 LARGE_DS_GOAL = dict(seconds=60, gb=2)
 
 
@@ -201,7 +214,12 @@ def ensure_dataset(cache: Path, name: str) -> Path:
 
 # ----------------------------------------------------------------------------- children
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The process's peak resident set in MB: ``VmHWM`` where /proc is available, else
+    ``ru_maxrss``. Linux keeps ``ru_maxrss`` across ``execve``, so a child's starts at the
+    driver's peak at fork time (the driver that generated the data sets held ~160 MB):
+    ``VmHWM`` is the child's own."""
+    own = _proc_status_mb("VmHWM")
+    return own if own is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _proc_status_mb(field: str) -> float | None:
@@ -225,7 +243,7 @@ class FitMemory:
     the fit does count). Recorded as ``fit_mb`` in ``out`` (absent where /proc is not
     available).
 
-    The reset also resets ``ru_maxrss``: the peak before the fit (imports and load) is
+    The reset also resets ``VmHWM``: the peak before the fit (imports and load) is
     kept in ``out["peak_before_fit_mb"]``, and :func:`run_child` reports the larger of the
     two as the whole-process peak.
     """
@@ -235,7 +253,7 @@ class FitMemory:
 
     def __enter__(self) -> "FitMemory":
         self.before = None
-        self.out["peak_before_fit_mb"] = max(_rss_mb(), _proc_status_mb("VmHWM") or 0.0)
+        self.out["peak_before_fit_mb"] = _rss_mb()
         try:
             Path("/proc/self/clear_refs").write_text("5")
             self.before = _proc_status_mb("VmRSS")
@@ -271,7 +289,7 @@ def child_crowdwise(method: str, folder: Path, out: dict) -> None:
     model = make_strategy(method, random_state=0)
     out["params"] = {k: repr(v) for k, v in model.get_params().items()}
     with FitMemory(out):
-        t0 = time.perf_counter()
+        t0 = out["_fit_start"] = time.perf_counter()
         model.fit(votes)
         out["fit_s"] = time.perf_counter() - t0
     truth = np.load(folder / "truth.npy")
@@ -296,7 +314,7 @@ def child_crowdkit(method: str, folder: Path, out: dict) -> None:
     out["load_s"] = time.perf_counter() - t0
     model = getattr(agg, method)()
     with FitMemory(out):
-        t0 = time.perf_counter()
+        t0 = out["_fit_start"] = time.perf_counter()
         labels = model.fit_predict(df)
         out["fit_s"] = time.perf_counter() - t0
     truth = np.load(folder / "truth.npy")
@@ -338,7 +356,7 @@ def child_peerannot(method: str, folder: Path, out: dict) -> None:
     del df
     cls = getattr(pm, method)
     with FitMemory(out):
-        t0 = time.perf_counter()
+        t0 = out["_fit_start"] = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             if method == "MajorityVoting":
                 model = cls(answers, n_classes=k)
@@ -377,6 +395,10 @@ def run_child(lib: str, method: str, folder: Path, result: Path) -> None:
                                       "std::bad_alloc", "Cannot allocate memory"))
         out["status"] = "out of memory" if oom else "error"
         out["error"] = " ".join(msg.split())[:300]
+    start = out.pop("_fit_start", None)
+    if start is not None and "fit_s" not in out:
+        # how long the fit ran before it failed: a lower bound of its fit time
+        out["failed_after_s"] = time.perf_counter() - start
     # the larger of the peak before the fit (FitMemory reset the counter there) and after
     out["peak_mb"] = max(_rss_mb(), out.get("peak_before_fit_mb", 0.0))
     result.write_text(json.dumps(out))
@@ -430,6 +452,7 @@ def launch(python: str, lib: str, method: str, folder: Path, timeout: float, mem
         result = Path(tmp) / "result.json"
         cmd = [python, str(Path(__file__).resolve()), "--child", lib, method, str(folder), str(result)]
         env = dict(os.environ, TQDM_DISABLE="1", PYTHONWARNINGS="ignore")
+        load = os.getloadavg()[0]  # the machine's 1-minute load average as the child starts
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 preexec_fn=prepare, start_new_session=True, env=env)
@@ -438,18 +461,19 @@ def launch(python: str, lib: str, method: str, folder: Path, timeout: float, mem
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            return {"lib": lib, "method": method, "status": "timeout", "timeout_s": timeout,
+            return {"lib": lib, "method": method, "status": "timeout", "timeout_s": timeout, "load_avg": load,
                     "error": f"no result after {timeout:.0f} s (killed)", "wall_s": time.perf_counter() - t0}
         wall = time.perf_counter() - t0
         if result.exists():
             r = json.loads(result.read_text())
             r["wall_s"] = wall
             r["timeout_s"] = timeout
+            r["load_avg"] = load
             return r
         rc = proc.returncode
         last = (err or "").strip().splitlines()[-1:] or [""]
         status = "out of memory" if rc == -signal.SIGKILL or "MemoryError" in (err or "") else "crashed"
-        return {"lib": lib, "method": method, "status": status, "timeout_s": timeout,
+        return {"lib": lib, "method": method, "status": status, "timeout_s": timeout, "load_avg": load,
                 "error": f"exit {rc}: {last[0][:250]}", "wall_s": wall}
 
 
@@ -467,11 +491,22 @@ def ok(r: dict | None) -> bool:
     return r is not None and r.get("status") == "ok"
 
 
+def lower_bound_s(peer: dict | None) -> float | None:
+    """A lower bound of the fit time of a peer run that gave no result: the wall time of a
+    run killed at its timeout, or how long a failed fit ran before it failed."""
+    if peer is None or ok(peer):
+        return None
+    if peer.get("status") == "timeout":
+        return peer["wall_s"]
+    return peer.get("failed_after_s")
+
+
 def speedup(cw: dict | None, peer: dict | None) -> str:
     if ok(cw) and ok(peer):
         return f"{peer['fit_s'] / max(cw['fit_s'], 1e-9):.1f}×"
-    if ok(cw) and peer is not None and peer.get("status") == "timeout":
-        return f"> {peer['wall_s'] / max(cw['fit_s'], 1e-9):.0f}×"
+    bound = lower_bound_s(peer)
+    if ok(cw) and bound is not None:
+        return f"> {bound / max(cw['fit_s'], 1e-9):.0f}×"
     return ""
 
 
@@ -488,36 +523,41 @@ def target_met(row: str, cw: dict | None, ck: dict | None) -> str:
         return "—"
     if not ok(cw):
         return "no (crowdwise failed)"
-    if ck is not None and ck.get("status") == "timeout":
-        s = ck["wall_s"] / cw["fit_s"]
+    bound = lower_bound_s(ck)
+    if bound is not None:
+        s = bound / cw["fit_s"]
         verdict = "speed yes" if s >= TARGETS[row] else "speed unknown"
-        return f"{verdict} (> {s:.0f}×); accuracy and memory unknown (crowd-kit timed out)"
+        why = "timed out" if ck["status"] == "timeout" else f"failed: {ck['status']}"
+        return f"{verdict} (> {s:.0f}×); accuracy unknown (crowd-kit {why})"
     if not ok(ck):
         return "n/a (no crowd-kit result)"
     misses = []
     s = ck["fit_s"] / cw["fit_s"]
     if s < TARGETS[row]:
         misses.append(f"speed {s:.1f}× < {TARGETS[row]}×")
-    if cw["accuracy"] < ck["accuracy"] - ACCURACY_SLACK:
+    if cw["accuracy"] < ck["accuracy"] - ACCURACY_SLACK_OF.get(row, ACCURACY_SLACK):
         misses.append(f"accuracy {cw['accuracy']:.4f} < {ck['accuracy']:.4f}")
     m = cw["peak_mb"] / ck["peak_mb"]
-    if m > MEMORY_TARGET:
+    if m > MEMORY_TARGET and row not in NO_MEMORY_TARGET:
         fit = (f", fit memory {fit_ratio(cw, ck):.2f}" if "fit_mb" in cw and "fit_mb" in ck else "")
         misses.append(f"whole-process memory {m:.2f} > 1/3{fit}")
     return "yes" if not misses else "no: " + "; ".join(misses)
 
 
-def combine_runs(runs: list[dict]) -> dict:
-    """One result of repeated fresh-process runs: the run of median fit time (the lower
-    median for an even count), with every fit time in ``fit_s_runs`` and the largest
-    peak and fit memory of all runs. A single run is returned as it is."""
+def combine_runs(runs: list[dict], stat: str = "min") -> dict:
+    """One result of repeated fresh-process runs: the run of least fit time (``stat="min"``)
+    or of median fit time (``"median"``, the lower median for an even count), with every
+    fit time in ``fit_s_runs`` and the largest peak and fit memory of all runs. A single
+    run is returned as it is."""
     good = [r for r in runs if ok(r)]
     if len(runs) == 1 or not good:
         return dict(runs[-1], n_runs=len(runs))
     by_time = sorted(good, key=lambda r: r["fit_s"])
-    out = dict(by_time[(len(good) - 1) // 2])
+    out = dict(by_time[0] if stat == "min" else by_time[(len(good) - 1) // 2])
+    out["stat"] = stat
     out["n_runs"] = len(runs)
     out["fit_s_runs"] = [round(r["fit_s"], 3) for r in good]  # in the order they ran
+    out["load_avg_runs"] = [round(r["load_avg"], 2) for r in runs if "load_avg" in r]
     out["peak_mb"] = max(r["peak_mb"] for r in good)
     if all("fit_mb" in r for r in good):
         out["fit_mb"] = max(r["fit_mb"] for r in good)
@@ -534,11 +574,18 @@ def runs_held(r: dict) -> int:
     return len(r["fit_s_runs"]) + int(r.get("failed_runs", 0)) if "fit_s_runs" in r else 1
 
 
-def reusable(r: dict, repeat: int) -> bool:
+def repeat_wanted(r: dict, repeat_under: float) -> bool:
+    """Whether a run is launched again for ``--repeat``: not when it gave no result (a
+    timeout or a failure is not retried) nor when its fit took ``repeat_under`` seconds or
+    more (the noise is then small against the time)."""
+    return ok(r) and r["fit_s"] < repeat_under
+
+
+def reusable(r: dict, repeat: int, repeat_under: float = float("inf")) -> bool:
     """Whether ``--resume`` keeps a saved result: it holds the runs asked for (an
-    interrupted ``--repeat`` run holds fewer and is run again, all of it), or it timed out
-    (a run that timed out is not launched again)."""
-    return r.get("status") == "timeout" or runs_held(r) >= max(1, repeat)
+    interrupted ``--repeat`` run holds fewer and is run again, all of it), or it would not
+    be repeated (a run that timed out or failed, or a long one: :func:`repeat_wanted`)."""
+    return runs_held(r) >= max(1, repeat) or not repeat_wanted(r, repeat_under)
 
 
 def above_imports(r: dict) -> float:
@@ -630,6 +677,18 @@ def versions() -> dict:
     return out
 
 
+def load_sentence(results: dict) -> str:
+    """The machine's load as the children started (1-minute load average, 2 cores)."""
+    loads = []
+    for r in results.values():
+        loads += r.get("load_avg_runs") or ([r["load_avg"]] if "load_avg" in r else [])
+    if not loads:
+        return ""
+    return (f"Other jobs shared the machine: the 1-minute load average as each child started was "
+            f"{min(loads):.2f} to {max(loads):.2f} (median {float(np.median(loads)):.2f}) on the 2 cores, "
+            f"over {len(loads)} children.\n")
+
+
 OBS_MARK = "<!-- observations: kept when the script rewrites this file -->"
 
 
@@ -661,6 +720,7 @@ def write_doc(args, commands: list[list[str]], results: dict, rows: list[str], d
         "child at a time, with a timeout of "
         + ", ".join(f"{t:g} s" for t in sorted({r.get("timeout_s", args.timeout) for r in results.values()}))
         + " (per run in the detail table, column *timeout s*).\n",
+        load_sentence(results),
         "## Data\n",
         "Synthetic crowds generated by the script (numpy, seeded), cached as Parquet and CSV with the "
         "truth. Workers: 55 % good (skill ~ Beta(8,2)), 20 % mediocre (Beta(3,3)), 10 % "
@@ -682,7 +742,10 @@ def write_doc(args, commands: list[list[str]], results: dict, rows: list[str], d
         "- Each (library, method, data set) runs in a fresh process (the peer's own virtual "
         "environment for crowd-kit and peerannot). *fit s* is the fit alone; loading is timed "
         "apart (detail table); with `--repeat N` each run is N fresh processes, interleaved across "
-        "the libraries, and *fit s* is their median (every time in the detail table). *peak MB* is the child's maximum resident set (`ru_maxrss`), so it "
+        f"the libraries, and *fit s* is their {'minimum' if args.stat == 'min' else 'median'} "
+        "(every time in the detail table; "
+        + (f"runs whose first fit took {args.repeat_under:g} s or more, and " if args.repeat_under < float("inf") else "")
+        + "runs that timed out or failed, were not repeated). *peak MB* is the child's own maximum resident set (`VmHWM`), so it "
         "includes the interpreter, the imports (pandas for all, torch for peerannot; see *MB after "
         "imports*) and the loaded data. *fit MB* is what the fit adds over the process as it "
         "stands before the fit (its input loaded): the peak resident set is reset just before "
@@ -697,16 +760,20 @@ def write_doc(args, commands: list[list[str]], results: dict, rows: list[str], d
         "constructor + `run()` (default `maxiter`/`epsilon`) + `get_answers()` timed as the fit.\n",
         "- Stopping rules differ: crowd-kit DS/OneCoinDS/GLAD stop on a loss change below 1e-5 "
         "within 100 iterations, MACE runs 10 restarts × 50 iterations; peerannot DS stops at 1e-6 "
-        "within 50 iterations; crowdwise's defaults and iteration counts (`n_iter_`) are in the "
+        "within 50 iterations; crowd-kit MMSR runs until its skills move by < 1e-10 (at most 10,000 "
+        "iterations), ZeroBasedSkill always 100 skill steps (crowdwise's ZBS stops at an exact fixed "
+        "point, the same result); crowdwise's defaults and iteration counts (`n_iter_`) are in the "
         "detail table.\n",
         "- *speed-up* = peer fit time / crowdwise fit time (for a peer that timed out: > its wall "
-        "time / crowdwise's fit time); *memory cw/ck* = crowdwise peak / crowd-kit peak, and in "
+        "time / crowdwise's fit time; for a peer fit that failed: > the time it ran before failing / "
+        "crowdwise's fit time); *memory cw/ck* = crowdwise peak / crowd-kit peak, and in "
         "brackets the same ratio for the memory above the imports (peak − RSS after imports). "
         "Accuracy is over all tasks against the generated truth (tie rules differ: crowdwise MV and "
         "WAWA break ties at random with the seed, crowd-kit takes the first label column).\n",
-        f"- *target met?* (from the issue, on the 500k set, against crowd-kit): DS ≥ 20×, GLAD ≥ "
-        f"100×, MACE ≥ 100×, one-coin DS ≥ 50× faster, accuracy equal (within "
-        f"{ACCURACY_SLACK * 100:g} point) or better, peak memory ≤ 1/3.\n",
+        f"- *target met?* (from the issues, on the 500k set, against crowd-kit): issue 3: DS ≥ 20×, "
+        f"GLAD ≥ 100×, MACE ≥ 100×, one-coin DS ≥ 50× faster, accuracy equal (within "
+        f"{ACCURACY_SLACK * 100:g} point) or better, peak memory ≤ 1/3; issue 16: MMSR and ZBS ≥ 20× "
+        f"faster, accuracy within {ACCURACY_SLACK_OF['MMSR'] * 100:g} point (no memory target).\n",
         "- KOS is binary only (in crowd-kit too), so it runs on the binary set.\n",
     ]
     if missing:
@@ -780,7 +847,16 @@ def main() -> None:
                          "is run again")
     ap.add_argument("--repeat", type=int, default=1,
                     help="fresh processes per run, interleaved across libraries (rounds); the fit time "
-                         "reported is their median, memory their maximum (default 1)")
+                         "reported is their minimum (see --stat), memory their maximum (default 1)")
+    ap.add_argument("--stat", choices=("min", "median"), default="min",
+                    help="fit time reported for repeated runs (default min: the least disturbed by "
+                         "other jobs on a shared machine)")
+    ap.add_argument("--repeat-under", type=float, default=float("inf"), metavar="SECONDS",
+                    help="repeat only runs whose first fit took less than this (default: all); a run "
+                         "that timed out or failed is never repeated")
+    ap.add_argument("--crowdkit-python", metavar="PYTHON",
+                    help="an existing Python with crowd-kit 1.4.2, pandas and pyarrow (e.g. /tmp/ck/bin/python, "
+                         "as benchmarks/new_methods_vs_crowdkit.py) instead of the venv under --cache")
     ap.add_argument("--render", action="store_true",
                     help="run nothing: rewrite the doc from <cache>/results.json")
     argv = sys.argv[1:]
@@ -808,6 +884,9 @@ def main() -> None:
     pythons = {"crowdwise": sys.executable}
     peer_notes = {}
     for p in peers:
+        if p == "crowdkit" and args.crowdkit_python:
+            pythons[p] = args.crowdkit_python
+            continue
         py, why = ensure_venv(args.cache, p)
         if py is None:
             peer_notes[p] = f"not runnable here: {why}"
@@ -852,7 +931,7 @@ def main() -> None:
         commands = commands + [argv]
     for key, r in saved.get("runs", {}).items():
         lib, row, ds = key.split("|")
-        if (lib, row, ds) in plan and (args.render or reusable(r, args.repeat)):
+        if (lib, row, ds) in plan and (args.render or reusable(r, args.repeat, args.repeat_under)):
             results[(lib, row, ds)] = r
     todo = [] if args.render else [p for p in plan if p not in results]
     print(f"{len(plan)} runs, {len(plan) - len(todo)} reused from {store}" if saved else f"{len(plan)} runs",
@@ -862,17 +941,23 @@ def main() -> None:
         runs = {"|".join(k): v for k, v in results.items()}
         store.write_text(json.dumps({"commands": commands, "runs": runs}, indent=1))
 
+    # runs of (library, method, data set): two rows calling the same peer method on the same
+    # data (DS and DS-cktol, OneCoinDS and OneCoinDS-fitpriors for crowd-kit) share its runs
     runs_of: dict = {}
     for rep in range(max(1, args.repeat)):
         for lib, row, ds in todo:
             method = METHODS[row][lib]
-            if rep and any(r.get("status") == "timeout" for r in runs_of[(lib, row, ds)]):
-                continue  # a run that timed out once is not launched again
+            key = (lib, method, ds)
+            if len(runs_of.get(key, ())) > rep:
+                results[(lib, row, ds)] = combine_runs(runs_of[key], args.stat)
+                continue  # already run in this round for another row
+            if rep and not repeat_wanted(runs_of[key][0], args.repeat_under):
+                continue  # a run that timed out or failed, or a long one, is not launched again
             tag = f" #{rep + 1}" if args.repeat > 1 else ""
             print(f"[{time.strftime('%H:%M:%S')}] {ds:6} {LIB_TITLE[lib]:9} {method:18}{tag} ", end="", flush=True)
             r = launch(pythons[lib], lib, method, args.cache / "data" / ds, args.timeout, args.mem_limit_gb)
-            runs_of.setdefault((lib, row, ds), []).append(r)
-            results[(lib, row, ds)] = combine_runs(runs_of[(lib, row, ds)])
+            runs_of.setdefault(key, []).append(r)
+            results[(lib, row, ds)] = combine_runs(runs_of[key], args.stat)
             extra = f"fit {r['fit_s']:.2f} s, acc {r['accuracy']:.4f}" if ok(r) else r.get("error", "")
             fit_mem = f", fit {r['fit_mb']:.0f} MB" if "fit_mb" in r else ""
             print(f"{r['status']:8} {extra} peak {mb(r)} MB{fit_mem}", flush=True)

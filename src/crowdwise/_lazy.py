@@ -1,7 +1,7 @@
 """``pd``: pandas, imported on first use.
 
-pandas costs ~60 MB of resident memory and ~0.4 s to import, and the path that reads a
-vote table (CSV through pyarrow, Parquet, answers.json) and fits an aggregation strategy
+pandas costs resident memory and import time (figures in ``docs/dev/performance.md``,
+"Reading without pandas"), and the path that reads a vote table (CSV through pyarrow, Parquet, answers.json) and fits an aggregation strategy
 does not need it. Modules write ``from .._lazy import pd`` and use ``pd.X`` as usual: the
 first attribute access imports pandas, later ones go straight to it. Annotations such
 as ``-> pd.DataFrame`` stay strings (``from __future__ import annotations``).

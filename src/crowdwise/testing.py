@@ -462,13 +462,14 @@ def check_pickle(f: StrategyFactory) -> None:
 
 #: the least share of the tasks untied in both fits on which ``fit(A).partial_fit(B)`` and
 #: a cold fit on ``A + B`` agree on the test crowd. Both climb the same objective, but where
-#: it has several optima the two starts may stop at different ones (measured: 84 % to 100 %
-#: for the DS family, 100 % for GLAD, MACE, OneCoinDS and KOS); a partial_fit that lost
-#: the first votes or mixed up the tasks agrees on about 1/K of them.
+#: it has several optima the two starts may stop at different ones; a partial_fit that lost
+#: the first votes or mixed up the tasks agrees on about 1/K of them. The bound lies
+#: between the two, below the agreement the strategies reach (their figures:
+#: ``docs/dev/performance.md``, "Figures behind docstrings").
 PARTIAL_FIT_AGREEMENT = 0.7
-#: the largest relative gap between the final objectives of the two fits (measured: 8 %
-#: at most, where they stop at different optima; an objective of the new votes alone is
-#: far below that of the union)
+#: the largest relative gap between the final objectives of the two fits, above the gap of
+#: two fits stopping at different optima (see the same section) and far below that of an
+#: objective of the new votes alone against the union's
 PARTIAL_FIT_OBJECTIVE_GAP = 0.2
 
 

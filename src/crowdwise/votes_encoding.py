@@ -496,8 +496,8 @@ def _is_arrow(col: Any) -> bool:
 def arrow_to_numpy(arr: Any, *, nulls_as_stored: bool = False) -> np.ndarray:
     """An Arrow array (or chunked array) as a NumPy array, without importing pandas.
 
-    pyarrow's ``to_numpy`` loads pandas on first use (~60 MB of memory, 0.4 s), which
-    reading a vote table does not otherwise need. Numbers and booleans without nulls are
+    pyarrow's ``to_numpy`` loads pandas on first use (its cost: ``docs/dev/performance.md``,
+    "Reading without pandas"), which reading a vote table does not otherwise need. Numbers and booleans without nulls are
     read from the data buffer (``np.frombuffer``, read-only, no copy for numbers); text
     comes through ``to_pylist`` as an object array; numbers with nulls come with NaN at
     the nulls, integers as float64 (as ``to_numpy`` gives them). Anything else (text or

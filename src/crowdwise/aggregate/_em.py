@@ -183,8 +183,8 @@ def exp_nonpositive(x: np.ndarray, *, fast: bool = True, min_size: int | None = 
     at most ``3e-7 + 6e-8 |x|`` (float32's exp, documented at 2.52 ULP, plus the rounding
     of ``x``), so under 8e-7 on every value that weighs more than ``exp(-8)`` of its
     row's largest. Finite values below float32's normal range (``x < -87.3``) take the
-    exact float64 ``exp``: flushing them to 0 changes EM's path (DS at 500k votes: 46
-    iterations instead of 37, another optimum), since a confusion row estimated from
+    exact float64 ``exp``: flushing them to 0 changes EM's path (another optimum:
+    ``docs/dev/performance.md``, DEVELOPERS item 9), since a confusion row estimated from
     tiny posteriors is still a row. Meant for the iterations of an EM loop, whose final
     posteriors are recomputed exactly; ``fast=False``, an array of fewer than ``min_size``
     values (default ``FAST_EXP_MIN_SIZE``: the blocks do not pay below) or a non-float64
@@ -377,8 +377,8 @@ def initial_posteriors(votes, init: str) -> np.ndarray:
     in which the classes are listed. The sparse mode starts from the same values
     (``_sparse_ds.sparse_initial_posteriors``)."""
     k, n = votes.n_classes, votes.n_tasks
-    # the dense counts straight from the votes: no CSR pattern cached on the votes (8 MB
-    # per 500k votes that the whole fit would then carry) and no second (n, K) array
+    # the dense counts straight from the votes: no CSR pattern cached on the votes (memory
+    # the whole fit would then carry: docs/dev/performance.md) and no second (n, K) array
     T = np.bincount(votes.task * k + votes.label, weights=np.ones(votes.n_votes), minlength=n * k)
     T = T.astype(float, copy=False).reshape(n, k)  # (an empty bincount is int64, weights or not)
     if init == "mv":

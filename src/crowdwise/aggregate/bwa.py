@@ -137,10 +137,8 @@ class BWA(Aggregator):
     Notes
     -----
     With the defaults, the accuracies the authors publish are reproduced to the fourth
-    decimal on the 11 real sets they share with ours (zheng_product .9194,
-    zheng_sentiment .956, zheng_face .6182, adult_content2 .7417, bluebirds .7593,
-    zheng_dog .8315, rte .9275, web_relevance .8225, weather_sentiment_amt .86,
-    music_genre .7857, sentiment_polarity .917; ``tests/aggregate/test_bwa.py``).
+    decimal on the 11 real sets they share with ours (``tests/aggregate/test_bwa.py``;
+    the figures are in ``docs/benchmarks/accuracy.md``).
 
     References
     ----------

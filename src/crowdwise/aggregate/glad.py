@@ -97,31 +97,27 @@ class GLAD(EMStrategy):
         bounded at ``exp(15)``).
     beta_mean : float, default=1.0
         Prior mean of ``b = log beta``, also the starting value of every ``b``. 1 (a
-        task's inverse difficulty ``e`` a priori) is crowd-kit's choice; on its 500k-vote
-        benchmark crowd (``benchmarks/speed.py``) it gives .8847 where 0 gives .8839
-        (crowd-kit .8848), and the 16 real sets the same mean accuracy (.7943 vs .7944) (both
-        measured with the one-round M-step before issue 16; the default now gives .7946 on
-        the real sets).
+        task's inverse difficulty ``e`` a priori) is crowd-kit's choice; it matches
+        crowd-kit's accuracy on the 500k-vote benchmark crowd and costs nothing on the
+        real sets (figures: ``docs/dev/performance.md``, "Figures behind docstrings").
     class_priors : {"uniform", "learn"} or array-like of shape (n_classes,), default="uniform"
         Class shares ``rho``. ``"uniform"`` keeps them fixed and equal over the classes
         that received at least one vote (0 for a class nobody voted for), as crowd-kit
         does; ``"learn"`` re-estimates them at each M-step (``rho_k ∝ sum_i
         T_ik``); an array fixes them (normalised). Learning them can run away towards
-        the most voted class (on bluebirds it reaches 94/6 % against a true 56/44 %, and
-        accuracy falls from .72 to .57), hence the fixed default.
+        the most voted class (as on bluebirds: ``docs/dev/performance.md``, "Figures
+        behind docstrings"), hence the fixed default.
     m_step_iter : int, default=3
         Rounds of blockwise Newton steps (alpha then b) per M-step at most; the M-step
         stops earlier once no alpha or b moves by more than 1e-3 in a round. Three rounds
-        reach the objective of 20 on peerannot's simulated crowds (40 crowds, within 2 of
-        a fit with 50 rounds and 1000 iterations) at a fraction of the time (500k votes:
-        3.8 s against 6.7 s; one round 1.9 s but up to 6 below). One round was not
-        always enough: with one round and a step kept as soon as it did not decrease ``Q``
-        (before issue 16), the first step from the start (``alpha = 1``, ``beta = e``,
-        saturated sigmoids) overshot the abilities below 0 and EM climbed to a much worse
-        optimum (on peerannot's simulated imbalanced and student-teacher crowds accuracy
-        .03-.28 against MV's .93-.97, objective 300-1,200 below the optimum; on a
-        500k-vote crowd .70 at 100 iterations against .80 in 31). The step control now
-        avoids that overshoot, and the extra rounds bring the M-step closer to its optimum.
+        reach the objective of 20 rounds on peerannot's simulated crowds at a fraction of
+        the time. One round was not always enough: with one round and a step kept as soon
+        as it did not decrease ``Q`` (before issue 16), the first step from the start
+        (``alpha = 1``, ``beta = e``, saturated sigmoids) overshot the abilities below 0
+        and EM climbed to a much worse optimum. The step control now avoids that
+        overshoot, and the extra rounds bring the M-step closer to its optimum. The
+        measurements behind this default are in ``docs/dev/performance.md`` ("Figures
+        behind docstrings").
     init : {"naivesoft", "mv"}, default="naivesoft"
         Initial task posteriors: vote shares, or one-hot majority vote (a tie shared
         equally by its classes, never broken by class index). Abilities start at 1,

@@ -18,8 +18,8 @@ a node) minus the edge's own term: O(votes) per iteration, no tasks x workers ar
 The analysis (and the method) assumes a random regular assignment: every task has l
 votes, every worker r. On real crowds, whose workers range from 10 to 800 votes, the
 summed messages concentrate on the busiest workers as the iterations go on (the
-eigenvector localises) and accuracy can fall to chance (RTE: 0.79 after one iteration,
-0.50 after twenty). ``messages="mean"`` divides each message by the number of terms it
+eigenvector localises) and accuracy can fall to chance (as on RTE:
+``docs/dev/performance.md``, "Figures behind docstrings"). ``messages="mean"`` divides each message by the number of terms it
 sums (``deg - 1``), which keeps the fixed points of regular graphs and repairs this; it
 is the default, since on the regular graphs the paper analyses both rules give the same
 labels. ``messages="sum"`` is the paper's update, as written.

@@ -369,13 +369,14 @@ class MMSR(Aggregator):
     ``F`` are crowd-kit's ``MMSR`` (1.4.2, itself a port of the authors' MATLAB code), on
     sparse pairs instead of dense ``workers x tasks`` and ``workers x workers`` matrices.
     Three rules of crowd-kit's code are not followed by default, because they are not
-    the method (``crowdkit_compat=True`` restores all three, and then gives crowd-kit's
-    labels on every real data set here, to 0.2 point):
+    the method (``crowdkit_compat=True`` restores all three, and then follows crowd-kit's
+    accuracy on the real data sets closely; figures in ``docs/benchmarks/accuracy.md``):
 
     1. *Sign graph.* crowd-kit shifts its dense ``C`` by ``-1/(K-1)`` everywhere, so a
        pair of workers *without* a common task (and a worker with itself) enters the
        sign graph as a negative pair; its validity test (``row sum != 0``) presumes
-       zeros there. On the real sets this flips 7 to 45 % of the workers to adversarial.
+       zeros there, so that workers who merely never met turn adversarial (how many on
+       the real sets: ``docs/dev/performance.md``, "Figures behind docstrings").
        Default: the observed pairs only, and a worker takes part when one of its
        correlations is not 0 (a row sum cancels for +1, +1, -1, -1).
     2. *Label rule.* crowd-kit divides the weighted scores by their sum before taking
@@ -441,16 +442,13 @@ class MMSR(Aggregator):
 
     Notes
     -----
-    Why the sign determination is on by default although it costs accuracy on the real
-    sets: it is what the method is for. Mean accuracy (ties to the smallest class;
-    ``benchmarks/new_methods_vs_crowdkit.py``) on the 16 real sets: default .7741,
-    ``signs="positive"`` .7908, ``crowdkit_compat=True`` .7656 (crowd-kit: .7568 on the 15
-    sets it runs on), majority vote .7834. On one-coin crowds with adversaries (2,000
-    tasks, 150 workers, 5 votes a task, K = 2 and 5, three seeds) the default keeps its
-    level where the others fall below the majority vote: no adversary: MV .870, default
-    .852, positive .857, crowd-kit rules .814; 10 % adversaries: .800, .852, .801, .777;
-    25 %: .640, .865, .664, .650. Choose ``signs="positive"`` when no worker is expected
-    to answer worse than chance on purpose.
+    The sign determination is on by default although it costs accuracy on real sets
+    without adversaries: it is what the method is for, and it keeps its accuracy on
+    crowds with adversarial workers where ``signs="positive"``, crowd-kit's rules and
+    the majority vote fall. Choose ``signs="positive"`` when no worker is expected to
+    answer worse than chance on purpose. The measurements (16 real sets, simulated
+    crowds with 0, 10 and 25 % adversaries) are in ``docs/dev/performance.md``
+    ("Figures behind docstrings") and ``docs/benchmarks/accuracy.md``.
 
     References
     ----------

@@ -400,8 +400,8 @@ class PlantNet(Aggregator):
             credit species (class docstring). ``conf`` is the score of each task's label,
             the top of the row up to ``_TIE_RTOL``: a row is tied iff a second positive
             score lies within ``_TIE_RTOL`` of it, the test of argmax_ties (and of
-            argmax_shares, without its copy of the matrix: 7 against 47 ms per
-            iteration at 1M pairs)."""
+            argmax_shares, without its copy of the matrix; timing in
+            ``docs/dev/performance.md``, "Figures behind docstrings")."""
             top = conf[pair_task]
             at_top = (m.data >= top - _TIE_RTOL * np.abs(top)) & (m.data > 0)
             n_top = np.bincount(pair_task, weights=at_top, minlength=n_tasks)

@@ -164,11 +164,11 @@ class ZeroBasedSkill(SkillWeightedVote):
 
     Notes
     -----
-    On the 16 real sets (``benchmarks/new_methods_vs_crowdkit.py``) the accuracy is
-    crowd-kit's to 0.5 point on 15; on web_relevance it is .8202 against crowd-kit's
-    .8262, where a third of the majority votes are ties: crowd-kit's own figure moves to
-    .8168 when the same votes list the classes in reverse order, ours does not move.
-    Fit time at 500k votes (50,000 tasks, K = 10): 0.09 s against crowd-kit's 30 s.
+    Where crowd-kit's result depends on the order of the classes (ties of the first
+    majority vote), ours does not, so the two can differ on sets with many ties. The
+    comparison with crowd-kit (accuracy on the real sets, fit time at 500k votes) is in
+    ``docs/benchmarks/accuracy.md`` and ``docs/benchmarks/speed.md``; the figures once
+    quoted here are in ``docs/dev/performance.md`` ("Figures behind docstrings").
 
     References
     ----------

@@ -109,7 +109,7 @@ def check_gzip(path: Path) -> None:
 def arrow_text(values: Sequence[str]) -> Any:
     """An Arrow string array of Python strings, built from its buffers.
 
-    ``pa.array`` loads pandas on first use (~60 MB, 0.4 s), which reading answers.json
+    ``pa.array`` loads pandas on first use (its cost: ``docs/dev/performance.md``), which reading answers.json
     does not otherwise need. Strings that cannot be encoded as UTF-8 (lone surrogates
     from a JSON ``\\ud800``) raise ``UnicodeEncodeError``, as ``pa.array`` would fail.
     """

@@ -321,7 +321,8 @@ def read_parquet_table(path: Path) -> TableData:
             raise InputError("the file is empty", source=source, fix="point to a Parquet file")
     try:
         # ParquetFile reads the one file without pyarrow.dataset, whose import loads
-        # pandas (~60 MB, 0.4 s) that this path does not need
+        # pandas (see docs/dev/performance.md, "Reading without pandas") that this path
+        # does not need
         if path.is_dir():  # a data set written in parts (Spark, Hive): the dataset reader
             table = pq.read_table(path)
         else:
@@ -467,7 +468,8 @@ def read_table(
 
 def _release_arrow_memory() -> None:
     """Give the memory Arrow's allocator keeps after a read back to the system, so that the
-    fit that follows reuses it instead of adding to the peak (~25 MB per 500k votes)."""
+    fit that follows reuses it instead of adding to the peak (how much: ``docs/dev/performance.md``,
+    "Reading without pandas")."""
     try:
         import pyarrow as pa
 
