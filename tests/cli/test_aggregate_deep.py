@@ -86,7 +86,7 @@ def test_aggregate_deep_bad_input_is_one_line(crowd, tmp_path):
     assert "CrowdLayer has no parameter 'lam'" in str(bad.exception) + bad.output
     short = root / "short.npy"
     np.save(short, np.zeros((5, 4), dtype=np.float32))
-    bad = runner.invoke(app, ["aggregate-deep", str(folder), "--features-train", str(short), "-o", str(tmp_path)])
+    bad = runner.invoke(app, ["aggregate-deep", str(folder), "--features-train", str(short), "--out-dir", str(tmp_path)])
     assert bad.exit_code != 0
 
 

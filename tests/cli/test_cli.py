@@ -261,7 +261,7 @@ def test_an_output_folder_that_is_a_file_is_one_clear_line(tmp_path, main_cli):
     blocker.write_text("x")
     for args in (("aggregate", str(f), "--out-dir", str(blocker)),
                  ("identify", str(f), "-s", "entropy", "--out-dir", str(blocker / "scores")),
-                 ("simulate", "-o", str(blocker / "crowd"))):
+                 ("simulate", "--out-dir", str(blocker / "crowd"))):
         code, _, err = main_cli(*args, "--quiet")
         assert code == 2 and "Traceback" not in err, err
         assert err.startswith("error: ") and err.count("\n") == 1, err
@@ -270,7 +270,7 @@ def test_an_output_folder_that_is_a_file_is_one_clear_line(tmp_path, main_cli):
 
 
 @pytest.mark.parametrize("verb", [("aggregate", "-s", "DS"), ("aggregate", "-s", "GLAD"), ("identify", "-s", "trace"),
-                                  ("report", "-o", "r.html"), ("plot", "all", "-o", "figs")])
+                                  ("report", "-o", "r.html"), ("plot", "all", "--out-dir", "figs")])
 def test_a_data_set_without_any_vote_is_one_clear_error(tmp_path, verb):
     from _cli import runner
     from crowdwise.cli.main import app
@@ -291,8 +291,8 @@ def test_plot_and_benchmark_refuse_zero_seeds_and_bad_dpi(simulated, tmp_path):
     from crowdwise.cli.main import app
     from crowdwise.errors import InputError
 
-    for args, match in ((["plot", str(simulated), "entropy", "--dpi", "0", "-o", str(tmp_path / "f")], "--dpi"),
-                        (["plot", str(simulated), "strategies", "--seeds", "0", "-o", str(tmp_path / "f")], "--seeds"),
+    for args, match in ((["plot", str(simulated), "entropy", "--dpi", "0", "--out-dir", str(tmp_path / "f")], "--dpi"),
+                        (["plot", str(simulated), "strategies", "--seeds", "0", "--out-dir", str(tmp_path / "f")], "--seeds"),
                         (["benchmark", str(simulated), "-s", "MV", "--seeds", "0", "-q"], "--seeds")):
         res = runner.invoke(app, args)
         assert isinstance(res.exception, InputError) and match in str(res.exception), res.output

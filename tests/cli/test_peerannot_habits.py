@@ -30,7 +30,7 @@ def run(*args: str):
 
 @pytest.fixture
 def folder(tmp_path):
-    run("simulate", "-o", str(tmp_path / "crowd"), "--n-task", "60", "--n-worker", "8", "--seed", "1", "-q")
+    run("simulate", "--out-dir", str(tmp_path / "crowd"), "--n-task", "60", "--n-worker", "8", "--seed", "1", "-q")
     return tmp_path / "crowd"
 
 

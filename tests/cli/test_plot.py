@@ -25,7 +25,7 @@ def _size(png: bytes) -> tuple[int, int]:
 
 def test_plot_writes_the_named_figures_as_png(crowd, tmp_path):
     out = tmp_path / "figs"
-    res = run("plot", str(crowd), "votes-per-task", "confusions", "-o", str(out), "--dpi", "50")
+    res = run("plot", str(crowd), "votes-per-task", "confusions", "--out-dir", str(out), "--dpi", "50")
     assert sorted(p.name for p in out.iterdir()) == ["confusions.png", "votes-per-task.png"]
     votes = cio.load_votes(crowd)
     a = CrowdAnalysis(votes)
@@ -40,12 +40,12 @@ def test_plot_writes_the_named_figures_as_png(crowd, tmp_path):
 
 
 def test_plot_all_with_truth_includes_strategies(crowd, tmp_path):
-    run("plot", str(crowd), "all", "-o", str(tmp_path), "-t", str(crowd / "ground_truth.npy"), "-s", "MV", "-q",
+    run("plot", str(crowd), "all", "--out-dir", str(tmp_path), "-t", str(crowd / "ground_truth.npy"), "-s", "MV", "-q",
         "--dpi", "30")
     assert sorted(p.stem for p in tmp_path.iterdir()) == sorted(FIGURES)
     tiny = tmp_path / "tiny.csv"
     tiny.write_text("task,worker,label\nt1,a,x\nt1,b,y\nt2,a,x\n")
-    run("plot", str(tiny), "all", "-o", str(tmp_path / "nt"), "-q", "--dpi", "20")
+    run("plot", str(tiny), "all", "--out-dir", str(tmp_path / "nt"), "-q", "--dpi", "20")
     assert sorted(p.stem for p in (tmp_path / "nt").iterdir()) == sorted(set(FIGURES) - {"strategies"})
 
 
@@ -53,9 +53,9 @@ def test_plot_list_and_errors_name_the_figures(crowd, tmp_path):
     res = run("plot", "--list")
     assert [line.split()[0] for line in res.output.strip().splitlines()] == list(FIGURES)
     with pytest.raises(InputError, match="unknown figure 'histo'.*votes-per-task, votes-per-worker, entropy"):
-        runner.invoke(app, ["plot", str(crowd), "histo", "-o", str(tmp_path)], catch_exceptions=False)
+        runner.invoke(app, ["plot", str(crowd), "histo", "--out-dir", str(tmp_path)], catch_exceptions=False)
     with pytest.raises(InputError, match="at least one figure.*trace-spam"):
-        runner.invoke(app, ["plot", str(crowd), "-o", str(tmp_path)], catch_exceptions=False)
+        runner.invoke(app, ["plot", str(crowd), "--out-dir", str(tmp_path)], catch_exceptions=False)
     import shutil
 
     bare = tmp_path.parent / (tmp_path.name + "-bare")  # the crowd without its ground_truth.npy
@@ -63,8 +63,8 @@ def test_plot_list_and_errors_name_the_figures(crowd, tmp_path):
     for name in ("answers.json", "metadata.json"):
         shutil.copy(crowd / name, bare / name)
     with pytest.raises(InputError, match="--truth"):
-        runner.invoke(app, ["plot", str(bare), "strategies", "-o", str(tmp_path)], catch_exceptions=False)
+        runner.invoke(app, ["plot", str(bare), "strategies", "--out-dir", str(tmp_path)], catch_exceptions=False)
     assert list(tmp_path.iterdir()) == []
     # with the folder's own ground_truth.npy, 'strategies' needs no --truth
-    run("plot", str(crowd), "strategies", "-o", str(tmp_path / "auto"), "-s", "MV", "-q", "--dpi", "20")
+    run("plot", str(crowd), "strategies", "--out-dir", str(tmp_path / "auto"), "-s", "MV", "-q", "--dpi", "20")
     assert [p.name for p in (tmp_path / "auto").iterdir()] == ["strategies.png"]

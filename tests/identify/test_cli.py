@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +63,7 @@ def test_drop_spammers_writes_a_clean_copy(crowd, tmp_path):
     spam = identify.worker_spam_score(votes)
     threshold = 0.1
     new = tmp_path / "clean"
-    run("identify", str(crowd), "--drop-spammers", str(threshold), "-o", str(new), "-q")
+    run("identify", str(crowd), "--drop-spammers", str(threshold), "--new-dataset", str(new), "-q")
     clean = cio.load_votes(new)
     kept = set(votes.worker_ids[spam >= threshold].tolist())
     assert set(clean.worker_ids.tolist()) == kept and 0 < len(kept) < votes.n_workers
@@ -78,19 +80,18 @@ def test_min_votes_keeps_the_workers_with_too_few_votes_to_judge(crowd, tmp_path
     threshold = 0.1
     limit = int(np.median(n[spam < threshold]))  # some low scorers below the limit, some above
     new = tmp_path / "clean"
-    run("identify", str(crowd), "--drop-spammers", str(threshold), "--min-votes", str(limit), "-o", str(new), "-q")
+    run("identify", str(crowd), "--drop-spammers", str(threshold), "--min-votes", str(limit), "--new-dataset", str(new), "-q")
     dropped = set(votes.worker_ids.tolist()) - set(cio.load_votes(new).worker_ids.tolist())
     want = set(votes.worker_ids[(spam < threshold) & (n >= limit)].tolist())
     assert dropped == want and 0 < len(want) < int((spam < threshold).sum())
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--drop-spammers", "0.1", "--min-votes", "0", "-o", "x"], "below 1"),
+    (["--drop-spammers", "0.1", "--min-votes", "0", "--new-dataset", "x"], "below 1"),
     (["-s", "entropie"], "unknown identification method"),
-    ([], "nothing to compute"),
     (["--drop-spammers", "0.1"], "needs the folder"),
-    (["--drop-spammers", "1.5", "-o", "x"], "outside"),
-    (["-s", "entropy", "-o", "x"], "--drop-spammers"),
+    (["--drop-spammers", "1.5", "--new-dataset", "x"], "outside"),
+    (["-s", "entropy", "--new-dataset", "x"], "--drop-spammers"),
 ])
 def test_errors_name_a_fix(crowd, args, match):
     with pytest.raises(InputError, match=match) as err:
@@ -100,12 +101,34 @@ def test_errors_name_a_fix(crowd, args, match):
 
 def test_drop_spammers_never_overwrites(crowd, tmp_path):
     with pytest.raises(InputError, match="overwrite the input"):
-        runner.invoke(app, ["identify", str(crowd), "--drop-spammers", "0.1", "-o", str(crowd)],
+        runner.invoke(app, ["identify", str(crowd), "--drop-spammers", "0.1", "--new-dataset", str(crowd)],
                       catch_exceptions=False)
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "keep.txt").write_text("mine")
     with pytest.raises(InputError, match="not an empty folder"):
-        runner.invoke(app, ["identify", str(crowd), "--drop-spammers", "0.1", "-o", str(busy)],
+        runner.invoke(app, ["identify", str(crowd), "--drop-spammers", "0.1", "--new-dataset", str(busy)],
                       catch_exceptions=False)
     assert [p.name for p in busy.iterdir()] == ["keep.txt"]
+
+
+def test_without_scores_it_writes_the_default_set(crowd, tmp_path):
+    from crowdwise.cli.identify import DEFAULT_METHODS
+
+    out = tmp_path / "scores"
+    res = runner.invoke(app, ["identify", str(crowd), "--out-dir", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    assert set(DEFAULT_METHODS) == {"entropy", "needs-vote", "trace", "spam-score", "agreement", "krippendorff"}
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["entropy.csv", "entropy.npy", "needs_vote.csv", "needs_vote.npy", "trace.csv", "trace.npy", "spam_score.csv",
+         "spam_score.npy", "agreement.csv", "agreement.npy", "krippendorff.json"])
+    votes = cio.load_votes(crowd)
+    np.testing.assert_allclose(np.load(out / "entropy.npy"), identify.task_entropy(votes))
+
+
+def test_the_old_o_still_works_with_a_deprecation_line(crowd, tmp_path):
+    res = subprocess.run([sys.executable, "-m", "crowdwise", "identify", str(crowd), "--drop-spammers", "0.1", "-o",
+                          str(tmp_path / "clean"), "-q"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.startswith("warning: -o/--output of `crowdwise identify` is deprecated")
+    assert "--new-dataset" in res.stderr and (tmp_path / "clean" / "answers.json").is_file()

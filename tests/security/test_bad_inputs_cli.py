@@ -107,11 +107,11 @@ CASES = {
     "evaluate labels missing": (_good, ["evaluate", "{d}/none.npy", "--truth", "{d}/v.csv"]),
     "identify unknown method": (_good, ["identify", "{d}/v.csv", "-s", "vibes"]),
     "identify drop without -o": (_good, ["identify", "{d}/v.csv", "--drop-spammers", "0.1"]),
-    "identify drop into the input": (_good, ["identify", "{d}/v.csv", "--drop-spammers", "0.1", "-o", "{d}"]),
-    "simulate zero tasks": (lambda d: None, ["simulate", "--n-task", "0", "-o", "{d}/sim"]),
-    "simulate bad ratio": (lambda d: None, ["simulate", "--ratio", "2", "-o", "{d}/sim"]),
+    "identify drop into the input": (_good, ["identify", "{d}/v.csv", "--drop-spammers", "0.1", "--new-dataset", "{d}"]),
+    "simulate zero tasks": (lambda d: None, ["simulate", "--n-task", "0", "--out-dir", "{d}/sim"]),
+    "simulate bad ratio": (lambda d: None, ["simulate", "--ratio", "2", "--out-dir", "{d}/sim"]),
     "report into a folder": (_good, ["report", "{d}/v.csv", "-o", "{d}"]),
-    "plot unknown figure": (_good, ["plot", "{d}/v.csv", "nonsense", "-o", "{d}/figs"]),
+    "plot unknown figure": (_good, ["plot", "{d}/v.csv", "nonsense", "--out-dir", "{d}/figs"]),
     "benchmark without truth": (_good, ["benchmark", "{d}/v.csv", "-s", "MV"]),
 }
 

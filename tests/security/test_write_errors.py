@@ -51,7 +51,7 @@ def test_a_file_system_error_nobody_caught_is_still_one_line(tmp_path, monkeypat
     """The CLI's last net: an OSError becomes ``error: FILE: reason. Fix: ...``, exit 2."""
     import crowdwise.cli.main as m
 
-    def boom():
+    def boom(**kwargs):
         raise IsADirectoryError(21, "Is a directory", "/some/where")
 
     monkeypatch.setattr(m, "app", boom)

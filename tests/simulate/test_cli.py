@@ -55,7 +55,7 @@ def test_same_seed_same_files(tmp_path):
 
 
 def test_quiet_prints_nothing(tmp_path):
-    res = runner.invoke(app, ["simulate", "-q", "-o", str(tmp_path / "q")])
+    res = runner.invoke(app, ["simulate", "-q", "--out-dir", str(tmp_path / "q")])
     assert res.exit_code == 0 and res.output == ""
     assert (tmp_path / "q" / "answers.json").exists()
 
@@ -81,7 +81,7 @@ def test_matrix_file(tmp_path):
     (["-s", "discrete-difficulty", "--ratio-diff", "-2"], "ratio_diff"),
 ])
 def test_invalid_combinations_raise_input_error(tmp_path, extra, match):
-    res = runner.invoke(app, ["simulate", "-o", str(tmp_path / "x"), *extra])
+    res = runner.invoke(app, ["simulate", "--out-dir", str(tmp_path / "x"), *extra])
     assert isinstance(res.exception, InputError), res.output
     assert match in str(res.exception) and "Fix:" in str(res.exception)
     assert not (tmp_path / "x" / "answers.json").exists()
@@ -90,7 +90,7 @@ def test_invalid_combinations_raise_input_error(tmp_path, extra, match):
 def test_unreadable_matrix_file_is_an_input_error_naming_it(tmp_path):
     empty = tmp_path / "m.npy"
     empty.write_bytes(b"")  # np.load raises EOFError, which click turned into a bare "Aborted."
-    res = runner.invoke(app, ["simulate", "--matrix-file", str(empty), "-o", str(tmp_path / "x")])
+    res = runner.invoke(app, ["simulate", "--matrix-file", str(empty), "--out-dir", str(tmp_path / "x")])
     assert isinstance(res.exception, InputError), res.output
     assert "m.npy" in str(res.exception) and "not a readable .npy" in str(res.exception)
     assert not (tmp_path / "x").exists()
@@ -104,12 +104,12 @@ def test_matrix_file_with_other_strategy(tmp_path):
 
 
 def test_unknown_strategy_is_a_usage_error(tmp_path):
-    res = runner.invoke(app, ["simulate", "-s", "nope", "-o", str(tmp_path / "x")])
+    res = runner.invoke(app, ["simulate", "-s", "nope", "--out-dir", str(tmp_path / "x")])
     assert res.exit_code == 2
 
 
 def test_main_turns_input_error_into_exit_2(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["crowdwise", "simulate", "--feedback", "99", "-o", str(tmp_path / "x")])
+    monkeypatch.setattr(sys, "argv", ["crowdwise", "simulate", "--feedback", "99", "--out-dir", str(tmp_path / "x")])
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code == 2

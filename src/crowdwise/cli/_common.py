@@ -105,15 +105,23 @@ def peerannot_files(dataset: Path, answers_file: str | None, metadata_path: Path
 
 
 def load_dataset_votes(dataset: Path, *, answers_file: str | None = None, metadata_path: Path | None = None,
-                       **kwargs: Any) -> Any:
+                       columns: str | None = None, **kwargs: Any) -> Any:
     """``io.load_votes`` for a verb that needs votes: a data set without any vote (a table with
     only its header, ``{}`` in answers.json) is one clear error, not a division by zero later.
     ``answers_file`` and ``metadata_path`` (peerannot's options) read that answers file with
-    that metadata."""
+    that metadata; ``columns`` is the ``--columns`` text."""
     from .. import io
     from ..errors import InputError
+    from ._options import parse_columns
+
+    mapping = parse_columns(columns)
+    if mapping is not None:
+        kwargs["columns"] = mapping
 
     if answers_file is not None or metadata_path is not None:
+        if mapping is not None:
+            raise InputError("--columns maps the columns of a vote table; --answers-file and --metadata-path read "
+                             "answers.json", fix="give one or the other")
         answers, meta = peerannot_files(dataset, answers_file, metadata_path)
         for f in (answers, meta):
             if f is not None and not f.is_file():

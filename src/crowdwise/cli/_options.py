@@ -16,6 +16,9 @@ from .._constants import DUPLICATES_HELP, STRICT_HELP
 Duplicates = Annotated[str, typer.Option("--duplicates", help=DUPLICATES_HELP)]
 Strict = Annotated[bool, typer.Option("--strict", help=STRICT_HELP)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")]
+Columns = Annotated[Optional[str], typer.Option(
+    "--columns", help="The columns of a vote table named otherwise than task, worker, label: "
+                      "ROLE=COLUMN pairs, comma-separated, e.g. task=item,worker=annotator,label=answer.")]
 # peerannot's options for a data-set folder
 AnswersFile = Annotated[Optional[str], typer.Option(
     "--answers-file", help="peerannot's option: the answers file of the data-set folder (name inside it, or a "
@@ -115,3 +118,40 @@ def model_options(hidden: str, dropout: float, weights: Optional[Path]) -> dict[
     if weights is not None:
         opts["weights"] = weights
     return opts
+
+
+# --------------------------------------------------------------------------- the -o grammar
+def pick_folder(verb: str, given: Optional[Path], old: Optional[Path], old_flags: str,
+                new_flag: str = "--out-dir") -> Optional[Path]:
+    """The folder named by ``new_flag``, or by this verb's former folder option (``-o``,
+    ``--output``, ``--folder``), accepted for one release with a deprecation line: in every
+    verb ``-o/--output`` names one output file, and ``--out-dir`` the folder of several."""
+    import sys
+
+    from ..errors import InputError
+
+    if old is None:
+        return given
+    if given is not None:
+        raise InputError(f"{old_flags} and {new_flag} both name the output folder", fix=f"give {new_flag} only")
+    print(f"warning: {old_flags} of `crowdwise {verb}` is deprecated (it names a folder): use {new_flag}. "
+          "In the next release -o names an output file in every verb.", file=sys.stderr)
+    return old
+
+
+def parse_columns(spec: Optional[str]) -> Optional[dict[str, str]]:
+    """``--columns task=item,worker=annotator`` as ``{"task": "item", "worker": "annotator"}``."""
+    from ..errors import InputError
+
+    if spec is None:
+        return None
+    out: dict[str, str] = {}
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        role, sep, column = (x.strip() for x in part.partition("="))
+        if not sep or not role or not column:
+            raise InputError(f"--columns {spec!r}: {part!r} is not ROLE=COLUMN",
+                             fix="write e.g. --columns task=item,worker=annotator,label=answer")
+        if role in out:
+            raise InputError(f"--columns {spec!r} names the {role} column twice", fix="name each role once")
+        out[role] = column
+    return out

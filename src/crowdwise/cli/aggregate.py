@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._options import AnswersFile, Duplicates, MetadataPath, NClasses, Strict
+from ._options import Columns, AnswersFile, Duplicates, MetadataPath, NClasses, Strict
 
 
 def command(
@@ -31,8 +31,9 @@ def command(
                                        "are).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="random_state of the strategy (tie rule, initialisation).")] = 0,
     duplicates: Duplicates = "keep",
+    columns: Columns = None,
     strict: Strict = False,
-    truth: Annotated[Optional[Path], typer.Option("--truth", help="Ground truth to report accuracy against "
+    truth: Annotated[Optional[Path], typer.Option("--truth", "-t", help="Ground truth to report accuracy against "
                                                   "(.npy or CSV task,label). Default: ground_truth.npy or "
                                                   "truth.csv of the folder when present.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
@@ -65,7 +66,7 @@ def command(
         raise InputError("truth file not found", source=truth, fix="check the path")
     model = make_strategy(strategy, random_state=seed)
     with progress(f"reading {dataset}", quiet=quiet):
-        votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict, answers_file=answers_file,
+        votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict, columns=columns, answers_file=answers_file,
                                    metadata_path=metadata_path, **({} if n_classes is None else {"n_classes": n_classes}))
     folder = dataset if dataset.is_dir() else dataset.parent
     name = safe_name(votes.name or dataset.stem)

@@ -23,8 +23,9 @@ def command(
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="CrowdLayer, 'CoNAL\\[scale=1e-4]', "
                                           "'GeoCrowdNet-F\\[lambda=0.01]', 'GeoCrowdNet-W\\[lambda=0.01]', CoupledCE.")]
     = "CrowdLayer",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", file_okay=False, help="Output folder (labels/, "
-                      "models/, confusions/, results/ inside). Default: the data-set folder, like peerannot.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", file_okay=False, help="Output folder (labels/, "
+                       "models/, confusions/, results/ inside). Default: the data-set folder, like peerannot.")] = None,
+    old_output: Annotated[Optional[Path], typer.Option("--output", "-o", file_okay=False, hidden=True)] = None,
     features_train: FeaturesTrain = None, features_val: FeaturesVal = None, features_test: FeaturesTest = None,
     train_truth: TrainTruth = None, val_truth: ValTruth = None, test_truth: TestTruth = None,
     standardize: Standardize = False,
@@ -53,7 +54,9 @@ def command(
     from ..io import output_stem
     from ..io import check_output_path, output_set, safe_name
     from ._common import console, input_files, load_dataset_votes, progress
+    from ._options import pick_folder
 
+    output = pick_folder("aggregate-deep", out_dir, old_output, "-o/--output")
     require_torch()
     parse_crowd_spec(strategy)  # a bad spec fails before anything is read
     cfg = make_config(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
@@ -64,7 +67,7 @@ def command(
     folder = dataset if dataset.is_dir() else dataset.parent
     out = output or folder
     if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder", source=out, fix="give -o a folder")
+        raise InputError("exists and is not a folder", source=out, fix="give --out-dir a folder")
     with progress(f"reading {dataset}", quiet=quiet):
         votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict)
         data = load_learning_data(dataset, votes, features_train=features_train, features_val=features_val,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ._options import Duplicates, Strict
+from ._options import Columns, Duplicates, Strict
 
 from ._options import (BatchSize, Device, Dropout, Epochs, FeaturesTest, FeaturesTrain, FeaturesVal, Hidden,
                              ImgSize, Lr, Milestones, Model, Momentum, Optim, Scheduler, Standardize, TestTruth,
@@ -34,6 +34,8 @@ LEARNING_METHODS: dict[str, tuple[str, str, bool, str]] = {
     "waum": ("task", "waum", False, "lowest WAUM (ambiguous tasks)"),
 }
 ALL_METHODS = {**METHODS, **LEARNING_METHODS}
+#: the scores of `crowdwise identify` without -s: none trains a network
+DEFAULT_METHODS = ("entropy", "needs-vote", "trace", "spam-score", "agreement", "krippendorff")
 
 
 def _parse_methods(spec: Optional[str]) -> list[str]:
@@ -55,14 +57,14 @@ def _check_new_folder(out: Optional[Path], dataset: Path, option: str = "--drop-
 
     if out is None:
         raise InputError(f"{option} needs the folder of the cleaned data set",
-                         fix="add -o NEWFOLDER (a new or empty folder)")
+                         fix="add --new-dataset NEWFOLDER (a new or empty folder)")
     src = (dataset if dataset.is_dir() else dataset.parent).resolve()
     if out.resolve() == src:
         raise InputError("the cleaned data set would overwrite the input", source=out,
-                         fix="give -o a new folder; crowdwise never rewrites a data set in place")
+                         fix="give --new-dataset a new folder; crowdwise never rewrites a data set in place")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("exists and is not an empty folder", source=out,
-                         fix="give -o a new or empty folder, or remove that one first")
+                         fix="give --new-dataset a new or empty folder, or remove that one first")
     return out
 
 
@@ -70,26 +72,29 @@ def command(
     dataset: Annotated[Path, typer.Argument(help="A peerannot folder (answers.json + metadata.json) or a votes "
                                                  "file: CSV/TSV/Parquet (task,worker,label) or answers.json.")],
     method: Annotated[Optional[str], typer.Option(
-        "--method", "-s", help="Scores to compute, comma-separated: " + ", ".join(ALL_METHODS) + ".")] = None,
+        "--method", "-s", help="Scores to compute, comma-separated: " + ", ".join(ALL_METHODS) + ". Default (without "
+                               "-s, --drop-spammers or --prune): " + ",".join(DEFAULT_METHODS) + " (spam-score "
+                               "left out when the confusions would not fit in memory).")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder of the score files. Default: "
                                                     "identification/ inside the data-set folder.")] = None,
     drop_spammers: Annotated[Optional[float], typer.Option(
         "--drop-spammers", help="Write a copy of the data set without the workers whose spam score "
-                                "(Raykar & Yu, in [0, 1], 0 = spammer) is below THRESHOLD; needs -o. A worker with "
+                                "(Raykar & Yu, in [0, 1], 0 = spammer) is below THRESHOLD; needs --new-dataset. A worker with "
                                 "few votes has a low, unreliable score (about 0.2 with one vote): see --min-votes.")]
     = None,
     min_votes: Annotated[int, typer.Option(
         "--min-votes", help="With --drop-spammers: never drop a worker with fewer votes than this (its spam "
                             "score rests on too little). Default 1: every worker with a vote can be dropped.")] = 1,
-    output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", file_okay=False, help="New (or empty) folder of the cleaned peerannot data set "
-                                                "(with --drop-spammers).")] = None,
+    new_dataset: Annotated[Optional[Path], typer.Option(
+        "--new-dataset", file_okay=False, help="New (or empty) folder of the cleaned peerannot data set "
+                                               "(with --drop-spammers or --prune).")] = None,
+    old_output: Annotated[Optional[Path], typer.Option("--output", "-o", file_okay=False, hidden=True)] = None,
     prune: Annotated[Optional[float], typer.Option(
         "--prune", help="With one of aum, aumc, waum: write a copy of the data set without the tasks whose score is "
-                        "at or below the ALPHA-quantile (e.g. 0.01); needs -o.")] = None,
+                        "at or below the ALPHA-quantile (e.g. 0.01); needs --new-dataset.")] = None,
     per_class: Annotated[bool, typer.Option("--per-class", help="--prune within each class (the class of the "
                                             "labels the score used; majority vote for waum).")] = False,
-    labels: Annotated[Optional[Path], typer.Option("--labels", help="aum: the labels of the tasks (a labels file "
+    labels: Annotated[Optional[Path], typer.Option("--labels", "-l", help="aum: the labels of the tasks (a labels file "
                                                    "of `crowdwise aggregate`, .npy or CSV; soft labels use their "
                                                    "argmax).")] = None,
     confusions_spec: Annotated[str, typer.Option("--confusions", help="waum: where the worker confusions come "
@@ -112,6 +117,7 @@ def command(
     seed: Annotated[int, typer.Option("--seed", help="random_state of the DS and GLAD fits; seed of the networks.")]
     = 0,
     duplicates: Duplicates = "keep",
+    columns: Columns = None,
     strict: Strict = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
@@ -119,7 +125,7 @@ def command(
 
     Task scores: entropy (of the vote shares), glad-difficulty (GLAD beta, small = hard), needs-vote (where to send the next votes). Learnt from the items (PyTorch; --features-train ... or the images of DATASET/train): aum (area under the margin with --labels, Pleiss et al. 2020), aumc (with majority-vote labels), waum (each vote's AUM weighted by the worker's trust <diag(pi_j), softmax>, Lefort et al. 2024), margins averaged over the --epochs of one training run. Worker scores: trace (DS confusion trace / K), spam-score (Raykar & Yu, 0 = spammer, 1 = perfect), glad-ability (GLAD alpha), agreement (share of votes equal to the majority vote). Data set: krippendorff (alpha, nominal).
 
-    Writes identification/<score>.npy (one value per task or worker, in index order, like peerannot) and identification/<score>.csv keyed by the original ids (with n_votes), and identification/krippendorff.json. With --drop-spammers THRESHOLD -o NEWFOLDER, also writes a peerannot folder without the workers whose spam score is below THRESHOLD. With --prune ALPHA -o NEWFOLDER (one of aum, aumc, waum), writes a peerannot folder without the tasks whose score is at or below the ALPHA-quantile (--per-class: within each class), with the kept rows of the training features (features_train.npy; train_truth.txt only when the training classes are known, from --train-truth) or links to the kept images, the truth of the kept tasks, and pruned.csv (every task, its score, kept or not).
+    Writes identification/<score>.npy (one value per task or worker, in index order, like peerannot) and identification/<score>.csv keyed by the original ids (with n_votes), and identification/krippendorff.json. With --drop-spammers THRESHOLD --new-dataset NEWFOLDER, also writes a peerannot folder without the workers whose spam score is below THRESHOLD. With --prune ALPHA --new-dataset NEWFOLDER (one of aum, aumc, waum), writes a peerannot folder without the tasks whose score is at or below the ALPHA-quantile (--per-class: within each class), with the kept rows of the training features (features_train.npy; train_truth.txt only when the training classes are known, from --train-truth) or links to the kept images, the truth of the kept tasks, and pruned.csv (every task, its score, kept or not).
     """  # noqa: E501 (one line per paragraph: the help formatter keeps line breaks)
     import numpy as np
 
@@ -129,11 +135,13 @@ def command(
     from ..io import check_output_path, output_set
     from ..io.scores import save_scores, score_paths
     from ._common import console, input_files, load_dataset_votes, progress
+    from ._options import pick_folder
 
+    output = pick_folder("identify", new_dataset, old_output, "-o/--output", new_flag="--new-dataset")
     methods = _parse_methods(method)
     learning = [m for m in methods if m in LEARNING_METHODS]
     if drop_spammers is None and prune is None and output is not None:
-        raise InputError("-o is the folder of the cleaned data set of --drop-spammers or --prune",
+        raise InputError("--new-dataset is the folder of the cleaned data set of --drop-spammers or --prune",
                          fix="add --drop-spammers THRESHOLD or --prune ALPHA, or use --out-dir for the score files")
     if prune is not None:
         if drop_spammers is not None:
@@ -141,12 +149,12 @@ def command(
                              fix="run identify twice, the second time on the first output")
         if len(learning) != 1:
             raise InputError(f"--prune needs exactly one of {', '.join(LEARNING_METHODS)} in -s "
-                             f"(got {', '.join(learning) or 'none'})", fix="e.g. -s waum --prune 0.01 -o NEW")
+                             f"(got {', '.join(learning) or 'none'})", fix="e.g. -s waum --prune 0.01 --new-dataset NEW")
         if not 0.0 <= prune < 1.0:
             raise InputError(f"--prune {prune} is outside [0, 1)", fix="give the quantile of tasks to remove, e.g. 0.01")
         output = _check_new_folder(output, dataset, "--prune")
     elif per_class:
-        raise InputError("--per-class applies to --prune", fix="add --prune ALPHA -o NEWFOLDER")
+        raise InputError("--per-class applies to --prune", fix="add --prune ALPHA --new-dataset NEWFOLDER")
     if "aum" in learning and labels is None:
         raise InputError("aum needs the labels of the tasks", fix="add --labels FILE (a labels file of `crowdwise "
                                                                   "aggregate`), or use aumc")
@@ -159,12 +167,15 @@ def command(
         output = _check_new_folder(output, dataset, "--drop-spammers")
         if min_votes < 1:
             raise InputError(f"--min-votes {min_votes} is below 1", fix="give a number of votes, e.g. --min-votes 10")
-    if not methods and drop_spammers is None:
-        raise InputError("nothing to compute", fix=f"choose scores with -s ({', '.join(ALL_METHODS)}) "
-                                                   "or use --drop-spammers THRESHOLD -o NEWFOLDER")
+    default_set = not methods and drop_spammers is None and prune is None
 
     with progress(f"reading {dataset}", quiet=quiet):
-        votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict)
+        votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict, columns=columns)
+    if default_set:  # no -s: the scores that need no model training, spam-score where it fits
+        from ..identify.scores import DENSE_CONFUSIONS_LIMIT
+
+        methods = [m for m in DEFAULT_METHODS
+                   if m != "spam-score" or 8.0 * votes.n_workers * votes.n_classes ** 2 <= DENSE_CONFUSIONS_LIMIT]
     folder = dataset if dataset.is_dir() else dataset.parent
     out_dir = out_dir or folder / "identification"
     inputs = input_files(dataset, labels, features_train, features_val, features_test, train_truth, val_truth,

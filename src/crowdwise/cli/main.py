@@ -63,6 +63,20 @@ VERBS = [
     ("plot", "plot"),
 ]
 
+def _no_metavar_on_flags() -> None:
+    """Flags take no value: show none in the help (this typer shows ``<bool>``)."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):  # type: ignore[no-untyped-def]
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich
+
+
+_no_metavar_on_flags()
+
 for verb, module in VERBS:
     try:
         mod = importlib.import_module(f"crowdwise.cli.{module}")
@@ -104,7 +118,21 @@ def main() -> None:
 
     warnings.showwarning = show_warning
     try:
-        app()
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed
+            raise SystemExit(2) from None
+        # typer's usage errors (unknown option, bad value...) in our one-line form
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "crowdwise"
+        command = "crowdwise" + command[command.find(" "):] if " " in command else "crowdwise"
+        print(f"error: {exc.format_message().rstrip('.')}. Fix: see `{command} --help`.", file=sys.stderr)
+        raise SystemExit(2) from None
+    except typer.Abort:
+        print("error: aborted.", file=sys.stderr)
+        raise SystemExit(130) from None
     except CrowdwiseError as exc:
         # one plain line on stderr, never wrapped, so that scripts can grep it
         msg = str(exc).replace("without strict=True", "without --strict").replace("with strict=True", "with --strict")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .._constants import DEFAULT_STRATEGIES
-from ._options import Duplicates, Strict
+from ._options import Columns, Duplicates, Strict
 
 
 def _figure_list() -> str:
@@ -21,8 +21,10 @@ def command(
     dataset: Annotated[Optional[Path], typer.Argument(help="A peerannot folder or a votes file (as for "
                                                            "`crowdwise aggregate`).")] = None,
     figures: Annotated[Optional[list[str]], typer.Argument(help="Figure names (see --list), or 'all'.")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", file_okay=False,
-                                         help="Folder of the PNG files (created if needed).")] = Path("."),
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", file_okay=False,
+                                                    help="Folder of the PNG files (created if needed). Default: "
+                                                         "the current folder.")] = None,
+    old_output: Annotated[Optional[Path], typer.Option("--output", "-o", file_okay=False, hidden=True)] = None,
     truth: Annotated[Optional[Path], typer.Option("--truth", "-t", help="Ground truth, for the 'strategies' "
                                                   "figure. Default: ground_truth.npy or truth.csv of the "
                                                   "data-set folder when present.")] = None,
@@ -32,11 +34,12 @@ def command(
     seed: Annotated[int, typer.Option("--seed", help="random_state of the DS and GLAD fits.")] = 0,
     dpi: Annotated[float, typer.Option("--dpi", help="Resolution of the PNG files.")] = 100,
     duplicates: Duplicates = "keep",
+    columns: Columns = None,
     strict: Strict = False,
     list_: Annotated[bool, typer.Option("--list", help="List the figure names and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
-    """Write figures of DATASET as PNG files OUTPUT/<figure>.png, the same figures as in `crowdwise report`.
+    """Write figures of DATASET as PNG files OUT_DIR/<figure>.png, the same figures as in `crowdwise report`.
 
     Figures: votes-per-task, votes-per-worker, entropy, trace-spam, agreement, glad-ability, confusions, doubt, strategies (needs --truth), or all. `crowdwise plot --list` describes them. Needs matplotlib (pip install "crowdwise\\[report]").
     """  # noqa: E501 (one line per paragraph: the help formatter keeps line breaks)
@@ -49,7 +52,9 @@ def command(
     from ..plots.analysis import CrowdAnalysis
     from ..plots.figures import FIGURES, make_figure
     from ._common import console, folder_truth, load_dataset_votes, progress
+    from ._options import pick_folder
 
+    output = pick_folder("plot", out_dir, old_output, "-o/--output") or Path(".")
     if list_:
         print(_figure_list())
         return
@@ -59,7 +64,7 @@ def command(
     names = [n.strip().lower() for f in (figures or []) for n in f.split(",") if n.strip()]
     if dataset is None or not names:
         raise InputError("name the data set and at least one figure",
-                         fix=f"crowdwise plot DATASET FIGURE... -o DIR, figures: {', '.join(FIGURES)} or all")
+                         fix=f"crowdwise plot DATASET FIGURE... --out-dir DIR, figures: {', '.join(FIGURES)} or all")
     truth = folder_truth(dataset, truth)  # the folder's ground_truth.npy / truth.csv when -t is not given
     if "all" in names:
         names = [n for n, spec in FIGURES.items() if truth is not None or not spec.needs_truth]
@@ -71,12 +76,12 @@ def command(
     if truth is None and any(FIGURES[n].needs_truth for n in names):
         raise InputError("figure 'strategies' compares strategies against the truth", fix="add --truth FILE")
     if output.exists() and not output.is_dir():
-        raise InputError("is a file", source=output, fix="give -o the folder of the PNG files")
+        raise InputError("is a file", source=output, fix="give --out-dir the folder of the PNG files")
     require_matplotlib()
     specs = [s.strip() for s in split_specs(strategies) if s.strip()]
     if "strategies" in names:
         check_strategies(specs)
-    votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict)
+    votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict, columns=columns)
     truth_arr = io.load_truth(truth, votes) if truth is not None else None
     analysis = CrowdAnalysis(votes, truth_arr, strategies=specs, seeds=range(seeds), random_state=seed)
     written = []

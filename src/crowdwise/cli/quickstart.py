@@ -14,14 +14,15 @@ DEFAULT_STRATEGIES = "auto,MV,WAWA,TwoThird,PlantNet,DS,EBDS,OneCoinDS,GLAD"
 def command(
     n_task: Annotated[int, typer.Option("--n-task", help="Tasks to simulate.")] = 2000,
     n_worker: Annotated[int, typer.Option("--n-worker", help="Workers to simulate.")] = 50,
-    n_classes: Annotated[int, typer.Option("--n-classes", help="Classes.")] = 5,
+    n_classes: Annotated[int, typer.Option("--n-classes", "-K", help="Classes.")] = 5,
     feedback: Annotated[int, typer.Option("--feedback", help="Votes per task.")] = 5,
     spammers: Annotated[float, typer.Option("--spammers", help="Share of workers answering at random.")] = 0.3,
     concentration: Annotated[float, typer.Option("--concentration", help="Dirichlet concentration of the "
                                                  "workers' confusion rows: smaller means sharper workers.")] = 0.3,
     strategies: Annotated[str, typer.Option("--strategies", "-s", help="Comma-separated strategies.")] = DEFAULT_STRATEGIES,
-    folder: Annotated[Optional[Path], typer.Option("--folder", "-o", help="Also write the simulated data set "
-                                                   "here (peerannot folder with its ground_truth.npy).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Also write the simulated data set "
+                                                    "here (peerannot folder with its ground_truth.npy).")] = None,
+    old_folder: Annotated[Optional[Path], typer.Option("--folder", "-o", hidden=True)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation and of the strategies.")] = 0,
 ) -> None:
     """Simulate a crowd (with spammers), aggregate it with several strategies and print
@@ -34,7 +35,9 @@ def command(
     from ..evaluate import evaluate_labels
     from ..evaluate.benchmark import split_specs
     from ._common import console
+    from ._options import pick_folder
 
+    folder = pick_folder("quickstart", out_dir, old_folder, "-o/--folder")
     # commas inside brackets belong to one spec: 'PlantNet[theta_conf=2, theta_acc=0.7]'
     specs = [s.strip() for s in split_specs(strategies) if s.strip()]
     models = [make_strategy(spec, random_state=seed) for spec in specs]  # a bad name fails before simulating

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .._constants import DEFAULT_STRATEGIES
-from ._options import Duplicates, Strict
+from ._options import Columns, Duplicates, Strict
 
 
 def command(
@@ -29,6 +29,7 @@ def command(
     top: Annotated[int, typer.Option("--top", help="Rows of the table of tasks most in doubt.")] = 20,
     dpi: Annotated[float, typer.Option("--dpi", help="Resolution of the embedded figures.")] = 100,
     duplicates: Duplicates = "keep",
+    columns: Columns = None,
     strict: Strict = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, print nothing.")] = False,
 ) -> None:
@@ -63,7 +64,7 @@ def command(
             raise InputError("file not found", source=truth, fix="check the path of --truth")
     inputs = input_files(dataset, truth)
     check_output_path(output, inputs)
-    votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict)
+    votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict, columns=columns)
     truth_arr = io.load_truth(truth, votes) if truth is not None else None
     analysis = CrowdAnalysis(votes, truth_arr, strategies=specs, seeds=range(seeds), random_state=seed)
 

@@ -17,9 +17,10 @@ class Strategy(str, Enum):
 
 
 def command(
-    folder: Annotated[Path, typer.Option(
-        "--folder", "-o", file_okay=False,
-        help="Output folder (created if needed; files already there are replaced).")],
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out-dir", file_okay=False,
+        help="Output folder (created if needed; files already there are replaced).")] = None,
+    old_folder: Annotated[Optional[Path], typer.Option("--folder", "-o", file_okay=False, hidden=True)] = None,
     strategy: Annotated[Strategy, typer.Option(
         "--strategy", "-s", case_sensitive=False,
         help="independent-confusion: one diagonally dominant confusion matrix per worker; "
@@ -62,7 +63,11 @@ def command(
     from ..simulate import simulate, write_simulation
     from ..io import output_set
     from ._common import console, input_files, progress
+    from ._options import pick_folder
 
+    folder = pick_folder("simulate", out_dir, old_folder, "-o/--folder")
+    if folder is None:
+        raise InputError("needs the folder to write the data set to", fix="add --out-dir DIR")
     if not 0.0 <= ratio <= 1.0:
         raise InputError(f"--ratio {ratio} is not a fraction", fix="give --ratio between 0 and 1")
     options: dict = dict(feedback=feedback, imbalance_votes=imbalance_votes, spammer_fraction=spammers, seed=seed)
@@ -89,7 +94,8 @@ def command(
 
     v = result.votes
     per_task = v.votes_per_task()
-    mv = MajorityVote(tie="random", random_state=seed).fit(v).labels_
+    # as `crowdwise aggregate -s MV` computes it: ties drawn with its default --seed 0
+    mv = MajorityVote(tie="random", random_state=0).fit(v).labels_
     accuracy = float(np.mean(mv == result.truth))
     spread = (f"{per_task.min()} per task" if per_task.min() == per_task.max()
               else f"{per_task.min()}-{per_task.max()} per task, mean {per_task.mean():.1f}")
@@ -100,5 +106,6 @@ def command(
     if result.task_difficulty is not None:
         kinds, counts = np.unique(result.task_difficulty, return_counts=True)
         console.print("  tasks: " + ", ".join(f"{c} {k}" for k, c in zip(kinds, counts)), highlight=False)
-    console.print(f"  majority vote accuracy against the truth: [bold]{accuracy:.3f}[/]", highlight=False)
+    console.print(f"  majority vote accuracy against the truth: [bold]{accuracy:.3f}[/] (as `crowdwise aggregate "
+                  "-s MV`: ties drawn with its --seed 0)", highlight=False)
     console.print(f"  wrote {folder}/ {', '.join(p.name for p in paths.values())}", highlight=False, soft_wrap=True)

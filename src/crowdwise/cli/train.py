@@ -22,9 +22,10 @@ def command(
                                         "(the upper bound).")],
     model: Annotated[str, typer.Option("--model", "-m", help="mlp or labelme for features; resnet18, resnet34, "
                                        "resnet50, vgg16_bn or labelme for images.")] = "mlp",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output folder (results.json, model.pt, "
-                                                   "reliability.png, test_proba.npy). Default: "
-                                                   "DATASET/results/train_<labels>_<model>.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Output folder (results.json, model.pt, "
+                                                    "reliability.png, test_proba.npy). Default: "
+                                                    "DATASET/results/train_<labels>_<model>.")] = None,
+    old_output: Annotated[Optional[Path], typer.Option("--output", "-o", hidden=True)] = None,
     features_train: FeaturesTrain = None,
     features_val: FeaturesVal = None,
     features_test: FeaturesTest = None,
@@ -98,7 +99,9 @@ def command(
     from ..learn.train import TrainConfig, evaluate, fit
     from ..io import check_output_path, output_set, safe_name
     from ._common import console, input_files, load_dataset_votes, progress
+    from ._options import pick_folder
 
+    output = pick_folder("train", out_dir, old_output, "-o/--output")
     if img_size < 1:
         raise InputError(f"--img-size must be >= 1, got {img_size}", fix="e.g. --img-size 224")
     hidden_sizes = parse_ints(hidden, "--hidden")

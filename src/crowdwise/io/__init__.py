@@ -89,6 +89,7 @@ demo.csv      3 ['x', 'y'] False
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -150,6 +151,7 @@ def load_votes(
     name: str | None = None,
     format: str | None = None,
     strict: bool = False,
+    columns: Mapping[str, str] | None = None,
 ) -> Votes:
     """Read crowd votes from a folder or file, choosing the reader from the path.
 
@@ -182,6 +184,11 @@ def load_votes(
         disagrees with its answers, instead of repairing it with an
         :class:`~crowdwise.errors.InputWarning` (e.g. ``n_classes`` below the class indices
         used: the classes are extended). Other formats declare nothing to disagree with.
+    columns : mapping, optional
+        For a table or DataFrame, the column of each role when it is not named ``task``,
+        ``worker`` (or ``performer``...), ``label``: e.g. ``{"task": "item", "worker":
+        "annotator", "label": "answer"}`` (``--columns task=item,...`` on the command line).
+        Not allowed for the other formats.
 
     Returns
     -------
@@ -191,7 +198,8 @@ def load_votes(
         if format not in (None, "table"):
             raise InputError(f"a {type(path).__name__} is a table of votes, not format={format!r}",
                              source="DataFrame", fix="leave format=None (or 'table')")
-        return from_dataframe(path, duplicates=duplicates, classes=classes, n_classes=n_classes, name=name)
+        return from_dataframe(path, duplicates=duplicates, classes=classes, n_classes=n_classes, name=name,
+                              columns=columns)
     if isinstance(path, Votes):
         raise InputError("got a crowdwise.Votes: it is already loaded",
                          fix="use the Votes as it is (load_votes reads files, folders and DataFrames)")
@@ -206,17 +214,22 @@ def load_votes(
         check_exists(path, "file or folder")
         fmt = format or _guess(path)
         kw: dict[str, Any] = {"classes": classes, "n_classes": n_classes, "name": name}
+        table_kw: dict[str, Any] = {} if columns is None else {"columns": columns}
+        is_table = fmt == "table" or (fmt == "peerannot" and path.is_dir() and not (path / "answers.json").is_file())
+        if columns is not None and not is_table:
+            raise InputError("columns= maps the columns of a vote table; this is not one", source=source,
+                             fix="leave columns out (answers.json and dense matrices have no columns to map)")
         if fmt == "peerannot":
             if path.is_dir() and not (path / "answers.json").is_file():
                 for cand in ("votes.csv", "votes.parquet", "votes.tsv", "votes.csv.gz"):
                     if (path / cand).is_file():
                         kw["name"] = name if name is not None else path.resolve().name
-                        return read_table(path / cand, duplicates=duplicates, **kw)
+                        return read_table(path / cand, duplicates=duplicates, **kw, **table_kw)
             return read_peerannot(path, duplicates=duplicates, strict=bool(strict), **kw)
         if fmt == "json":
             return read_answers(path, duplicates=duplicates, strict=bool(strict), **kw)
         if fmt == "table":
-            return read_table(path, duplicates=duplicates, **kw)
+            return read_table(path, duplicates=duplicates, **kw, **table_kw)
         return read_dense(path, classes=classes, n_classes=n_classes, name=name)
 
 

@@ -118,8 +118,8 @@ def resolve_columns(tbl: TableData, aliases: Mapping[str, Sequence[str]],
             raise InputError(f"several columns can be the {role} column: "
                              f"{', '.join(repr(tbl.names[i]) for i in hits)}",
                              source=tbl.source, position=tbl.header_position,
-                             fix=f"keep one of them, or choose with columns={{'{role}': ...}} (Python; on the "
-                                 "command line, rename the others)")
+                             fix=f"keep one of them, or choose with columns={{'{role}': ...}} (Python) or "
+                                 f"--columns {role}=COLUMN (command line)")
         if hits:
             found[role] = hits[0]
         elif role not in optional:
@@ -134,7 +134,8 @@ def resolve_columns(tbl: TableData, aliases: Mapping[str, Sequence[str]],
                     "tasks x workers matrix is read by read_dense)")
         raise InputError(f"missing column(s) {', '.join(repr(m) for m in missing)}; columns found: {shown}",
                          source=tbl.source, position=tbl.header_position,
-                         fix=f"name the columns ({expected}), or map yours with columns={{...}} in Python{hint}")
+                         fix=f"name the columns ({expected}), or map yours with columns={{...}} (Python) or "
+                             f"--columns task=...,worker=...,label=... (command line){hint}")
     return found
 
 
