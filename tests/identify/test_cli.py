@@ -15,6 +15,7 @@ import crowdwise.io as cio
 from crowdwise import identify
 from crowdwise.cli.identify import METHODS
 from crowdwise.cli.main import app
+from crowdwise.aggregate import DawidSkene
 from crowdwise.errors import InputError
 from _cli import run, runner, simulate_folder
 
@@ -33,7 +34,8 @@ def test_every_score_written_and_equal_to_the_library(crowd, tmp_path):
     expected = {
         "entropy": (identify.task_entropy(votes), "task"),
         "glad_difficulty": (identify.task_difficulty_glad(votes), "task"),
-        "needs_vote": (identify.needs_another_vote(votes), "task"),
+        "needs_vote": (identify.needs_another_vote(votes, probas=DawidSkene(random_state=0).fit(votes).probas_),
+                       "task"),
         "trace": (identify.worker_trace_ds(votes), "worker"),
         "spam_score": (identify.worker_spam_score(votes), "worker"),
         "glad_ability": (identify.worker_ability_glad(votes), "worker"),
@@ -132,3 +134,24 @@ def test_the_old_o_still_works_with_a_deprecation_line(crowd, tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stderr.startswith("warning: -o/--output of `crowdwise identify` is deprecated")
     assert "--new-dataset" in res.stderr and (tmp_path / "clean" / "answers.json").is_file()
+
+
+def test_needs_vote_posterior_shares_and_ds(crowd, tmp_path):
+    votes = cio.load_votes(crowd)
+    for source, want in (("shares", identify.needs_another_vote(votes)),
+                         ("ds", identify.needs_another_vote(votes, probas=DawidSkene(random_state=0).fit(votes).probas_))):
+        out = tmp_path / source
+        res = runner.invoke(app, ["identify", str(crowd), "-s", "needs-vote", "--needs-vote-posterior", source,
+                                  "--out-dir", str(out), "-q"])
+        assert res.exit_code == 0, res.output
+        np.testing.assert_allclose(np.load(out / "needs_vote.npy"), want)
+
+
+def test_report_and_identify_give_one_needs_vote_score(crowd):
+    from crowdwise.plots.analysis import CrowdAnalysis
+
+    votes = cio.load_votes(crowd)
+    analysis = CrowdAnalysis(votes)
+    scores = identify.CrowdScores(votes)
+    np.testing.assert_allclose(analysis.needs_vote, scores.needs_vote(), rtol=1e-6, atol=1e-12)
+    assert analysis.needs_vote_posterior == scores.needs_vote_source == "Dawid-Skene"

@@ -118,6 +118,9 @@ def command(
     = 0,
     duplicates: Duplicates = "keep",
     columns: Columns = None,
+    needs_vote_posterior: Annotated[str, typer.Option(
+        "--needs-vote-posterior", help="Posterior of the needs-vote score: auto (Dawid-Skene when it can run, "
+                                       "else vote shares; as `crowdwise report`), ds or shares.")] = "auto",
     strict: Strict = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
@@ -193,7 +196,7 @@ def command(
             raise InputError(exc.problem + what, source=dataset,
                              fix=exc.fix.replace("leave spam-score out", "leave spam-score out of -s")) from None
 
-    crowd = CrowdScores(votes, random_state=seed)
+    crowd = CrowdScores(votes, random_state=seed, needs_vote_posterior=needs_vote_posterior)
     scores: dict[str, Any] = {}  # name -> identify.Score
     for name in (m for m in methods if m not in LEARNING_METHODS):
         what = "Dawid-Skene" if name in ("trace", "spam-score") and "ds" not in vars(crowd) else name

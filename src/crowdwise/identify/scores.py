@@ -20,8 +20,11 @@ from ..votes import Votes
 from ._check import check_votes
 from .workers import DENSE_CONFUSIONS_LIMIT
 
-__all__ = ["SCORES", "Score", "CrowdScores", "score", "drop_spammers", "DroppedSpammers",
+__all__ = ["SCORES", "NEEDS_VOTE_POSTERIORS", "Score", "CrowdScores", "score", "drop_spammers", "DroppedSpammers",
            "DENSE_CONFUSIONS_LIMIT", "check_spam_score_size"]
+
+#: the posteriors the needs-another-vote score can read (see CrowdScores)
+NEEDS_VOTE_POSTERIORS = ("auto", "ds", "shares")
 
 #: name -> (what it scores: "task", "worker" or "dataset"; file stem and column title)
 SCORES: dict[str, tuple[str, str]] = {
@@ -95,6 +98,13 @@ class CrowdScores:
     dense_ds : bool, default=False
         Fit DS in its dense mode (``sparse=False``), as the figures need every worker's
         K x K matrix; by default DS chooses its mode by size.
+    needs_vote_posterior : {"auto", "ds", "shares"}, default="auto"
+        The posterior of the needs-another-vote score
+        (:func:`~crowdwise.identify.needs_another_vote`): the Dawid-Skene posterior
+        (``"ds"``), the Laplace-smoothed vote shares (``"shares"``), or DS when it can run
+        and the shares when DS refuses (memory budget at large K). ``needs_vote_source``
+        tells which one was used. ``crowdwise identify`` and ``crowdwise report`` share
+        this score and this default (``--needs-vote-posterior``).
 
     Examples
     --------
@@ -109,11 +119,34 @@ class CrowdScores:
     """
 
     def __init__(self, votes: Votes, *, random_state: int | None = 0, confusions: Any = None,
-                 dense_ds: bool = False) -> None:
+                 dense_ds: bool = False, needs_vote_posterior: str = "auto") -> None:
         self.votes = check_votes(votes, "CrowdScores")
+        if needs_vote_posterior not in NEEDS_VOTE_POSTERIORS:
+            raise InputError(f"unknown needs-vote posterior {needs_vote_posterior!r}",
+                             fix=f"use one of {', '.join(NEEDS_VOTE_POSTERIORS)}")
         self.random_state = random_state
         self._given_confusions = confusions
         self.dense_ds = dense_ds
+        self.needs_vote_posterior = needs_vote_posterior
+        self.needs_vote_source: str | None = None
+
+    def needs_vote(self) -> np.ndarray:
+        """The needs-another-vote score with the posterior of ``needs_vote_posterior``
+        (``needs_vote_source`` says which was used)."""
+        from ..errors import CrowdwiseError
+        from .tasks import needs_another_vote
+
+        if self.needs_vote_posterior != "shares":
+            try:
+                probas = self.ds.probas_
+            except CrowdwiseError:  # DS refuses (memory budget at large K)
+                if self.needs_vote_posterior == "ds":
+                    raise
+            else:
+                self.needs_vote_source = "Dawid-Skene"
+                return needs_another_vote(self.votes, probas=probas)
+        self.needs_vote_source = "Laplace-smoothed vote shares"
+        return needs_another_vote(self.votes)
 
     @cached_property
     def ds(self) -> Any:
@@ -152,7 +185,7 @@ class CrowdScores:
         if name == "glad-difficulty":
             return tasks.task_difficulty_glad(v, random_state=self.random_state)
         if name == "needs-vote":
-            return tasks.needs_another_vote(v)
+            return self.needs_vote()
         if name == "trace":
             return workers.worker_trace_ds(v, confusions=self.confusions)
         if name == "spam-score":

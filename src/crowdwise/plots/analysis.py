@@ -48,7 +48,9 @@ class CrowdAnalysis:
     ability : GLAD ability per worker (:func:`crowdwise.identify.worker_ability_glad`)
     agreement, agreement_n : :func:`crowdwise.identify.worker_agreement` (majority vote)
     needs_vote : :func:`crowdwise.identify.needs_another_vote` with the DS posterior (the
-        library's default posterior when DS cannot run; ``needs_vote_posterior`` says which)
+        vote shares when DS cannot run; ``needs_vote_posterior`` says which): the rule
+        ``"auto"`` of :class:`~crowdwise.identify.CrowdScores`, the default of
+        ``crowdwise identify`` too
     alpha : :func:`crowdwise.identify.krippendorff_alpha`
     runs, summary : :func:`~crowdwise.evaluate.benchmark.run_benchmark` and its
         :func:`~crowdwise.evaluate.benchmark.summary_table`
