@@ -21,7 +21,7 @@ from ..errors import InputError
 from ._base import Aggregator
 
 __all__ = ["register", "get_strategy", "make_strategy", "parse_spec", "available", "aliases_of", "StrategyInfo",
-           "ALIASES"]
+           "ALIASES", "CROWDKIT_COUNTERPARTS"]
 
 #: other names of registered strategies (lower case -> registry name): peerannot's
 #: strategy names and the class names of crowd-kit's aggregators. They resolve like the
@@ -36,6 +36,26 @@ ALIASES: dict[str, str] = {
     "majorityvote": "MV", "dawidskene": "DS", "onecoindawidskene": "OneCoinDS", "zerobasedskill": "ZBS",
     # the same method under another name
     "bcc": "IBCC",
+}
+
+#: crowd-kit's classification aggregators (crowd-kit 1.4.2) and their crowdwise strategy, or
+#: why there is none (the "Coming from crowd-kit" page prints this table)
+CROWDKIT_COUNTERPARTS: dict[str, str] = {
+    "MajorityVote": "MV",
+    "Wawa": "WAWA",
+    "ZeroBasedSkill": "ZBS",
+    "DawidSkene": "DS",
+    "OneCoinDawidSkene": "OneCoinDS",
+    "GLAD": "GLAD",
+    "MACE": "MACE",
+    "MMSR": "MMSR",
+    "KOS": "KOS",
+    "GoldMajorityVote": "none: worker accuracies from gold answers weigh the votes; in crowdwise gold labels "
+                        "are given to the models that use them, fit(votes, gold={task: class}) of DS, "
+                        "OneCoinDS, GLAD, DSWC",
+    "HRRASA": "none: it aggregates by embeddings of the answers (texts), which crowdwise does not take",
+    "BinaryRelevance": "none: multi-label aggregation (several labels per item); crowdwise aggregates "
+                       "single-label classification",
 }
 
 
