@@ -38,7 +38,7 @@ def test_aggregate_deep_writes_labels_confusions_model_and_results(crowd, tmp_pa
     run("aggregate-deep", str(folder), "-s", "GeoCrowdNet-F[lambda=0.01]", "-m", "mlp", "--hidden", "16",
         "--features-train", str(root / "train.npy"), "--features-test", str(root / "test.npy"),
         "--test-truth", str(root / "test_truth.txt"), "--epochs", "15", "--lr", "0.01", "--threads", "1",
-        "-o", str(out), "--quiet")
+        "--out-dir", str(out), "--quiet")
     votes = io.load_votes(folder)
     stem = "sim_geocrowdnet-f[lambda=0.01]"
     soft = np.load(out / "labels" / f"labels_{stem}.npy")
@@ -81,7 +81,7 @@ def test_aggregate_deep_conal_default_output_is_the_dataset_folder(crowd, tmp_pa
 def test_aggregate_deep_bad_input_is_one_line(crowd, tmp_path):
     folder, root, _, _ = crowd
     bad = runner.invoke(app, ["aggregate-deep", str(folder), "-s", "CrowdLayer[lam=1]", "--features-train",
-                              str(root / "train.npy"), "-o", str(tmp_path)])
+                              str(root / "train.npy"), "--out-dir", str(tmp_path)])
     assert bad.exit_code != 0
     assert "CrowdLayer has no parameter 'lam'" in str(bad.exception) + bad.output
     short = root / "short.npy"
@@ -101,7 +101,7 @@ def test_aggregate_deep_standardize_trains_on_features_scaled_by_the_training_st
     run("aggregate-deep", str(folder), "-s", "CrowdLayer", "-m", "mlp", "--hidden", "16", "--standardize",
         "--features-train", str(far / "train.npy"), "--features-test", str(far / "test.npy"),
         "--test-truth", str(root / "test_truth.txt"), "--epochs", "15", "--lr", "0.01", "--threads", "1",
-        "-o", str(out), "--quiet")
+        "--out-dir", str(out), "--quiet")
     res = json.loads((out / "results" / "sim_crowdlayer.json").read_text())
     from crowdwise.learn.models import build_model
 

@@ -57,7 +57,7 @@ def test_prune_writes_a_smaller_data_set_that_loads_again(crowd, tmp_path):
     folder, x = crowd
     new = tmp_path / "pruned"
     run("identify", str(folder), "-s", "waum", "--features-train", str(x), "--out-dir", str(tmp_path / "id"),
-        "--prune", "0.1", "-o", str(new), *TRAIN)
+        "--prune", "0.1", "--new-dataset", str(new), *TRAIN)
     votes = io.load_votes(folder)
     scores = np.load(tmp_path / "id" / "waum.npy")
     keep = prune_mask(scores, 0.1)
@@ -84,7 +84,7 @@ def test_prune_per_class_removes_the_quantile_of_each_class(crowd, tmp_path):
     folder, x = crowd
     new = tmp_path / "pc"
     run("identify", str(folder), "-s", "aumc", "--features-train", str(x), "--out-dir", str(tmp_path / "id"),
-        "--prune", "0.2", "--per-class", "-o", str(new), "--margin", "psi1", *TRAIN)  # logit margins: no ties
+        "--prune", "0.2", "--per-class", "--new-dataset", str(new), "--margin", "psi1", *TRAIN)  # logit margins: no ties
     votes = io.load_votes(folder)
     scores = np.load(tmp_path / "id" / "aumc.npy")
     mv = MajorityVote(random_state=0).fit(votes).labels_
@@ -111,8 +111,8 @@ def test_aum_with_labels_file_and_bad_requests(crowd, tmp_path):
 
     assert "aum needs the labels" in fails("-s", "aum", "--features-train", str(x))
     assert "exactly one of" in fails("-s", "aum,waum", "--labels", str(folder / "ground_truth.npy"), "--prune",
-                                     "0.1", "-o", str(tmp_path / "z"), "--features-train", str(x))
-    assert "overwrite the input" in fails("-s", "waum", "--prune", "0.1", "-o", str(folder), "--features-train", str(x))
+                                     "0.1", "--new-dataset", str(tmp_path / "z"), "--features-train", str(x))
+    assert "overwrite the input" in fails("-s", "waum", "--prune", "0.1", "--new-dataset", str(folder), "--features-train", str(x))
     assert "--per-class applies to --prune" in fails("-s", "waum", "--per-class", "--features-train", str(x))
     assert "unknown margin" in fails("-s", "aumc", "--margin", "psi9", "--features-train", str(x), "--out-dir",
                                      str(tmp_path), *TRAIN)
@@ -153,7 +153,7 @@ def test_prune_on_an_image_folder_links_the_kept_images(tmp_path):
             Image.fromarray(pixels).save(d / f"img-{i}.png")
     new = tmp_path / "pruned"
     run("identify", str(root), "-s", "aumc", "-m", "resnet18", "--img-size", "16", "--epochs", "1", "--batch-size",
-        "8", "--margin", "psi1", "--prune", "0.25", "-o", str(new), "--out-dir", str(tmp_path / "id"),
+        "8", "--margin", "psi1", "--prune", "0.25", "--new-dataset", str(new), "--out-dir", str(tmp_path / "id"),
         "--threads", "1", "--quiet")
     kept = pd.read_csv(new / "pruned.csv")["kept"].to_numpy()
     assert (~kept).sum() == 4  # 16 distinct logit margins: floor(0.25 * 15) + 1
@@ -173,7 +173,7 @@ def test_standardize_scores_on_scaled_features_and_prunes_the_original_ones(crow
     np.save(far, (np.load(x) * 20.0 + 500.0).astype(np.float32))
     new = tmp_path / "pruned"
     run("identify", str(folder), "-s", "waum", "--features-train", str(far), "--standardize",
-        "--out-dir", str(tmp_path / "id"), "--prune", "0.1", "-o", str(new), *TRAIN)
+        "--out-dir", str(tmp_path / "id"), "--prune", "0.1", "--new-dataset", str(new), *TRAIN)
     votes = io.load_votes(folder)
     cfg = make_config(epochs=4, batch_size=64, optimizer="adam", lr=1e-3, momentum=0.9, weight_decay=0.0,
                       scheduler="none", milestones=None, seed=0, device=None, threads=1)

@@ -39,7 +39,7 @@ def test_train_on_mv_labels_writes_checked_results(feats, tmp_path):
     root, arr = feats
     out = tmp_path / "out"
     run("train", str(root), "--labels", str(root / "labels" / "labels_feats0_mv.npy"), "-m", "mlp",
-        "--hidden", "16", "--top-k", "2,5", *_feature_args(root), *FAST, "-o", str(out))
+        "--hidden", "16", "--top-k", "2,5", *_feature_args(root), *FAST, "--out-dir", str(out))
     res = json.loads((out / "results.json").read_text())
     assert res["test_accuracy"] > 0.95 and res["test_n"] == 90
     assert 0 <= res["test_ece"] <= 1 and res["test_top2_accuracy"] >= res["test_accuracy"]
@@ -66,11 +66,11 @@ def test_train_on_mv_labels_writes_checked_results(feats, tmp_path):
 def test_soft_csv_and_gold_labels(feats, tmp_path):
     root, _ = feats
     run("train", str(root), "--labels", str(root / "labels" / "labels_feats0_naivesoft.csv"), "--hidden", "16",
-        *_feature_args(root), *FAST, "-o", str(tmp_path / "soft"))
+        *_feature_args(root), *FAST, "--out-dir", str(tmp_path / "soft"))
     soft = json.loads((tmp_path / "soft" / "results.json").read_text())
     assert soft["settings"]["targets"] == "soft" and soft["test_accuracy"] > 0.95
     res = run("train", str(root), "--labels", "gold", "--train-truth", str(root / "train_truth.txt"), "--hidden",
-              "16", *_feature_args(root), *FAST[:-1], "-o", str(tmp_path / "gold"))  # with progress and summary
+              "16", *_feature_args(root), *FAST[:-1], "--out-dir", str(tmp_path / "gold"))  # with progress and summary
     gold = json.loads((tmp_path / "gold" / "results.json").read_text())
     assert gold["settings"]["labels"] == "gold" and gold["test_accuracy"] > 0.95
     flat = res.output.replace("\n", "")  # rich wraps long lines at the terminal width
@@ -81,8 +81,8 @@ def test_same_seed_same_results(feats, tmp_path):
     root, _ = feats
     args = ("train", str(root), "--labels", str(root / "labels" / "labels_feats0_mv.npy"), "--hidden", "8",
             *_feature_args(root), *FAST)
-    run(*args, "-o", str(tmp_path / "a"), "--seed", "3")
-    run(*args, "-o", str(tmp_path / "b"), "--seed", "3")
+    run(*args, "--out-dir", str(tmp_path / "a"), "--seed", "3")
+    run(*args, "--out-dir", str(tmp_path / "b"), "--seed", "3")
     a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
     b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -94,7 +94,7 @@ def test_train_on_images(tmp_path):
     out = tmp_path / "out"
     run("train", str(tmp_path / "votes.csv"), "--labels", str(tmp_path / "labels" / "labels_votes_mv.npy"),
         "-m", "resnet18", "--small-images", "--img-size", "8", "--augment", "--epochs", "2", "--batch-size", "6",
-        "--threads", "1", "-q", "-o", str(out))
+        "--threads", "1", "-q", "--out-dir", str(out))
     res = json.loads((out / "results.json").read_text())
     assert res["settings"]["kind"] == "images" and res["test_n"] == 6 and res["n_val"] == 6
     assert res["classes"] == ["blue", "green", "red"] and res["settings"]["augment"] is True
@@ -152,7 +152,7 @@ def test_peerannot_folder_with_images_and_same_seed(tmp_path):
     for name in ("a", "b"):
         run("train", str(tmp_path), "--labels", str(labels), "-m", "resnet18", "--small-images", "--img-size", "8",
             "--augment", "--epochs", "1", "--batch-size", "5", "--threads", "1", "--seed", "2", "-q",
-            "-o", str(tmp_path / name))
+            "--out-dir", str(tmp_path / name))
         outs.append(torch.load(tmp_path / name / "model.pt", weights_only=True))
         res = json.loads((tmp_path / name / "results.json").read_text())
         assert res["settings"]["targets"] == "soft" and res["n_train"] == 9
@@ -214,7 +214,7 @@ def test_readme_labelme_train_command_is_the_recipe_of_the_figures(feats, tmp_pa
             for a in (k, opts[k])]
     out = tmp_path / "readme"
     run("train", str(root), "--labels", str(root / "labels" / "labels_feats0_mv.npy"), "--hidden", "8",
-        *_feature_args(root), *keep, "--epochs", "2", "--threads", "1", "--device", "cpu", "-q", "-o", str(out))
+        *_feature_args(root), *keep, "--epochs", "2", "--threads", "1", "--device", "cpu", "-q", "--out-dir", str(out))
     settings = json.loads((out / "results.json").read_text())["settings"]
     for key in ("batch_size", "optimizer", "lr", "weight_decay", "scheduler"):
         assert settings[key] == recipe[key], key
@@ -232,11 +232,11 @@ def test_readme_names_the_files_aggregate_deep_writes(feats, tmp_path):
     root, _ = feats
     out = tmp_path / "deep"
     run("aggregate-deep", str(root), "-s", "CrowdLayer", *_feature_args(root), "--epochs", "2", "--threads", "1",
-        "--device", "cpu", "-q", "-o", str(out))
+        "--device", "cpu", "-q", "--out-dir", str(out))
     for p in named:
         assert (out / p.replace("<data>", "feats0").replace("<strategy>", "crowdlayer")).is_file(), p
-    # and the LabelMe example's comment points at the file its -o and data name give
+    # and the LabelMe example's comment points at the file its --out-dir and data name give
     tokens = _readme_command("aggregate-deep")
-    out_dir = tokens[tokens.index("-o") + 1]
-    comment = text[text.index(f"-o {out_dir}"):].splitlines()[0]
+    out_dir = tokens[tokens.index("--out-dir") + 1]
+    comment = text[text.index(f"--out-dir {out_dir}"):].splitlines()[0]
     assert f"{out_dir}/results/labelme_crowdlayer.json" in comment
