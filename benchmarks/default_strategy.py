@@ -86,17 +86,23 @@ def run(crowds, candidates) -> dict[str, dict[str, float]]:
     return rows
 
 
-def table(title: str, rows: dict[str, dict[str, float]], candidates) -> None:
-    cols = ["MV"] + list(candidates)
-    print(f"\n### {title}\n")
+def table(title: str, rows: dict[str, dict[str, float]], candidates, *, baseline: str = "MV",
+          heading: str = "### {}", best: bool = False) -> None:
+    """Markdown table of accuracies (a row per crowd, a column per strategy), with the mean
+    and the worst (and, with ``best``, the best) gap to the ``baseline`` column in points."""
+    cols = list(dict.fromkeys([baseline, *candidates]))
+    print("\n" + heading.format(title) + "\n")
     print("| crowd | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))
     for name, row in rows.items():
         print(f"| {name} | " + " | ".join(f"{row[c]:.4f}" for c in cols) + " |")
     mean = {c: np.mean([r[c] for r in rows.values()]) for c in cols}
-    worst = {c: min(r[c] - r["MV"] for r in rows.values()) for c in cols}
     print("| **mean** | " + " | ".join(f"{mean[c]:.4f}" for c in cols) + " |")
-    print("| **worst gap to MV (points)** | " + " | ".join(f"{100 * worst[c]:+.1f}" for c in cols) + " |")
+    gaps = {c: [r[c] - r[baseline] for r in rows.values()] for c in cols}
+    print(f"| **worst gap to {baseline} (points)** | " + " | ".join(f"{100 * min(gaps[c]):+.1f}" for c in cols) + " |")
+    if best:
+        print(f"| **best gap to {baseline} (points)** | " + " | ".join(f"{100 * max(gaps[c]):+.1f}" for c in cols)
+              + " |")
 
 
 def real_crowds():

@@ -46,7 +46,8 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from default_strategy import SPARSE, real_crowds, sparse_crowd
+import default_strategy  # noqa: E402
+from default_strategy import SPARSE, real_crowds, sparse_crowd  # noqa: E402
 
 from crowdwise import Votes
 from crowdwise.aggregate import EBDS, OneCoinDS
@@ -176,17 +177,7 @@ def run(crowds, rules) -> dict[str, dict[str, float]]:
 
 
 def table(title: str, rows, rules) -> None:
-    print(f"\n**{title}**\n")
-    print("| crowd | " + " | ".join(rules) + " |")
-    print("|---|" + "---|" * len(rules))
-    for name, row in rows.items():
-        print(f"| {name} | " + " | ".join(f"{row[r]:.4f}" for r in rules) + " |")
-    mean = {r: np.mean([row[r] for row in rows.values()]) for r in rules}
-    worst = {r: min(row[r] - row["uniform"] for row in rows.values()) for r in rules}
-    best = {r: max(row[r] - row["uniform"] for row in rows.values()) for r in rules}
-    print("| **mean** | " + " | ".join(f"{mean[r]:.4f}" for r in rules) + " |")
-    print("| **worst gap to uniform (points)** | " + " | ".join(f"{100 * worst[r]:+.1f}" for r in rules) + " |")
-    print("| **best gap to uniform (points)** | " + " | ".join(f"{100 * best[r]:+.1f}" for r in rules) + " |")
+    default_strategy.table(title, rows, rules, baseline="uniform", heading="**{}**", best=True)
 
 
 def main() -> None:
