@@ -18,7 +18,9 @@ if TYPE_CHECKING:  # pragma: no cover - imported on first use below
     from .votes import Votes
 
 __version__ = "0.1.0"
-__all__ = ["Votes", "aggregate", "CrowdwiseError", "InputError", "__version__"]
+__all__ = ["Votes", "aggregate", "CrowdwiseError", "InputError", "__version__",
+           # the public submodules, imported on first use like aggregate
+           "evaluate", "identify", "io", "learn", "plots", "simulate"]
 
 
 #: Submodules imported on first attribute access (``crowdwise.io`` after ``import crowdwise``).

@@ -16,7 +16,7 @@ def command(
                                                  "file: CSV/TSV/Parquet (task,worker,label) or answers.json.")],
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy name, with options in brackets: "
                                           "MV, DS, 'PlantNet\\[theta_conf=2]'. See `crowdwise agginfo`. Default: auto "
-                                          "(FastDS, or WAWA when its confusions would not fit in memory; see "
+                                          "(EBDS, or WAWA when its confusions would not fit in memory; see "
                                           "docs/benchmarks/accuracy.md).")] = "auto",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Labels table keyed by the original "
                                                    "task ids (.csv, .tsv or .parquet); the .npy is then written beside "
