@@ -113,6 +113,8 @@ CASES = {
     "report into a folder": (_good, ["report", "{d}/v.csv", "-o", "{d}"]),
     "plot unknown figure": (_good, ["plot", "{d}/v.csv", "nonsense", "--out-dir", "{d}/figs"]),
     "benchmark without truth": (_good, ["benchmark", "{d}/v.csv", "-s", "MV"]),
+    "install unknown data set": (lambda d: None, ["install", "bluebrids"]),
+    "datasets info unknown name": (lambda d: None, ["datasets", "info", "labelmee"]),
 }
 
 

@@ -61,6 +61,8 @@ VERBS = [
     ("benchmark", "benchmark"),
     ("report", "report"),
     ("plot", "plot"),
+    ("datasets", "datasets"),
+    ("install", "install"),
 ]
 
 def _no_metavar_on_flags() -> None:

@@ -1,0 +1,50 @@
+"""`crowdwise install`: download, verify and convert registered data sets (peerannot's verb)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ._options import Quiet
+
+
+def command(
+    names: Annotated[Optional[list[str]], typer.Argument(
+        help="Registered data-set names (`crowdwise datasets` lists them).", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Install every registered set.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Reinstall a set already installed (the new copy "
+                                                        "replaces the old one once complete).")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Download registered real data sets from their original public sources (pinned
+    commits), verify every file's SHA-256, convert them to votes.csv and truth.csv and cache
+    them ($CROWDWISE_DATA, else the user data folder; $CROWDWISE_MIRROR replaces
+    https://raw.githubusercontent.com). A set already installed is left as it is unless
+    --force. Prints each set's licence and citation."""
+    from rich.markup import escape
+
+    from .. import datasets
+    from ..errors import InputError
+    from ._common import console
+
+    wanted = list(names or [])
+    if all_:
+        wanted += [d.name for d in datasets.available()]
+    if not wanted:
+        raise InputError("no data-set name given", fix="name one or more (`crowdwise datasets` lists them), or --all")
+    entries = [datasets.info(n) for n in wanted]  # every name checked before anything is fetched
+    entries = list({d.name: d for d in entries}.values())
+    before = set(datasets.installed())
+    paths = datasets.install([d.name for d in entries], force=force, progress=False if quiet else None)
+    if quiet:
+        return
+    for d, path in zip(entries, paths):
+        if d.name in before and not force:
+            console.print(f"{d.name}: already installed in {escape(str(path))} (--force reinstalls it)",
+                          soft_wrap=True, highlight=False)
+            continue
+        console.print(f"{d.name}: installed in {escape(str(path))} ({d.n_tasks} tasks, {d.n_workers} workers, "
+                      f"{d.n_votes} votes)", soft_wrap=True, highlight=False)
+        console.print(f"  licence: {escape(d.licence)}", soft_wrap=True, highlight=False)
+        console.print(f"  cite: {escape(d.citation)}", soft_wrap=True, highlight=False)
