@@ -59,6 +59,30 @@ def fit_with_progress(model, votes, description: str, *, quiet: bool = False):
 TRUTH_FILES = ("ground_truth.npy", "truth.csv")
 
 
+def resolve_dataset(dataset: Path) -> tuple[Path, Path]:
+    """Where the data of a DATASET argument are, and the folder its outputs default to.
+
+    A path is itself (outputs beside it: its folder, or the folder of a votes file). A name
+    that is no path but a registered data set (`crowdwise datasets`) names the installed
+    set: its data are read from the cache, its outputs default to the current folder (the
+    cache is never written by a verb). A registered set that is not installed is one error
+    line saying how to install it."""
+    if dataset.exists() or len(dataset.parts) != 1:
+        return dataset, (dataset if dataset.is_dir() else dataset.parent)
+    from .. import datasets
+    from ..errors import InputError
+
+    name = str(dataset)
+    registered = {info.name.lower(): info.name for info in datasets.available()}
+    if name.lower() not in registered:
+        return dataset, dataset.parent  # the reader says "no such file or folder"
+    name = registered[name.lower()]
+    if name not in datasets.installed():
+        raise InputError(f"{name!r} is a registered data set that is not installed here",
+                         fix=f"run `crowdwise install {name}` (or give the path of a data set)")
+    return datasets.path(name), Path.cwd()
+
+
 def folder_truth(dataset: Path, truth: Path | None) -> Path | None:
     """``truth`` when given, else the data-set folder's ``ground_truth.npy`` or ``truth.csv``
     (for a votes file: the files beside it), else None."""

@@ -55,7 +55,7 @@ def command(
     from ..aggregate import make_strategy
     from ..io import check_output_path, output_set, output_stem, safe_name
     from ._common import (console, fit_with_progress, folder_truth, input_files, load_dataset_votes, peerannot_files,
-                          progress)
+                          progress, resolve_dataset)
 
     from ..errors import InputError
 
@@ -65,10 +65,10 @@ def command(
     if truth is not None and not truth.exists():
         raise InputError("truth file not found", source=truth, fix="check the path")
     model = make_strategy(strategy, random_state=seed)
+    dataset, folder = resolve_dataset(dataset)  # a registered name: read from the cache, write here
     with progress(f"reading {dataset}", quiet=quiet):
         votes = load_dataset_votes(dataset, duplicates=duplicates, strict=strict, columns=columns, answers_file=answers_file,
                                    metadata_path=metadata_path, **({} if n_classes is None else {"n_classes": n_classes}))
-    folder = dataset if dataset.is_dir() else dataset.parent
     name = safe_name(votes.name or dataset.stem)
     # --hard: its own file (peerannot's name), so that the soft labels of an earlier run stay
     suffix = "_hard" if hard else ""

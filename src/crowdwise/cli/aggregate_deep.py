@@ -53,7 +53,7 @@ def command(
     from ..learn.crowd_layers import parse_crowd_spec
     from ..io import output_stem
     from ..io import check_output_path, output_set, safe_name
-    from ._common import console, input_files, load_dataset_votes, progress
+    from ._common import console, input_files, load_dataset_votes, progress, resolve_dataset
     from ._options import pick_folder
 
     output = pick_folder("aggregate-deep", out_dir, old_output, "-o/--output")
@@ -64,7 +64,7 @@ def command(
                       device=device, threads=threads)
     if head_lr is not None and not head_lr > 0:
         raise InputError(f"--head-lr {head_lr} must be > 0", fix="give a positive learning rate, e.g. 0.01")
-    folder = dataset if dataset.is_dir() else dataset.parent
+    dataset, folder = resolve_dataset(dataset)
     out = output or folder
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder", source=out, fix="give --out-dir a folder")

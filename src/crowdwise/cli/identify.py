@@ -137,10 +137,11 @@ def command(
     from ..identify.scores import CrowdScores, check_spam_score_size
     from ..io import check_output_path, output_set
     from ..io.scores import save_scores, score_paths
-    from ._common import console, input_files, load_dataset_votes, progress
+    from ._common import console, input_files, load_dataset_votes, progress, resolve_dataset
     from ._options import pick_folder
 
     output = pick_folder("identify", new_dataset, old_output, "-o/--output", new_flag="--new-dataset")
+    dataset, folder = resolve_dataset(dataset)  # a registered name: read from the cache, write here
     methods = _parse_methods(method)
     learning = [m for m in methods if m in LEARNING_METHODS]
     if drop_spammers is None and prune is None and output is not None:
@@ -179,7 +180,6 @@ def command(
 
         methods = [m for m in DEFAULT_METHODS
                    if m != "spam-score" or 8.0 * votes.n_workers * votes.n_classes ** 2 <= DENSE_CONFUSIONS_LIMIT]
-    folder = dataset if dataset.is_dir() else dataset.parent
     out_dir = out_dir or folder / "identification"
     inputs = input_files(dataset, labels, features_train, features_val, features_test, train_truth, val_truth,
                          test_truth, Path(confusions_spec) if confusions_spec.lower().endswith(".npy") else None)

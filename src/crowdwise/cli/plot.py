@@ -51,7 +51,7 @@ def command(
     from ..plots import require_matplotlib, to_png
     from ..plots.analysis import CrowdAnalysis
     from ..plots.figures import FIGURES, make_figure
-    from ._common import console, folder_truth, load_dataset_votes, progress
+    from ._common import console, folder_truth, load_dataset_votes, progress, resolve_dataset
     from ._options import pick_folder
 
     output = pick_folder("plot", out_dir, old_output, "-o/--output") or Path(".")
@@ -65,6 +65,7 @@ def command(
     if dataset is None or not names:
         raise InputError("name the data set and at least one figure",
                          fix=f"crowdwise plot DATASET FIGURE... --out-dir DIR, figures: {', '.join(FIGURES)} or all")
+    dataset, _ = resolve_dataset(dataset)  # a registered name: read from the cache
     truth = folder_truth(dataset, truth)  # the folder's ground_truth.npy / truth.csv when -t is not given
     if "all" in names:
         names = [n for n, spec in FIGURES.items() if truth is not None or not spec.needs_truth]

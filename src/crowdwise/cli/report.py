@@ -46,7 +46,7 @@ def command(
     from ..plots.analysis import CrowdAnalysis
     from ..plots.report import write_report
     from ..io import check_output_path, output_set
-    from ._common import console, err_console, folder_truth, input_files, load_dataset_votes
+    from ._common import console, err_console, folder_truth, input_files, load_dataset_votes, resolve_dataset
 
     require_matplotlib()
     if output.exists() and output.is_dir():
@@ -55,6 +55,7 @@ def command(
         raise InputError(f"--seeds and --top must be at least 1 and --dpi positive, got {seeds}, {top} and {dpi}",
                          fix="e.g. --seeds 3 --top 20 --dpi 100")
     specs = [s.strip() for s in split_specs(strategies) if s.strip()]
+    dataset, _ = resolve_dataset(dataset)  # a registered name: read from the cache
     truth = folder_truth(dataset, truth)  # the folder's ground_truth.npy / truth.csv when -t is not given
     if truth is not None:
         if not specs:

@@ -98,7 +98,7 @@ def command(
     from ..learn.models import build_model, default_device
     from ..learn.train import TrainConfig, evaluate, fit
     from ..io import check_output_path, output_set, safe_name
-    from ._common import console, input_files, load_dataset_votes, progress
+    from ._common import console, input_files, load_dataset_votes, progress, resolve_dataset
     from ._options import pick_folder
 
     output = pick_folder("train", out_dir, old_output, "-o/--output")
@@ -121,9 +121,10 @@ def command(
     if weights is not None and not weights.is_file():
         raise InputError("no such weights file", source=weights, fix="pass a local state-dict file")
 
+    dataset, out_base = resolve_dataset(dataset)  # a registered name: read from the cache, write here
+    folder = dataset if dataset.is_dir() else dataset.parent
     with progress(f"reading {dataset}", quiet=quiet):
         votes = load_dataset_votes(dataset)
-        folder = dataset if dataset.is_dir() else dataset.parent
         data = ld.load_task_data(folder, votes, features_train=features_train, features_val=features_val,
                                  features_test=features_test, train_truth=train_truth, val_truth=val_truth,
                                  test_truth=test_truth, id_column=id_column, label_column=label_column)
@@ -157,7 +158,7 @@ def command(
                       hidden=hidden_sizes if model.lower() == "mlp" else (128,), dropout=dropout,
                       freeze_backbone=freeze_backbone, small_images=small_images, seed=seed)
     stem = "gold" if gold else safe_name(labels_path.stem.removeprefix("labels_"))
-    out_dir = output or folder / "results" / f"train_{stem}_{safe_name(model.lower())}"
+    out_dir = output or out_base / "results" / f"train_{stem}_{safe_name(model.lower())}"
     inputs = input_files(dataset, labels_path, features_train, features_val, features_test, train_truth, val_truth,
                          test_truth, weights)
     for name in ("model.pt", "test_proba.npy", "reliability.png", "results.json"):
