@@ -154,3 +154,10 @@ def test_strength_must_be_positive(bad):
     v, _ = _sparse_crowd(0)
     with pytest.raises(InputError, match="strength"):
         EBDS(strength=bad).fit(v)
+
+
+def test_ds_prior_auto_points_to_ebds():
+    from crowdwise.aggregate import make_strategy
+
+    with pytest.raises(InputError, match="use the strategy EBDS"):
+        make_strategy("DS[prior=auto]")

@@ -122,7 +122,9 @@ class DawidSkene(EMStrategy):
         then decide the stop test.
     prior : float, default=0.0
         Dirichlet smoothing ``a`` added to every confusion count (Passonneau & Carpenter
-        2014); ``a > 0`` keeps workers with few votes from getting 0/1 confusions.
+        2014); ``a > 0`` keeps workers with few votes from getting 0/1 confusions. For a
+        prior learnt from the pool (each worker shrunk toward a population confusion, the
+        remedy for sparse crowds) use :class:`~crowdwise.aggregate.EBDS`.
     init : {"naivesoft", "mv"}, fitted DS model, or mapping, default="naivesoft"
         Initial task posteriors: vote shares, one-hot majority vote (a tie shared
         equally between the tied classes, not broken by class index), or the posteriors
@@ -287,7 +289,8 @@ class DawidSkene(EMStrategy):
         return self.init
 
     parameter_rules = {
-        "prior": Real(0, help="the Dirichlet smoothing count added to each confusion cell"),
+        "prior": Real(0, help="the Dirichlet smoothing count added to each confusion cell (for a prior learnt "
+                              "from all workers, use the strategy EBDS)"),
         "init": Options("naivesoft", "mv", noun="an initialisation")
         | Satisfies(lambda v: hasattr(v, "confusions_"), "a fitted DS model")
         | Satisfies(lambda v: isinstance(v, Mapping), "a {worker id: K x K confusion} mapping"),

@@ -214,7 +214,8 @@ def make_strategy(spec: str | Aggregator, **overrides: Any) -> Aggregator:
         if k not in names:
             raise InputError(f"strategy {info.name} has no parameter {k!r}",
                              fix=f"use one of {', '.join(sorted(names)) or '(none)'}")
-        _check_type(info.name, k, v, info.defaults.get(k, signature[k].default))
+        rule = info.cls.all_parameter_rules().get(k)
+        _check_type(info.name, k, v, info.defaults.get(k, signature[k].default), getattr(rule, "help", "") or "")
         kwargs[k] = v
     for k, v in overrides.items():
         if k in names and k not in params:
@@ -228,7 +229,7 @@ def make_strategy(spec: str | Aggregator, **overrides: Any) -> Aggregator:
     return model
 
 
-def _check_type(strategy: str, name: str, value: Any, default: Any) -> None:
+def _check_type(strategy: str, name: str, value: Any, default: Any, meaning: str = "") -> None:
     """A text value where the parameter takes a number or a boolean is a typo on the command
     line (``DS[max_iter=abc]``): say so here rather than fail inside ``fit``."""
     if not isinstance(value, str):
@@ -240,7 +241,7 @@ def _check_type(strategy: str, name: str, value: Any, default: Any) -> None:
     else:
         return
     raise InputError(f"parameter {name} of strategy {strategy} must be {kind}, got {value!r}",
-                     fix=f"write e.g. {strategy}[{name}={example}]")
+                     fix=f"write e.g. {strategy}[{name}={example}]" + (f" ({name}: {meaning})" if meaning else ""))
 
 
 def _ensure_loaded() -> None:
