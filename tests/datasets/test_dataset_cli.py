@@ -5,9 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pandas as pd
+import pytest
+
 from typer.testing import CliRunner
 
 from crowdwise.cli.main import app
+from crowdwise.evaluate.benchmark import load_benchmark_data, run_benchmark
 
 runner = CliRunner()
 
@@ -20,13 +24,18 @@ def test_datasets_lists_the_registry_and_what_is_installed(mirror, cache):
     res = runner.invoke(app, ["datasets", "--plain"])
     assert res.exit_code == 0, res.output
     lines = [line.split("\t") for line in res.output.splitlines()]
-    assert lines[0] == ["name", "tasks", "workers", "classes", "votes", "truth", "extra", "licence", "installed"]
-    assert len(lines) == 17
-    assert lines[1] == ["bluebirds", "108", "39", "2", "4212", "108", "", "BSD-style", "no"]
-    assert ["labelme", "1000", "59", "8", "2547", "1000", "features", "not stated", "no"] in lines
+    assert lines[0] == ["name", "tasks", "workers", "classes", "votes", "truth", "extra", "licence", "installed",
+                        "status"]
+    assert len(lines) == 1 + 16 + 5
+    assert lines[1] == ["bluebirds", "108", "39", "2", "4212", "108", "", "BSD-style", "no", "tested"]
+    assert ["labelme", "1000", "59", "8", "2547", "1000", "features", "not stated", "no", "tested"] in lines
+    assert [r[-1] for r in lines[1:]] == ["tested"] * 16 + ["unverified"] * 5
+    assert ["plantnet_swe", "6699593", "823251", "11425", "9005108", "26811", "", "not checked", "no",
+            "unverified"] in lines
+    assert ["relevance-2", "?", "?", "2", "?", "?", "", "not stated", "no", "unverified"] in lines
     runner.invoke(app, ["install", "bluebirds", "-q"])
     res = runner.invoke(app, ["datasets", "--plain"])
-    assert res.output.splitlines()[1].endswith("\tyes")
+    assert res.output.splitlines()[1].endswith("\tyes\ttested")
     table = runner.invoke(app, ["datasets"], terminal_width=200)
     assert table.exit_code == 0 and "zheng_relevance" in table.output and "Apache" in table.output
 
@@ -50,7 +59,8 @@ def test_install_all(mirror, cache):
     assert res.exit_code == 0, res.output
     from crowdwise import datasets
 
-    assert datasets.installed() == [d.name for d in datasets.available()]
+    assert datasets.installed() == [d.name for d in datasets.available() if d.status == "tested"]
+    assert len(datasets.installed()) == 16
 
 
 def test_datasets_info_and_path(mirror, cache):
@@ -89,3 +99,52 @@ def test_install_from_a_mirror_without_the_file_is_one_line(serve_dir, cache, tm
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr.count("\n") == 1 and "not found (HTTP 404)" in res.stderr
     assert not (cache / "rte").exists()
+
+
+def test_benchmark_takes_registered_names_installing_them(mirror, cache, tmp_path):
+    from crowdwise import datasets
+
+    runner.invoke(app, ["install", "leaves", "-q"])
+    before = sorted(p.relative_to(cache) for p in cache.rglob("*"))
+    out = tmp_path / "acc.md"
+    res = runner.invoke(app, ["benchmark", "leaves", "bluebirds", "-s", "MV[tie=smallest]", "-q", "-o", str(out)],
+                        terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert datasets.installed() == ["bluebirds", "leaves"]  # bluebirds installed on first use
+    text = out.read_text()
+    assert "| leaves |" in text and "| bluebirds |" in text
+    # the figures are those of the same folders given as paths; nothing written into the cache
+    by_path = runner.invoke(app, ["benchmark", str(cache / "bluebirds"), "-s", "MV[tie=smallest]", "-q"],
+                            terminal_width=200)
+    assert by_path.exit_code == 0
+    runs = pd.read_csv(out.with_suffix(".runs.csv")).set_index("dataset")
+    direct = run_benchmark([load_benchmark_data(cache / "bluebirds")], ["MV[tie=smallest]"])
+    assert runs.loc["bluebirds", "accuracy"] == pytest.approx(direct.loc[0, "accuracy"])
+    assert f"MV[tie=smallest] {runs['accuracy'].mean():.4f}" in " ".join(res.output.split())
+    after = sorted(p.relative_to(cache) for p in cache.rglob("*") if not str(p.relative_to(cache)).startswith(
+        ("bluebirds", ".lock")))
+    assert after == [p for p in before if not str(p).startswith(".lock")]
+
+
+def test_benchmark_unknown_name_is_one_line(cache):
+    res = cli("benchmark", "bluebrids", "-s", "MV", "-q")
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert "is neither a folder nor a registered data-set name" in lines[0] and "bluebirds" in lines[0]
+
+
+def test_unverified_sets_are_listed_and_refused_in_one_line(cache):
+    res = cli("install", "cifar10h")
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1 and res.stdout == "", res.stderr
+    assert "'cifar10h' cannot be installed yet" in lines[0] and "no pinned size and SHA-256" in lines[0]
+    assert "https://raw.githubusercontent.com/jcpeterson/cifar-10h/" in lines[0] and "Fix:" in lines[0]
+    # refused before anything is fetched, also beside an installable name
+    both = cli("install", "bluebirds", "plantnet_swe")
+    assert both.returncode == 2 and "'plantnet_swe' cannot be installed yet" in both.stderr
+    assert "https://zenodo.org/records/10782465/files/plantnet_swe.zip" in both.stderr
+    assert not cache.exists() or not any(cache.iterdir())
+    info = runner.invoke(app, ["datasets", "info", "relevance-5"], terminal_width=400)
+    assert "status: unverified" in info.output
+    assert "https://tlk.s3.yandex.net/dataset/crowd-kit/relevance-5.zip" in info.output
+    assert "relevance-5.md5" in info.output and "not pinned" in info.output

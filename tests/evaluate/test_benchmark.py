@@ -126,3 +126,67 @@ def test_crowdkit_strategies_run_on_the_same_votes(tmp_path):
     res = CliRunner().invoke(app, ["benchmark", str(folder), "-s", "MV", "--crowdkit", "MajorityVote,Wawa", "-q"])
     assert res.exit_code == 0, res.output
     assert "ck:MajorityVote" in res.output and "ck:Wawa" in res.output
+
+
+# ------------------------------------------------------------------------ --invalid-as-wrong
+def _twothird_folder(tmp_path):
+    """4 tasks, truth a,a,b,b. TwoThird: t1 (3 votes a) valid a; t2 (a,b) invalid; t3 (b,b,a)
+    valid b; t4 (1 vote b) invalid (fewer than 2 votes). MV[tie=smallest]: a, a, b, b."""
+    folder = tmp_path / "tt"
+    folder.mkdir()
+    rows = [("t1", "w1", "a"), ("t1", "w2", "a"), ("t1", "w3", "a"),
+            ("t2", "w1", "a"), ("t2", "w2", "b"),
+            ("t3", "w1", "b"), ("t3", "w2", "b"), ("t3", "w3", "a"),
+            ("t4", "w1", "b")]
+    (folder / "votes.csv").write_text("task,worker,label\n" + "".join(f"{t},{w},{l}\n" for t, w, l in rows))
+    (folder / "truth.csv").write_text("task,label\nt1,a\nt2,a\nt3,b\nt4,b\n")
+    return folder
+
+
+def test_runner_invalid_as_wrong_hand_computed(tmp_path):
+    data = load_benchmark_data(_twothird_folder(tmp_path))
+    plain = run_benchmark([data], ["TwoThird", "MV[tie=smallest]"]).set_index("strategy")
+    strict = run_benchmark([data], ["TwoThird", "MV[tie=smallest]"], invalid_as_wrong=True).set_index("strategy")
+    # TwoThird: 2 valid tasks, both right -> 1.0 on valid tasks, 2/4 with invalid counted wrong
+    assert plain.loc["TwoThird", "accuracy"] == 1.0 and plain.loc["TwoThird", "share_valid"] == 0.5
+    assert strict.loc["TwoThird", "accuracy"] == 0.5 and strict.loc["TwoThird", "accuracy_valid"] == 1.0
+    assert strict.loc["TwoThird", "classes_retrieved"] == 1.0
+    # MV labels every task: a, a, b, b -> 4/4 either way
+    assert plain.loc["MV[tie=smallest]", "accuracy"] == strict.loc["MV[tie=smallest]", "accuracy"] == 1.0
+    md = to_markdown(strict.reset_index(), "crowdwise benchmark tt --invalid-as-wrong", published=None,
+                     invalid_as_wrong=True)
+    assert "counts as wrong (--invalid-as-wrong)" in md
+    assert "| tt | 0.5000 (50%) | **1.0000** |" in md
+    assert "Accuracy on the valid tasks alone" in md and "| tt | 1.0000 | 1.0000 |" in md
+    assert "Share of the classes of the truth retrieved" in md
+    assert "counts as wrong" not in to_markdown(plain.reset_index(), "x", published=None)
+
+
+def test_cli_benchmark_and_evaluate_invalid_as_wrong(tmp_path):
+    folder = _twothird_folder(tmp_path)
+    out = tmp_path / "acc.md"
+    res = CliRunner().invoke(app, ["benchmark", str(folder), "-s", "TwoThird", "--invalid-as-wrong", "-q",
+                                   "-o", str(out)], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "a task left invalid counts as wrong" in flat and "0.5000 ±" in flat and "1.0000" in flat
+    assert "(on its valid tasks only)" not in flat and "TwoThird 0.5000" in flat
+    runs = pd.read_csv(out.with_suffix(".runs.csv"))
+    assert runs.loc[0, "accuracy"] == 0.5 and runs.loc[0, "accuracy_valid"] == 1.0
+    # evaluate: TwoThird's labels written by aggregate, scored both ways
+    import json
+
+    labels_csv = tmp_path / "tt_labels.csv"
+    agg = CliRunner().invoke(app, ["aggregate", str(folder / "votes.csv"), "-s", "TwoThird", "--hard",
+                                   "-o", str(labels_csv), "-q"])
+    assert agg.exit_code == 0, agg.output
+    hard = next(tmp_path.glob("tt_labels*.csv"))
+    plain = CliRunner().invoke(app, ["evaluate", str(hard), "--truth", str(folder / "truth.csv"), "--json"])
+    strict = CliRunner().invoke(app, ["evaluate", str(hard), "--truth", str(folder / "truth.csv"), "--json",
+                                      "--invalid-as-wrong"])
+    p, s = json.loads(plain.output), json.loads(strict.output)
+    assert p["accuracy"] == 1.0 and p["share_valid"] == 0.5 and not p["invalid_as_wrong"]
+    assert s["accuracy"] == 0.5 and s["accuracy_valid"] == 1.0 and s["invalid_as_wrong"]
+    table = CliRunner().invoke(app, ["evaluate", str(hard), "--truth", str(folder / "truth.csv"),
+                                     "--invalid-as-wrong"], terminal_width=200)
+    assert "accuracy (invalid counted wrong)" in table.output and "accuracy on valid tasks" in table.output

@@ -69,3 +69,39 @@ def test_align_by_id_missing_column_names_the_file():
     assert str(err.value).startswith("votes.csv, line 1 (header): the labels table has no column label")
     with pytest.raises(InputError, match="^the truth table has no column label"):  # no source: as before
         align_labels_by_id(truth, pred)
+
+
+# ------------------------------------------------------------- invalid as wrong (Pl@ntNet's rule)
+def test_invalid_as_wrong_hand_computed():
+    # 6 tasks with truth, 1 without; tasks 3 and 4 invalid (valid mask / label -1)
+    truth = np.array([0, 0, 1, 1, 2, 2, -1])
+    labels = np.array([0, 1, 1, 1, 2, -1, 0])
+    valid = np.array([True, True, True, False, True, True, True])
+    base = evaluate_labels(labels, truth, valid, n_classes=3)
+    r = evaluate_labels(labels, truth, valid, n_classes=3, invalid_as_wrong=True)
+    # valid and known: tasks 0, 1, 2, 4 -> correct 0, 2, 4 (3 of 4)
+    assert base.accuracy == pytest.approx(3 / 4) and base.accuracy_valid == pytest.approx(3 / 4)
+    # invalid counted wrong: 3 correct of the 6 tasks with truth
+    assert r.accuracy == pytest.approx(3 / 6) and r.accuracy_valid == pytest.approx(3 / 4)
+    assert r.invalid_as_wrong and not base.invalid_as_wrong
+    # recall over the whole truth: class0 1/2, class1 1/2 (task 3 invalid), class2 1/2 (task 5 invalid)
+    assert r.macro_recall == pytest.approx(0.5)
+    # without the rule: class0 1/2, class1 1/1, class2 1/1
+    assert base.macro_recall == pytest.approx((0.5 + 1 + 1) / 3)
+    # precision, classes retrieved and the share valid do not depend on the rule
+    assert r.macro_precision == base.macro_precision == pytest.approx((1 + 1 / 2 + 1) / 3)
+    assert r.classes_retrieved == base.classes_retrieved == 1.0
+    assert r.share_valid == base.share_valid == pytest.approx(4 / 6)
+    assert r.n_evaluated == 4 and r.n_truth == 6
+
+
+def test_invalid_as_wrong_classes_retrieved_and_nothing_valid():
+    truth = np.array([0, 1, 2, 2])
+    r = evaluate_labels(np.array([0, -1, -1, 2]), truth, invalid_as_wrong=True)
+    assert r.accuracy == 0.5 and r.accuracy_valid == 1.0
+    assert r.classes_retrieved == pytest.approx(2 / 3)  # class 1 never given a valid label
+    none = evaluate_labels(np.array([-1, -1, -1, -1]), truth, invalid_as_wrong=True)
+    assert none.accuracy == 0.0 and math.isnan(none.accuracy_valid) and none.classes_retrieved == 0.0
+    # every label valid: the two rules agree
+    full = np.array([0, 1, 1, 2])
+    assert evaluate_labels(full, truth, invalid_as_wrong=True).accuracy == evaluate_labels(full, truth).accuracy == 0.75

@@ -51,10 +51,13 @@ def _list(datasets, plain: bool) -> None:
     from ._common import console
 
     have = set(datasets.installed())
-    rows = [(d.name, str(d.n_tasks), str(d.n_workers), str(d.n_classes), str(d.n_votes), str(d.n_truth),
-             "features" if d.features else "", d.licence_short, "yes" if d.name in have else "no")
+    def n(x: int) -> str:
+        return str(x) if x else "?"  # 0: not published by the source
+
+    rows = [(d.name, n(d.n_tasks), n(d.n_workers), n(d.n_classes), n(d.n_votes), n(d.n_truth),
+             "features" if d.features else "", d.licence_short, "yes" if d.name in have else "no", d.status)
             for d in datasets.available()]
-    header = ("name", "tasks", "workers", "classes", "votes", "truth", "extra", "licence", "installed")
+    header = ("name", "tasks", "workers", "classes", "votes", "truth", "extra", "licence", "installed", "status")
     if plain:
         for r in (header, *rows):
             print("\t".join(r))
@@ -70,10 +73,15 @@ def _list(datasets, plain: bool) -> None:
         table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "licence",
                          overflow="fold", min_width=7 if col == "licence" else None)
     for r in rows:
-        table.add_row(*(v for col, v in zip(header, r) if col in shown))
+        cells = dict(zip(header, r))
+        if cells["status"] != "tested" and cells["installed"] == "no":
+            cells["installed"] = "unverified"  # not installable yet: no pinned checksum
+        table.add_row(*(cells[col] for col in shown))
     console.print(table)
     console.print("`crowdwise datasets info NAME` for a set's sources and citation; "
-                  "`crowdwise install NAME` (or --all) to download it.")
+                  "`crowdwise install NAME` (or --all) to download it. status: tested = installed end to end "
+                  "from its pinned raw files; unverified = entry and converter written from the source's "
+                  "format, bytes never fetched, no checksum pinned (not installable yet).")
 
 
 def _info(datasets, name: str) -> None:
@@ -94,10 +102,15 @@ def _info(datasets, name: str) -> None:
         lines.append(("features", d.features))
     if d.notes:
         lines.append(("notes", d.notes))
+    lines.append(("status", d.status))
     lines.append(("installed", where))
     for key, value in lines:
         console.print(f"[bold]{key}[/bold]: {escape(value)}", soft_wrap=True)
     console.print("[bold]sources[/bold] (role, bytes, sha256, URL):")
     for f in d.files:
         note = "" if f.fetched else " (recorded, not downloaded)"
-        console.print(f"  {f.role}\t{f.bytes}\t{f.sha256}\t{escape(f.url)}{note}", soft_wrap=True, highlight=False)
+        if not f.pinned:
+            note += " (size and sha256 not pinned" + (f"; published: {f.published_checksum}" if f.published_checksum
+                                                      else "") + ")"
+        console.print(f"  {f.role}\t{f.bytes or '?'}\t{f.sha256 or '?'}\t{escape(f.url)}{escape(note)}",
+                      soft_wrap=True, highlight=False)

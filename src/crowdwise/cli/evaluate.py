@@ -22,9 +22,14 @@ def command(
                                                     "to align a .npy with task ids. Default: the folder above "
                                                     "labels/ when the file sits there.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    invalid_as_wrong: Annotated[bool, typer.Option(
+        "--invalid-as-wrong", help="Count a task with a truth but no valid label (a validity rule such as "
+                                   "TwoThird or PlantNet left it invalid) as wrong, as the Pl@ntNet study does, "
+                                   "instead of leaving it out; the accuracy on valid tasks is printed too.")] = False,
 ) -> None:
     """Print accuracy, macro precision/recall, share of classes retrieved and share of
-    tasks kept as valid, against a truth file (tasks without truth are not scored)."""
+    tasks kept as valid, against a truth file (tasks without truth are not scored).
+    With --invalid-as-wrong, a task left without a valid label counts as wrong."""
     from .. import io
     from ..errors import InputError
     from ..evaluate import align_labels_by_id, evaluate_labels
@@ -51,7 +56,7 @@ def command(
         lab, valid = io.read_labels(labels, votes)
         tru = io.load_truth(truth, votes) if votes is not None else io.load_truth(truth, None)
         k = votes.n_classes if votes is not None else None
-    r = evaluate_labels(lab, tru, valid, n_classes=k)
+    r = evaluate_labels(lab, tru, valid, n_classes=k, invalid_as_wrong=invalid_as_wrong)
     if r.n_truth == 0 or r.n_evaluated == 0:
         raise InputError(f"none of the {r.n_truth} task(s) with a truth has a valid label in {labels.name}",
                          source=truth,
@@ -64,7 +69,11 @@ def command(
     table = Table(title=f"{labels.name} against {truth.name}")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_row("accuracy", f"{r.accuracy:.4f}")
+    if invalid_as_wrong:
+        table.add_row("accuracy (invalid counted wrong)", f"{r.accuracy:.4f}")
+        table.add_row("accuracy on valid tasks", f"{r.accuracy_valid:.4f}")
+    else:
+        table.add_row("accuracy", f"{r.accuracy:.4f}")
     table.add_row("macro precision", f"{r.macro_precision:.4f}")
     table.add_row("macro recall", f"{r.macro_recall:.4f}")
     table.add_row("classes retrieved", f"{r.classes_retrieved:.4f}")

@@ -12,7 +12,8 @@ from ._options import Quiet
 def command(
     names: Annotated[Optional[list[str]], typer.Argument(
         help="Registered data-set names (`crowdwise datasets` lists them).", show_default=False)] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Install every registered set.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Install every registered set that can be installed "
+                                                     "(status tested; the unverified ones are named and skipped).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Reinstall a set already installed (the new copy "
                                                         "replaces the old one once complete).")] = False,
     quiet: Quiet = False,
@@ -29,8 +30,10 @@ def command(
     from ._common import console
 
     wanted = list(names or [])
+    skipped = []
     if all_:
-        wanted += [d.name for d in datasets.available()]
+        wanted += [d.name for d in datasets.available() if d.status == "tested"]
+        skipped = [d.name for d in datasets.available() if d.status != "tested" and d.name not in wanted]
     if not wanted:
         raise InputError("no data-set name given", fix="name one or more (`crowdwise datasets` lists them), or --all")
     entries = [datasets.info(n) for n in wanted]  # every name checked before anything is fetched
@@ -39,6 +42,9 @@ def command(
     paths = datasets.install([d.name for d in entries], force=force, progress=False if quiet else None)
     if quiet:
         return
+    if skipped:
+        console.print(f"skipped (unverified, no pinned checksum): {', '.join(skipped)}", soft_wrap=True,
+                      highlight=False)
     for d, path in zip(entries, paths):
         if d.name in before and not force:
             console.print(f"{d.name}: already installed in {escape(str(path))} (--force reinstalls it)",

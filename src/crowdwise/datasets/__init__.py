@@ -1,6 +1,7 @@
 """Real crowdsourced data sets, one call away: a registry, a verified download, a cache.
 
-Sixteen open sets of the field are registered (:func:`available`). Each one's raw files
+Sixteen open sets of the field are registered and tested end to end (:func:`available`;
+``DatasetInfo.status`` is ``tested``). Each one's raw files
 are fetched from their original public location at a pinned commit
 (``https://raw.githubusercontent.com/<owner>/<repo>/<commit>/<path>``), checked against
 their pinned size and SHA-256 before anything is converted, converted once into
@@ -24,6 +25,11 @@ organisation without access to GitHub, or a test). The layout of an installed se
     <cache>/<name>/source/          the licence / data README files the source ships
     <cache>/<name>/features/        task features, for the sets that have them
 
+More entries (CIFAR-10H, crowd-kit's relevance sets, Pl@ntNet-CrowdSWE) are registered
+with the status ``unverified``: their URLs, format, licence and citation are recorded and
+their converters tested on files made in the source's format, but their bytes were never
+fetched, so no checksum is pinned and :func:`install` refuses them with one line.
+
 Every failure (unknown name, no network, HTTP 404, truncated download, checksum mismatch,
 full disk, corrupt cache entry) is one :class:`crowdwise.errors.InputError` saying what
 to do, and leaves the installed sets as they were.
@@ -41,7 +47,7 @@ Examples
 >>> datasets.info("bluebird")
 Traceback (most recent call last):
 ...
-crowdwise.errors.InputError: unknown data set 'bluebird'. Fix: did you mean 'bluebirds'? `crowdwise datasets` lists the 16 registered names.
+crowdwise.errors.InputError: unknown data set 'bluebird'. Fix: did you mean 'bluebirds'? `crowdwise datasets` lists the 21 registered names.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ from ._install import (
     base_url,
     cache_dir,
     check_installed,
+    check_pinned,
     get,
     install_one,
     progress_display,
@@ -128,6 +135,9 @@ def install(names: str | Iterable[str], *, force: bool = False, progress: bool |
     infos = [get(n) for n in names]
     infos = list({i.name: i for i in infos}.values())
     root = cache_dir()
+    for i in infos:  # a set whose raw files are not pinned is refused before anything is fetched
+        if force or not (root / i.name / "metadata.json").is_file():
+            check_pinned(i)
     done = []
     display = progress_display(progress)
     try:

@@ -233,7 +233,117 @@ def minimax_mat(files: Files) -> Tables:
     return {"votes.csv": _table("task,worker,label", rows), "truth.csv": _table("task,label", truth)}
 
 
+def _zip_member(data: bytes, suffix: str, where: str) -> bytes:
+    """The one member of a zip archive whose name ends with ``suffix`` (archives put their
+    files under a top folder of varying name)."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{where}: not a zip archive ({exc})") from None
+    with archive:
+        names = [n for n in archive.namelist() if (n == suffix or n.endswith("/" + suffix)) and not n.endswith("/")]
+        if len(names) != 1:
+            raise ValueError(f"{where}: expected one member named {suffix!r}, found {len(names)}")
+        return archive.read(names[0])
+
+
+def _dict_rows(data: bytes, where: str) -> tuple[list[str], list[dict[str, str]]]:
+    lines = _lines(data)
+    if not lines:
+        raise ValueError(f"{where}: empty file")
+    reader = csv.DictReader(lines)
+    return list(reader.fieldnames or []), list(reader)
+
+
+def cifar10h_raw(files: Files) -> Tables:
+    """CIFAR-10H's ``cifar10h-raw.zip`` (``cifar10h-raw.csv``, one row per trial, columns
+    read by name): attention checks dropped; task = ``cifar10_test_test_idx``, worker =
+    ``annotator_id``, label = ``chosen_label``; truth = ``true_label``."""
+    header, rows = _dict_rows(_zip_member(files["votes"], "cifar10h-raw.csv", "cifar10h-raw.zip"), "cifar10h-raw.csv")
+    need = ("annotator_id", "is_attn_check", "cifar10_test_test_idx", "true_label", "chosen_label")
+    missing = [c for c in need if c not in header]
+    if missing:
+        raise ValueError(f"cifar10h-raw.csv: no column {', '.join(missing)} (header: {','.join(header)})")
+
+    def integer(v: str) -> int:
+        return int(float(v))  # some exports write 3.0
+
+    kept = [r for r in rows if integer(r["is_attn_check"]) == 0 and integer(r["cifar10_test_test_idx"]) >= 0]
+    votes = [(integer(r["cifar10_test_test_idx"]), integer(r["annotator_id"]), integer(r["chosen_label"]))
+             for r in kept]
+    truth = _truth_of_votes(((str(integer(r["cifar10_test_test_idx"])), str(integer(r["true_label"])))
+                             for r in kept), "cifar10h-raw.csv")
+    truth.sort(key=lambda kv: int(kv[0]))
+    return {"votes.csv": _table("task,worker,label", votes), "truth.csv": _table("task,label", truth)}
+
+
+def crowdkit_zip(files: Files) -> Tables:
+    """crowd-kit's data-set archives: ``crowd_labels.csv`` (``worker`` or the older
+    ``performer``, ``task``, ``label``, any order) and ``gt.csv`` (``task``, ``label``)."""
+    header, rows = _dict_rows(_zip_member(files["votes"], "crowd_labels.csv", "archive"), "crowd_labels.csv")
+    worker = "worker" if "worker" in header else "performer"
+    if not {"task", "label", worker} <= set(header):
+        raise ValueError(f"crowd_labels.csv: expected columns worker (or performer), task, label; got {','.join(header)}")
+    gt_header, gt = _dict_rows(_zip_member(files["votes"], "gt.csv", "archive"), "gt.csv")
+    if not {"task", "label"} <= set(gt_header):
+        raise ValueError(f"gt.csv: expected columns task, label; got {','.join(gt_header)}")
+    return {"votes.csv": _table("task,worker,label", ((r["task"], r[worker], r["label"]) for r in rows)),
+            "truth.csv": _table("task,label", ((r["task"], r["label"]) for r in gt))}
+
+
+def plantnet_swe(files: Files) -> Tables:
+    """Pl@ntNet-CrowdSWE's ``plantnet_swe.zip``: ``answers/answers.json`` ({task index:
+    {user index: class index}}), ``answers/ground_truth.txt`` (line i: class of task i, -1
+    unknown), ``converters/tasks.json`` ({obsID: task index}). Tasks are named by obsID.
+
+    truth.csv holds the expert-labelled tasks (D_expert); truth_multiple.csv those with at
+    least two votes (D_multiple); truth_disagreement.csv those whose votes name more than
+    one class (D_disagreement) -- definitions of ours, see the registry entry."""
+    import json
+
+    data = files["votes"]
+    try:
+        answers = json.loads(_zip_member(data, "answers/answers.json", "plantnet_swe.zip"))
+        tasks = json.loads(_zip_member(data, "converters/tasks.json", "plantnet_swe.zip"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"plantnet_swe.zip: a JSON file cannot be read ({exc})") from None
+    if not isinstance(answers, dict) or not isinstance(tasks, dict):
+        raise ValueError("plantnet_swe.zip: answers.json and tasks.json must be JSON objects")
+    name_of = {int(index): str(obs) for obs, index in tasks.items()}
+    gt = [line.strip() for line in _lines(_zip_member(data, "answers/ground_truth.txt", "plantnet_swe.zip"))]
+    rows, n_votes, n_classes = [], {}, {}
+    for key, by_user in answers.items():
+        t = int(key)
+        if t not in name_of:
+            raise ValueError(f"answers.json: task {key} is not in converters/tasks.json")
+        if not isinstance(by_user, dict):
+            raise ValueError(f"answers.json: task {key} does not map users to votes")
+        for user, label in by_user.items():
+            rows.append((name_of[t], user, int(label)))
+        n_votes[t] = len(by_user)
+        n_classes[t] = len(set(by_user.values()))
+    if len(gt) < len(name_of):
+        raise ValueError(f"ground_truth.txt: {len(gt)} lines for {len(name_of)} tasks")
+    expert = [(t, int(v)) for t, v in enumerate(gt) if int(v) >= 0]
+    for t, _ in expert:
+        if t not in name_of:
+            raise ValueError(f"ground_truth.txt: line {t + 1} gives a truth to a task not in tasks.json")
+
+    def truth(keep) -> bytes:
+        return _table("task,label", ((name_of[t], v) for t, v in expert if keep(t)))
+
+    return {"votes.csv": _table("task,worker,label", rows),
+            "truth.csv": truth(lambda t: True),
+            "truth_multiple.csv": truth(lambda t: n_votes.get(t, 0) >= 2),
+            "truth_disagreement.csv": truth(lambda t: n_classes.get(t, 0) >= 2)}
+
+
 CONVERTERS: dict[str, Callable[[Files], Tables]] = {
+    "cifar10h_raw": cifar10h_raw,
+    "crowdkit_zip": crowdkit_zip,
+    "plantnet_swe": plantnet_swe,
     "tab_worker_task_label": tab_worker_task_label,
     "adult_content2": adult_content2,
     "cubam_yaml": cubam_yaml,

@@ -81,7 +81,23 @@ def base_url() -> str:
 
 
 def file_url(f: RawFile) -> str:
-    return f"{base_url()}/{f.relative_url}"
+    """Where ``f`` is fetched from: the mirror when CROWDWISE_MIRROR is set, else its public URL."""
+    if os.environ.get("CROWDWISE_MIRROR") or not f.direct_url:
+        return f"{base_url()}/{f.relative_url}"
+    return f.url
+
+
+def check_pinned(info: DatasetInfo) -> None:
+    """An :class:`InputError` when a raw file of ``info`` has no recorded size and SHA-256:
+    the bytes received could not be checked, so the set is not installed."""
+    loose = [f for f in info.files if f.fetched and not f.pinned]
+    if loose:
+        published = f" (the source publishes {loose[0].published_checksum})" if loose[0].published_checksum else ""
+        raise InputError(f"data set {info.name!r} cannot be installed yet: its raw file {loose[0].url} has no "
+                         f"pinned size and SHA-256 in crowdwise's registry (status: unverified; the entry and "
+                         f"its converter were written from the source's documentation){published}",
+                         fix="download it from that URL yourself meanwhile (`crowdwise datasets info "
+                             f"{info.name}` says how it converts), or ask crowdwise to pin it")
 
 
 def get(name: str) -> DatasetInfo:
@@ -359,6 +375,7 @@ def install_one(info: DatasetInfo, *, root: Path, force: bool = False, advance: 
     target = root / info.name
     if (target / METADATA).is_file() and not force:
         return False
+    check_pinned(info)
     downloads = root / DOWNLOADS
     try:
         downloads.mkdir(parents=True, exist_ok=True)

@@ -10,12 +10,20 @@ SHA-256. ``role`` says what the installer does with it:
 - ``metadata``: the licence or data README the source ships, copied into ``source/``;
 - ``crosscheck``: a file the reference conversion read only to cross-check; recorded
   (URL, size, checksum) but not downloaded.
+
+A file hosted elsewhere than GitHub (Zenodo, a data bucket) gives its whole URL in
+``direct_url``; a mirror (``CROWDWISE_MIRROR``) then serves it as ``<host>/<path of the
+URL>``. A file whose size and SHA-256 could not be computed when it was registered (this
+machine had no access to the source) has ``bytes=0`` and ``sha256=""``: its set is listed
+with the status ``unverified`` and ``install`` refuses it with one line, since nothing could
+check the bytes received (``published_checksum`` keeps what the source publishes, e.g. an
+MD5 URL, for whoever pins it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 #: roles the installer downloads (``crosscheck`` files are only recorded)
@@ -32,16 +40,28 @@ class RawFile:
     bytes: int
     sha256: str
     role: str
+    direct_url: str = ""
+    published_checksum: str = ""
 
     @property
     def relative_url(self) -> str:
-        """``<owner>/<repo>/<commit>/<url-quoted path>``: the part after the base URL."""
+        """``<owner>/<repo>/<commit>/<url-quoted path>``: the part after the base URL (for a
+        file with a ``direct_url``: ``<host>/<path of that URL>``, its place in a mirror)."""
+        if self.direct_url:
+            parts = urlsplit(self.direct_url)
+            return f"{parts.netloc}{parts.path}"
         return f"{self.repo}/{self.commit}/{quote(self.path)}"
 
     @property
     def url(self) -> str:
-        """The file's public URL (``https://raw.githubusercontent.com/...``)."""
-        return f"{GITHUB_RAW}/{self.relative_url}"
+        """The file's public URL (``https://raw.githubusercontent.com/...``, or its
+        ``direct_url``)."""
+        return self.direct_url or f"{GITHUB_RAW}/{self.relative_url}"
+
+    @property
+    def pinned(self) -> bool:
+        """Whether its size and SHA-256 are recorded (the installer can check the bytes)."""
+        return self.bytes > 0 and len(self.sha256) == 64
 
     @property
     def name(self) -> str:
@@ -71,6 +91,15 @@ class DatasetInfo:
     features: str = ""
     notes: str = ""
     extra_tables: tuple[str, ...] = field(default=())
+    #: False: the entry (URLs, format, converter) was written from the source's documentation
+    #: and tested on made files in its format only; its raw bytes were never fetched here
+    verified: bool = True
+
+    @property
+    def status(self) -> str:
+        """``tested`` (installed end to end from the real raw bytes, checksums pinned) or
+        ``unverified`` (converter tested on a made file only; not installable until pinned)."""
+        return "tested" if self.verified and all(f.pinned for f in self.files if f.fetched) else "unverified"
 
     @property
     def urls(self) -> list[str]:
@@ -333,5 +362,97 @@ DATASETS: tuple[DatasetInfo, ...] = (
             ("data/ruters/ruters.response.txt", 54712, "b1a2cb74331819f2b37b026c12671edd1367081e49514ebbb8d05abfdb1058ed", "votes"),
             ("data/ruters/ruters.gold.txt", 13282, "7fd18a5540ff7bef6a58ebdf9fd1fe16cdda4f223c235f91b4fea9bdff8abc8f", "truth"))),
 )
+
+
+# ------------------------------------------------------- registered, not verified here
+# Written from each source's documentation and code (read with the team's search tool);
+# this machine reaches no data host, so no raw byte was fetched: sizes and SHA-256 are
+# unknown (0 / ""), sizes in the entries are the figures the sources publish, and each
+# converter is tested on a small file made in the source's format (tests/datasets).
+_CIFAR10H = ("jcpeterson/cifar-10h", "597cbc5f07266c9405b830ee4a53463539124c4f")
+_CROWDKIT_S3 = "https://tlk.s3.yandex.net/dataset/crowd-kit"
+_CROWDKIT_NOTE = ("URL from crowd-kit's crowdkit/datasets/_loaders.py (Toloka/crowd-kit, commit "
+                  "4a8af566825577a4bb540ae957e0dd94b1443663); crowd-kit checks an MD5 published beside "
+                  "the archive; sizes not published; not fetched here")
+_CROWDKIT_LICENCE = ("not stated (crowd-kit's loader states none; check the archive and crowd-kit's "
+                     "documentation before redistributing)")
+
+
+def _crowdkit(name: str, archive: str, title: str, description: str, sizes: tuple[int, int, int, int, int],
+              citation: str) -> DatasetInfo:
+    n_tasks, n_workers, n_classes, n_votes, n_truth = sizes
+    return DatasetInfo(
+        name=name, title=title, n_tasks=n_tasks, n_workers=n_workers, n_classes=n_classes, n_votes=n_votes,
+        n_truth=n_truth, licence=_CROWDKIT_LICENCE, citation=citation,
+        conversion=f"{archive}.zip: crowd_labels.csv (worker or performer, task, label) -> votes.csv "
+                   "(task, worker, label; values verbatim, rows in file order); gt.csv (task, label) -> "
+                   "truth.csv",
+        converter="crowdkit_zip", verified=False,
+        notes=f"crowd-kit's load_dataset({name!r}): {description}. {_CROWDKIT_NOTE}; sizes are the "
+              "published ones (0 = not published)",
+        files=(RawFile("Toloka/crowd-kit", "s3", f"{archive}.zip", 0, "", "votes",
+                       direct_url=f"{_CROWDKIT_S3}/{archive}.zip",
+                       published_checksum=f"md5: {_CROWDKIT_S3}/{archive}.md5"),))
+
+
+UNVERIFIED: tuple[DatasetInfo, ...] = (
+    DatasetInfo(
+        name="cifar10h", title="CIFAR-10H: human labels of the 10,000 CIFAR-10 test images, 10 classes",
+        n_tasks=10000, n_workers=2571, n_classes=10, n_votes=511400, n_truth=10000,
+        licence="CC BY-NC-SA 4.0, the repository's LICENSE.txt (non-commercial use, cite the paper, "
+                "share alike)",
+        citation="Peterson, Battleday, Griffiths & Russakovsky (2019). Human uncertainty makes "
+                 "classification more robust. ICCV",
+        conversion="data/cifar10h-raw.zip -> cifar10h-raw.csv (one row per trial, columns read by name): "
+                   "attention-check trials dropped (is_attn_check = 1, or cifar10_test_test_idx = -99999); "
+                   "task = cifar10_test_test_idx (index in the CIFAR-10 test set, as torchvision orders it), "
+                   "worker = annotator_id, label = chosen_label (0-9, CIFAR-10's class order); truth = "
+                   "true_label, checked constant per task",
+        converter="cifar10h_raw", verified=False,
+        features="images: torchvision.datasets.CIFAR10(train=False); task i is test image i",
+        notes="sizes as published (2,571 annotators, ~51 labels per image); zip not fetched here",
+        files=_files(*_CIFAR10H, ("data/cifar10h-raw.zip", 0, "", "votes"))),
+    _crowdkit("relevance-2", "relevance-2", "Yandex Relevance 2 Gradations (2016): query-document pairs, "
+              "binary relevance (crowd-kit)", "~0.5 million labels, binary relevant / non-relevant",
+              (0, 0, 2, 0, 0), "Toloka / Yandex (2016), Relevance 2 Gradations; distributed with crowd-kit "
+              "(Ustalov, Pavlichenko & Tseitlin, 2024, Learning from crowds with Crowd-Kit, JOSS)"),
+    _crowdkit("relevance-5", "relevance-5", "Yandex Relevance 5 Gradations (2016): query-document pairs "
+              "graded 1-5 (crowd-kit)", "~1 million labels, relevance 1 to 5",
+              (0, 0, 5, 0, 0), "Toloka / Yandex (2016), Relevance 5 Gradations; distributed with crowd-kit "
+              "(Ustalov, Pavlichenko & Tseitlin, 2024, Learning from crowds with Crowd-Kit, JOSS)"),
+    _crowdkit("nist-trec-relevance", "relevance", "NIST TREC 2010 Relevance Feedback judgements "
+              "(crowd-kit copy)", "20,232 (topic, document) examples, 766 workers, 98,453 judgements, "
+              "3,277 with NIST gold labels",
+              (20232, 766, 0, 98453, 3277), "Buckley, Lease & Smucker (2010). Overview of the TREC 2010 "
+              "Relevance Feedback Track (notebook); distributed with crowd-kit"),
+    DatasetInfo(
+        name="plantnet_swe", title="Pl@ntNet-CrowdSWE: species votes on plant observations of "
+                                   "South-Western Europe, 2017-2023 (Zenodo record 10782465, v1)",
+        n_tasks=6699593, n_workers=823251, n_classes=11425, n_votes=9005108, n_truth=26811,
+        licence="not checked (stated on Zenodo record 10782465: read it on the record page before "
+                "redistributing)",
+        citation="Lefort, Affouard, Charlier, Lombardo, Chouet, Goëau, Salmon, Bonnet & Joly (2024). "
+                 "Pl@ntNet-CrowdSWE (data set), Zenodo, doi:10.5281/zenodo.10782465; Lefort et al. (2024). "
+                 "Cooperative learning of Pl@ntNet's Artificial Intelligence algorithm: how does it work "
+                 "and how can we improve it? arXiv:2406.03356",
+        conversion="plantnet_swe.zip: answers/answers.json ({task index: {user index: class index}}) -> "
+                   "votes.csv, one row per vote in file order, task = the observation id (obsID, the key "
+                   "of converters/tasks.json whose value is the task index), worker = user index, label "
+                   "= class index (converters/classes.json names the species); answers/ground_truth.txt "
+                   "(line i: class of task i, -1 unknown) -> truth.csv, the expert-labelled observations "
+                   "(D_expert); truth_multiple.csv and truth_disagreement.csv: see notes",
+        converter="plantnet_swe", verified=False,
+        extra_tables=("truth_multiple.csv", "truth_disagreement.csv"),
+        notes="D_multiple = expert-labelled observations with at least 2 votes; D_disagreement = those whose "
+              "votes are not all for one class. These two definitions are ours (the thesis' text defining "
+              "them was not found by our search); compare with the thesis before quoting its figures. "
+              "Score validity rules (TwoThird, PlantNet) with `crowdwise evaluate --invalid-as-wrong` as "
+              "the thesis does. The zip (several GB) was not fetched here",
+        files=(RawFile("zenodo/10782465", "v1", "plantnet_swe.zip", 0, "", "votes",
+                       direct_url="https://zenodo.org/records/10782465/files/plantnet_swe.zip",
+                       published_checksum="md5 on the Zenodo record page"),)),
+)
+
+DATASETS = DATASETS + UNVERIFIED
 
 REGISTRY: dict[str, DatasetInfo] = {d.name: d for d in DATASETS}

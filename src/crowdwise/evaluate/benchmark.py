@@ -197,7 +197,12 @@ def _crowdkit_labels(result: pd.Series, n_tasks: int) -> np.ndarray:
     return out
 
 
-def _fit_crowdkit(spec: str, seed: int, data: BenchmarkData) -> dict:
+def _scores(r) -> dict:
+    return {"accuracy": r.accuracy, "share_valid": r.share_valid, "accuracy_valid": r.accuracy_valid,
+            "classes_retrieved": r.classes_retrieved}
+
+
+def _fit_crowdkit(spec: str, seed: int, data: BenchmarkData, invalid_as_wrong: bool = False) -> dict:
     from .metrics import evaluate_labels
 
     model = make_crowdkit(spec, random_state=seed)
@@ -213,19 +218,19 @@ def _fit_crowdkit(spec: str, seed: int, data: BenchmarkData) -> dict:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     labels = _crowdkit_labels(result, data.votes.n_tasks)
-    r = evaluate_labels(labels, data.truth, n_classes=data.votes.n_classes)
+    r = evaluate_labels(labels, data.truth, n_classes=data.votes.n_classes, invalid_as_wrong=invalid_as_wrong)
     hist = getattr(model, "loss_history_", None)
-    return {"accuracy": r.accuracy, "share_valid": r.share_valid, "time_s": dt, "peak_mb": peak / 2**20,
+    return {**_scores(r), "time_s": dt, "peak_mb": peak / 2**20,
             "n_iter": len(hist) if hist is not None else np.nan}
 
 
-def _fit_once(spec: str, seed: int, data: BenchmarkData) -> dict:
+def _fit_once(spec: str, seed: int, data: BenchmarkData, invalid_as_wrong: bool = False) -> dict:
     from ..aggregate import make_strategy
 
     from .metrics import evaluate_labels
 
     if _is_crowdkit(spec):
-        return _fit_crowdkit(spec, seed, data)
+        return _fit_crowdkit(spec, seed, data, invalid_as_wrong)
     model = make_strategy(spec, random_state=seed)
     tracemalloc.start()
     t0 = time.perf_counter()
@@ -237,28 +242,36 @@ def _fit_once(spec: str, seed: int, data: BenchmarkData) -> dict:
     dt = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    r = evaluate_labels(model.labels_, data.truth, getattr(model, "valid_", None), n_classes=data.votes.n_classes)
-    return {"accuracy": r.accuracy, "share_valid": r.share_valid, "time_s": dt, "peak_mb": peak / 2**20,
-            "n_iter": getattr(model, "n_iter_", np.nan)}
+    r = evaluate_labels(model.labels_, data.truth, getattr(model, "valid_", None), n_classes=data.votes.n_classes,
+                        invalid_as_wrong=invalid_as_wrong)
+    return {**_scores(r), "time_s": dt, "peak_mb": peak / 2**20, "n_iter": getattr(model, "n_iter_", np.nan)}
 
 
 def run_benchmark(datasets: Sequence[BenchmarkData], strategies: Iterable[str], seeds: Sequence[int] = (0,),
-                  callback: Callable[[dict], None] | None = None) -> pd.DataFrame:
+                  callback: Callable[[dict], None] | None = None, *, invalid_as_wrong: bool = False) -> pd.DataFrame:
     """Fit every strategy on every data set with every seed; one row per run.
 
     ``strategies`` are registry specifications (``"MV"``, ``"DS[prior=1]"``) or crowd-kit
-    ones (``"ck:DawidSkene"``, see the module documentation). Columns: dataset, strategy, seed, accuracy, share_valid, time_s, peak_mb, n_iter,
-    error (the reason a strategy could not run, e.g. a binary-only method on K > 2).
+    ones (``"ck:DawidSkene"``, see the module documentation). Columns: dataset, strategy,
+    seed, accuracy, share_valid, accuracy_valid (accuracy on the tasks the strategy labels
+    as valid), classes_retrieved, time_s, peak_mb, n_iter, error (the reason a strategy
+    could not run, e.g. a binary-only method on K > 2).
+
+    ``invalid_as_wrong``: ``accuracy`` counts a task with a truth that a validity rule
+    (TwoThird, PlantNet) leaves without a valid label as wrong (the Pl@ntNet study's rule;
+    see :func:`crowdwise.evaluate.evaluate_labels`); by default such a task is left out.
     """
     rows = []
     for data in datasets:
         for spec in strategies:
             for seed in seeds:
-                row = {"dataset": data.name, "strategy": spec, "seed": seed, **_fit_once(spec, seed, data)}
+                row = {"dataset": data.name, "strategy": spec, "seed": seed,
+                       **_fit_once(spec, seed, data, invalid_as_wrong)}
                 rows.append(row)
                 if callback is not None:
                     callback(row)
-    cols = ["dataset", "strategy", "seed", "accuracy", "share_valid", "time_s", "peak_mb", "n_iter", "error"]
+    cols = ["dataset", "strategy", "seed", "accuracy", "share_valid", "accuracy_valid", "classes_retrieved",
+            "time_s", "peak_mb", "n_iter", "error"]
     df = pd.DataFrame(rows)
     for c in cols:
         if c not in df:
@@ -271,14 +284,20 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     iterations (and the error, if any)."""
     g = runs.groupby(["dataset", "strategy"], sort=False)
     out = g.agg(accuracy=("accuracy", "mean"), accuracy_sd=("accuracy", "std"),
-                share_valid=("share_valid", "mean"), time_s=("time_s", "mean"),
+                share_valid=("share_valid", "mean"), accuracy_valid=("accuracy_valid", "mean"),
+                classes_retrieved=("classes_retrieved", "mean"), time_s=("time_s", "mean"),
                 peak_mb=("peak_mb", "max"), n_iter=("n_iter", "mean"), error=("error", "first"))
     out["accuracy_sd"] = out["accuracy_sd"].fillna(0.0)
     return out.reset_index()
 
 
-def to_markdown(runs: pd.DataFrame, command: str, *, published: dict | None = PUBLISHED) -> str:
-    """The accuracy page: accuracy per data set and strategy, the mean, and time."""
+def to_markdown(runs: pd.DataFrame, command: str, *, published: dict | None = PUBLISHED,
+                invalid_as_wrong: bool = False) -> str:
+    """The accuracy page: accuracy per data set and strategy, the mean, and time.
+
+    ``invalid_as_wrong``: the runs were scored with that rule (``run_benchmark(...,
+    invalid_as_wrong=True)``): the page says so, compares every strategy on the same tasks,
+    and adds the accuracy on valid tasks and the share of classes retrieved."""
     s = summary_table(runs)
     strategies = list(dict.fromkeys(s["strategy"]))
     datasets = list(dict.fromkeys(s["dataset"]))
@@ -286,15 +305,18 @@ def to_markdown(runs: pd.DataFrame, command: str, *, published: dict | None = PU
     lines = [f"Produced by `{command}`.", "",
              f"Accuracy against the truth (mean ± sd over {n_seeds} seed{'s' if n_seeds > 1 else ''}; "
              "the sd only reflects random tie-breaking and initialisation). "
-             "**Bold**: best strategy of the row among those that label every task. "
-             "Strategies with a validity rule (TwoThird, PlantNet) are scored on the tasks they keep "
-             "as valid, whose share is given in brackets: they are not comparable with the others.", ""]
+             + ("A task left without a valid label counts as wrong (--invalid-as-wrong), so every strategy "
+                "is scored on every task with a truth; the share of valid tasks is given in brackets. "
+                "**Bold**: best strategy of the row." if invalid_as_wrong else
+                "**Bold**: best strategy of the row among those that label every task. "
+                "Strategies with a validity rule (TwoThird, PlantNet) are scored on the tasks they keep "
+                "as valid, whose share is given in brackets: they are not comparable with the others."), ""]
     head = ["data set"] + strategies + (["best published"] if published else [])
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for d in datasets:
         sub = s[s["dataset"] == d].set_index("strategy")
-        full = sub["error"].isna() & (sub["share_valid"] >= 1 - 1e-12)
+        full = sub["error"].isna() & ((sub["share_valid"] >= 1 - 1e-12) | invalid_as_wrong)
         best = sub["accuracy"].where(full).max()
         cells = [d]
         for st in strategies:
@@ -305,7 +327,8 @@ def to_markdown(runs: pd.DataFrame, command: str, *, published: dict | None = PU
                 txt = f"{r['accuracy']:.4f}" + (f" ± {r['accuracy_sd']:.3f}" if r["accuracy_sd"] > 0 else "")
                 if r["share_valid"] < 1 - 1e-12:
                     txt += f" ({r['share_valid']:.0%})"
-                cells.append(f"**{txt}**" if r["share_valid"] >= 1 - 1e-12 and r["accuracy"] == best else txt)
+                cells.append(f"**{txt}**" if (r["share_valid"] >= 1 - 1e-12 or invalid_as_wrong)
+                             and r["accuracy"] == best else txt)
         if published:
             p = published.get(d)
             cells.append(f"{p[0]:.4f} ({p[1]})" if p else "")
@@ -315,6 +338,18 @@ def to_markdown(runs: pd.DataFrame, command: str, *, published: dict | None = PU
     lines.append("| **mean** | " + " | ".join(
         f"{means.get(st, np.nan):.4f}" + (f" ({counts.get(st, 0)} sets)" if counts.get(st, 0) < len(datasets) else "")
         for st in strategies) + (" | |" if published else " |"))
+    if invalid_as_wrong:
+        for title, col in (("Accuracy on the valid tasks alone (mean over seeds):", "accuracy_valid"),
+                           ("Share of the classes of the truth retrieved (correctly given to at least one "
+                            "task; mean over seeds):", "classes_retrieved")):
+            lines += ["", title, ""]
+            lines.append("| data set | " + " | ".join(strategies) + " |")
+            lines.append("|" + "---|" * (len(strategies) + 1))
+            for d in datasets:
+                sub = s[s["dataset"] == d].set_index("strategy")
+                lines.append(f"| {d} | " + " | ".join(
+                    "n/a" if isinstance(sub.loc[st, "error"], str) or sub.loc[st, col] != sub.loc[st, col]
+                    else f"{sub.loc[st, col]:.4f}" for st in strategies) + " |")
     lines += ["", "Fit time in seconds (mean over seeds):", ""]
     lines.append("| data set | " + " | ".join(strategies) + " |")
     lines.append("|" + "---|" * (len(strategies) + 1))

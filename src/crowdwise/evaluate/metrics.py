@@ -3,6 +3,12 @@
 Conventions: labels and truth are class indices per task; ``-1`` in the truth means
 "unknown" (the task is not evaluated); ``-1`` in the labels, or ``valid=False``, means the
 strategy gave no valid label (the task counts in ``share_valid`` but not in accuracy).
+
+``invalid_as_wrong=True`` is the Pl@ntNet study's rule (Lefort et al. 2024): a task with a
+known truth that a validity rule (``TwoThird``, ``PlantNet``) leaves without a valid label
+counts as wrong, so that every strategy is scored on the same tasks and a strategy cannot
+gain accuracy by refusing the hard ones. ``accuracy_valid`` keeps the accuracy on the valid
+tasks alone either way.
 """
 
 from __future__ import annotations
@@ -25,11 +31,14 @@ class EvaluationResult:
     Attributes
     ----------
     accuracy : float
-        Share of evaluated tasks (known truth, valid label) whose label is the truth.
+        Share of evaluated tasks (known truth, valid label) whose label is the truth; with
+        ``invalid_as_wrong``, share of the tasks with a known truth (a task without a valid
+        label counts as wrong).
     macro_precision, macro_recall : float
         Unweighted means over classes. Recall of class k = correct k / truth k, over the
-        classes present in the evaluated truth; precision of class k = correct k /
-        predicted k, over the classes predicted at least once.
+        classes present in the evaluated truth (with ``invalid_as_wrong``: in the whole
+        known truth, a task left invalid counting as missed); precision of class k =
+        correct k / predicted k, over the classes predicted at least once.
     classes_retrieved : float
         Share of the classes present in the truth that are correctly given to at least
         one task (the "classes retrieved" of the Pl@ntNet study).
@@ -39,6 +48,11 @@ class EvaluationResult:
         Tasks with known truth and a valid label.
     n_truth : int
         Tasks with known truth.
+    accuracy_valid : float
+        Share of evaluated tasks whose label is the truth (``accuracy`` without
+        ``invalid_as_wrong``).
+    invalid_as_wrong : bool
+        The rule ``accuracy`` and ``macro_recall`` were computed with.
     """
 
     accuracy: float
@@ -48,20 +62,28 @@ class EvaluationResult:
     share_valid: float
     n_evaluated: int
     n_truth: int
+    accuracy_valid: float = float("nan")
+    invalid_as_wrong: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def evaluate_labels(labels: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None,
-                    n_classes: int | None = None) -> EvaluationResult:
+                    n_classes: int | None = None, *, invalid_as_wrong: bool = False) -> EvaluationResult:
     """Score hard labels against the truth, both as class indices aligned by task.
+
+    ``invalid_as_wrong``: a task with a known truth and no valid label counts as wrong
+    (in ``accuracy`` and ``macro_recall``) instead of being left out; ``accuracy_valid``
+    is the accuracy on the valid tasks either way.
 
     Examples
     --------
     >>> r = evaluate_labels(np.array([0, 1, 1, -1]), np.array([0, 1, 0, 2]))
     >>> r.accuracy, r.share_valid, r.classes_retrieved
     (0.6666666666666666, 0.75, 0.6666666666666666)
+    >>> evaluate_labels(np.array([0, 1, 1, -1]), np.array([0, 1, 0, 2]), invalid_as_wrong=True).accuracy
+    0.5
     """
     labels = np.asarray(labels)
     truth = np.asarray(truth)
@@ -78,8 +100,13 @@ def evaluate_labels(labels: np.ndarray, truth: np.ndarray, valid: np.ndarray | N
     k = int(max(n_classes or 0, labels.max(initial=-1) + 1, truth.max(initial=-1) + 1, 1))
     t, p = truth[ev], labels[ev]
     correct = t == p
-    acc = float(correct.mean()) if n_ev else float("nan")
-    truth_k = np.bincount(t, minlength=k)
+    acc_valid = float(correct.mean()) if n_ev else float("nan")
+    if invalid_as_wrong:
+        acc = float(correct.sum() / n_truth) if n_truth else float("nan")
+        truth_k = np.bincount(truth[known], minlength=k)  # a task left invalid is a miss of its class
+    else:
+        acc = acc_valid
+        truth_k = np.bincount(t, minlength=k)
     pred_k = np.bincount(p, minlength=k)
     hit_k = np.bincount(t[correct], minlength=k)
     present = np.bincount(truth[known], minlength=k) > 0
@@ -93,6 +120,8 @@ def evaluate_labels(labels: np.ndarray, truth: np.ndarray, valid: np.ndarray | N
         share_valid=float(ok[known].mean()) if n_truth else float("nan"),
         n_evaluated=n_ev,
         n_truth=n_truth,
+        accuracy_valid=acc_valid,
+        invalid_as_wrong=bool(invalid_as_wrong),
     )
 
 
