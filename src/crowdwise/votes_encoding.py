@@ -697,7 +697,8 @@ def raw_factorize(col: Any, *, what: str = "value", source: str | None = None,
     """Codes in order of first appearance (-1 = missing: null, NaN, empty or blank text)
     of an Arrow array, a pandas Series or a NumPy array."""
     if _is_arrow(col):
-        return _raw_arrow(col)
+        codes, uniques = _raw_arrow(col)
+        return codes, _no_trailing_nul(codes, uniques, what, source, locate)
     if not is_pandas(col, "Series"):
         arr = np.asarray(col) if not isinstance(col, list) else np.asarray(col, dtype=object)
         if arr.dtype.kind == "u" and arr.size and int(arr.max()) > _I64_MAX:
@@ -705,7 +706,62 @@ def raw_factorize(col: Any, *, what: str = "value", source: str | None = None,
         if arr.dtype.kind in "iu":
             return _factorize_ints(arr, None)
         col = pd.Series(arr, copy=False)
-    return _raw_pandas(col, locate, what, source)
+    codes, uniques = _raw_pandas(col, locate, what, source)
+    return codes, _no_trailing_nul(codes, uniques, what, source, locate)
+
+
+_ENDS_WITH_NUL = np.frompyfunc(lambda v: isinstance(v, str) and v.endswith("\x00"), 1, 1)
+
+
+def _arrow_ends_with_nul(arr: Any) -> np.ndarray | None:
+    """Which values of an Arrow (large) string array end with a NUL byte, from its offsets
+    and data buffers (no Python object, no pandas); None for another type."""
+    import pyarrow as pa
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    _, off_buf, data_buf = arr.buffers()
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(off_buf, dtype=width)[arr.offset:arr.offset + n + 1].astype(np.int64)
+    if data_buf is None or offsets[-1] == offsets[0]:
+        return np.zeros(n, dtype=bool)
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    ends = offsets[1:]
+    bad = (ends > offsets[:-1]) & (data[np.maximum(ends - 1, 0)] == 0)
+    if arr.null_count:
+        bad &= ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    return bad
+
+
+def _no_trailing_nul(codes: np.ndarray, uniques: Uniques, what: str, source: str | None,
+                     locate: Locate | None) -> Uniques:
+    """InputError for a text value ending in a NUL character: NumPy's text arrays drop
+    trailing NULs, so ``"a\\x00"`` would silently become ``"a"`` (and merge with it)."""
+    if uniques.kind == "int":
+        return uniques
+    if uniques.arrow is not None:  # Arrow text: the last byte of each value, read from its buffers
+        bad = _arrow_ends_with_nul(uniques.arrow)
+        if bad is None:
+            return uniques
+        values = uniques.arrow
+    else:
+        if not len(uniques.values):
+            return uniques
+        values = np.asarray(uniques.values, dtype=object)
+        bad = _ENDS_WITH_NUL(values).astype(bool)  # over the distinct values only
+    if bad.any():
+        value = str(values[int(np.flatnonzero(bad)[0])])
+        row = first_row(codes, bad)
+        raise InputError(f"{what} {value!r} ends with a NUL character, which crowdwise's text arrays cannot keep "
+                         f"(it would become {value.rstrip(chr(0))!r})", source=source,
+                         position=locate(row) if locate is not None else f"vote {row}",
+                         fix=f"remove the NUL characters (\\x00) from the {what}s")
+    return uniques
 
 
 def first_row(codes: np.ndarray, mask_of_codes: np.ndarray) -> int:

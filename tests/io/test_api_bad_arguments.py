@@ -138,3 +138,16 @@ def test_load_votes_reads_a_dataframe(make):
     v = io.load_votes(df, classes=["cat", "dog", "owl"], name="frame")  # before: TypeError
     assert v.task_ids.tolist() == [2, 10] and v.classes.tolist() == ["cat", "dog", "owl"] and v.name == "frame"
     assert v.n_votes == 3 and v.equals(io.from_dataframe(df, classes=["cat", "dog", "owl"]))
+
+
+@pytest.mark.parametrize("column", ["task", "worker", "label"])
+def test_a_text_ending_in_nul_is_refused_not_merged(column):
+    """NumPy's text arrays drop trailing NULs: 'a\\x00' would silently become 'a'."""
+    from crowdwise import Votes
+    from crowdwise.errors import InputError
+
+    cols = {"task": ["t1", "t2"], "worker": ["w1", "w2"], "label": ["a", "b"]}
+    cols[column] = [cols[column][0], cols[column][0] + "\x00"]
+    with pytest.raises(InputError, match="NUL") as err:
+        Votes.from_records(cols["task"], cols["worker"], cols["label"])
+    assert "row 1" in str(err.value)

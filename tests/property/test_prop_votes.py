@@ -52,7 +52,9 @@ def test_take_keeps_the_selected_votes(v, data):
 _new_ids = st.one_of(st.text(min_size=1, max_size=4).filter(lambda s: s.strip() != "" and "\x00" not in s),
                     st.integers(-(2**63), 2**63 - 1).map(str))
 # class names that are not numbers (two spellings of one number would be one class)
-_new_classes = st.one_of(st.text(max_size=3).map("c".__add__), st.integers(-(2**63), 2**63 - 1))
+# (no NUL at the end: NumPy's text arrays drop it, so crowdwise refuses such a value)
+_new_classes = st.one_of(st.text(max_size=3).filter(lambda s: not s.endswith("\x00")).map("c".__add__),
+                         st.integers(-(2**63), 2**63 - 1))
 
 
 @given(v=crowds(), data=st.data())
