@@ -742,3 +742,207 @@ def test_bad_columns_are_clear_errors():
     # 0/1 integers are a fine author flag
     a = PlantNet(theta_conf=1.4).fit(hand_votes().with_extra(author=np.array(HAND_AUTHOR, int)))
     assert a.labels_.tolist() == [1, 2, 1, 0]
+
+
+# --------------------------------------------------------------------------- weight functions (issue 19)
+# The user weight f(n) is a parameter. Values by hand, g = log(2.1) = 0.74194:
+#   form     f(n)                  f(0)  f(2)
+#   power    n**.5 - n**.2 + g     g     1.41421 - 1.14870 + g = 1.00745
+#   linear   n + g                 g     2.74194
+#   sqrt     n**.5 + g             g     1.41421 + g = 2.15616
+#   pow075   n**.75 + g            g     1.68179 + g = 2.42373
+#   square   n**2 + g              g     4.74194
+#   log      log(n) + g, log 0->0  g     0.69315 + g = 1.43509
+F2_BY_FORM = {
+    "power": 2**0.5 - 2**0.2 + G,
+    "linear": 2 + G,
+    "sqrt": 2**0.5 + G,
+    "pow075": 2**0.75 + G,
+    "square": 4 + G,
+    "log": float(np.log(2)) + G,
+}
+WEIGHT_NAMES = list(F2_BY_FORM)
+
+
+def _expert_against_newcomers(k: int) -> Votes:
+    """E authors o1 and o2 (species 1 and 2), each confirmed by two helpers (3g = 2.226 >
+    2: valid), so n_E = 2 after round 1. On "d" (nobody the author) E says 0 and k
+    newcomers say 3: round 1 (all weights g) labels d 3; round 2 weighs f(2) against k g."""
+    t, w, lab, a = [], [], [], []
+    for s in (1, 2):
+        t += [f"o{s}"] * 3
+        w += ["E", f"h{s}a", f"h{s}b"]
+        lab += [s] * 3
+        a += [True, False, False]
+    t += ["d"] * (k + 1)
+    w += ["E"] + [f"x{i}" for i in range(k)]
+    lab += [0] + [3] * k
+    a += [False] * (k + 1)
+    return V(t, w, lab, n_classes=4, extra={"author": a})
+
+
+# label of d with k newcomers: 0 (E's) iff f(2) > k g; k g = 1.48388, 2.22583, 2.96777
+EXPERT_LABELS = {
+    #         k=2 k=3 k=4
+    "power": (3, 3, 3),    # 1.007 < 1.484
+    "linear": (0, 0, 3),   # 2.742 > 2.226, < 2.968
+    "sqrt": (0, 3, 3),     # 2.156 > 1.484, < 2.226
+    "pow075": (0, 0, 3),   # 2.424 > 2.226, < 2.968
+    "square": (0, 0, 0),   # 4.742 > 2.968
+    "log": (3, 3, 3),      # 1.435 < 1.484
+}
+
+
+@pytest.mark.parametrize("form", WEIGHT_NAMES)
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_weight_forms_hand_computed_expert_against_newcomers(form, k):
+    v = _expert_against_newcomers(k)
+    m = PlantNet(weight=form).fit(v)
+    tasks, workers = list(v.task_ids), list(v.worker_ids)
+    d, e = tasks.index("d"), workers.index("E")
+    expected = EXPERT_LABELS[form][k - 2]
+    assert m.labels_[d] == expected
+    # E: 2 authored species (+ round(0.1) = 0 for the voted 0 on d when d flips): n = 2
+    # everybody else: at most one voted species, round(0.1) = 0
+    assert m.n_correct_[e] == 2 and m.n_correct_.sum() == 2
+    expected_w = np.full(v.n_workers, G)
+    expected_w[e] = F2_BY_FORM[form]
+    np.testing.assert_allclose(m.weights_, expected_w, rtol=1e-12)
+    # d's confidence: the weight behind its label
+    np.testing.assert_allclose(m.confidence_[d], F2_BY_FORM[form] if expected == 0 else k * G, rtol=1e-12)
+    assert m.converged_
+
+
+# The hand case of test_hand_computed_iterations (theta_conf 1.4) under each form: round 1
+# has all weights f(0) = g, so n = [2, 0, 0, 0] and o2 flips to A's 1 (f(2) > g) for every
+# form. o2 is then valid iff conf = f(2) > 1.4 and acc = f(2) / (f(2) + g) > 0.7, i.e.
+# f(2) > 7/3 g = 1.73119: power (1.007) and log (1.435) no, the four others yes.
+O2_VALID = {"power": False, "linear": True, "sqrt": True, "pow075": True, "square": True, "log": False}
+
+
+@pytest.mark.parametrize("form", WEIGHT_NAMES)
+def test_weight_forms_hand_computed_validity(form):
+    m = PlantNet(theta_conf=1.4, weight=form).fit(hand_votes())
+    f2 = F2_BY_FORM[form]
+    assert m.labels_.tolist() == [1, 2, 1, 0]
+    assert m.n_correct_.tolist() == [2, 0, 0, 0]
+    assert m.valid_.tolist() == [True, True, O2_VALID[form], False]
+    np.testing.assert_allclose(m.weights_, [f2, G, G, G], rtol=1e-12)
+    np.testing.assert_allclose(m.confidence_, [f2 + G, f2 + G, f2, 2 * G], rtol=1e-12)
+    np.testing.assert_allclose(m.accuracy_, [1, 1, f2 / (f2 + G), 2 / 3], rtol=1e-12)
+
+
+def test_log_weight_reads_no_species_as_one():
+    # log(0) is undefined: f(0) = f(1) = gamma, as with the power form
+    v = _voter_crowd(15, own_species=None)  # V: round(1.5) = 2 voted species; the authors: 1
+    m = PlantNet(weight="log", gamma=2.1).fit(v)
+    n = m.n_correct_.astype(float)
+    expected = np.where(n == 2, np.log(2) + 2.1, 2.1)  # n is 0, 1 or 2 here
+    assert set(n.tolist()) == {1.0, 2.0}
+    np.testing.assert_allclose(m.weights_, expected, rtol=1e-12)
+    assert np.all(np.isfinite(m.weights_))
+    # an unknown user weighs f(0) = gamma in predict_proba
+    new = V(["n", "n"], ["stranger", "V"], [0, 1], n_classes=v.n_classes)
+    np.testing.assert_allclose(m.predict_proba(new)[0, :2],
+                               np.array([2.1, np.log(2) + 2.1]) / (2.1 + np.log(2) + 2.1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("ai", AI_MODES)
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_weight_power_is_the_previous_default(ai, seed):
+    votes = plantnet_crowd(seed, n_tasks=200, n_users=30, n_classes=5)
+    a = PlantNet(ai=ai, theta_conf=1.4).fit(votes)
+    b = PlantNet(ai=ai, theta_conf=1.4, weight="power").fit(votes)
+    for attr in ("labels_", "valid_", "n_correct_", "weights_", "confidence_", "accuracy_"):
+        np.testing.assert_array_equal(getattr(a, attr), getattr(b, attr))
+    np.testing.assert_array_equal(dense_probas(a.probas_), dense_probas(b.probas_))
+    assert (a.n_iter_, a.converged_) == (b.n_iter_, b.converged_)
+    # and the weights are still n**0.5 - n**0.2 + g of the species counts (f(0) = g: the AI
+    # under "worker" is weighed like a user, otherwise its weight is 0 or 1.7)
+    human = np.asarray(votes.worker_ids) != "AI"
+    n = a.n_correct_[human].astype(float)
+    np.testing.assert_allclose(a.weights_[human], n**0.5 - n**0.2 + G, rtol=1e-12)
+    assert a.valid_.any()
+
+
+@pytest.mark.parametrize("seed", [0, 2, 5])
+def test_callable_weight_equals_the_named_form(seed):
+    votes = plantnet_crowd(seed, n_tasks=200, n_users=30, n_classes=5)
+    named = PlantNet(weight="linear", theta_conf=1.4).fit(votes)
+    called = PlantNet(weight=lambda n: n + G, theta_conf=1.4).fit(votes)
+    np.testing.assert_array_equal(called.labels_, named.labels_)
+    np.testing.assert_array_equal(called.valid_, named.valid_)
+    np.testing.assert_array_equal(called.n_correct_, named.n_correct_)
+    np.testing.assert_allclose(called.weights_, named.weights_, rtol=1e-15)
+    # the linear form does change things on these crowds (heavier experts than power's)
+    assert named.weights_.max() > PlantNet(theta_conf=1.4).fit(votes).weights_.max()
+
+
+def test_callable_weight_gets_a_float_array_and_is_used_for_unknown_users():
+    seen = []
+
+    def f(n):
+        seen.append((type(n), n.dtype, n.shape))
+        return 2 * n + 1
+
+    m = PlantNet(theta_conf=1.4, weight=f).fit(hand_votes())
+    assert all(t is np.ndarray and dt == float and s == (4,) for t, dt, s in seen) and seen
+    # round 1: all f(0) = 1, MV, conf [2, 2, 1, 2] > 1.4 and acc [1, 1, .5, .67]: o0, o1
+    # valid -> n_A = 2, w_A = 5: o2 -> 1 (5 vs 1), conf 5, acc 5/6 > .7 -> valid
+    assert m.weights_.tolist() == [5.0, 1.0, 1.0, 1.0]
+    assert m.valid_.tolist() == [True, True, True, False]
+    new = V(["n", "n"], ["A", "stranger"], [0, 1], n_classes=4)
+    np.testing.assert_allclose(m.predict_proba(new), [[5 / 6, 1 / 6, 0, 0]], rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", ["cubic", "Power", "", 3, 2.5, None, True, ["linear"], np.log])
+def test_bad_weight_raises_input_error(bad):
+    if bad is np.log:  # a callable whose weights are not all > 0: log(0) = -inf
+        with pytest.raises(InputError, match=r"PlantNet: the weight function .*finite weights > 0"), \
+                np.errstate(divide="ignore"):
+            PlantNet(weight=bad).fit(hand_votes())
+        return
+    with pytest.raises(InputError, match=r"PlantNet: weight=.* is not a user weight function.*Fix"):
+        PlantNet(weight=bad).fit(hand_votes())
+
+
+def test_callable_weight_of_the_wrong_shape_or_sign_raises_input_error():
+    for f in (lambda n: 1.0, lambda n: np.ones(3), lambda n: n - 1.0, lambda n: n * np.nan):
+        with pytest.raises(InputError, match="weight function") as exc:
+            PlantNet(weight=f).fit(hand_votes())
+        assert "Fix:" in str(exc.value)
+
+
+def test_beta_must_be_positive_with_power_only():
+    with pytest.raises(InputError, match=r"PlantNet: beta=0 must be > 0 with weight='power'.*Fix"):
+        PlantNet(beta=0).fit(hand_votes())
+    with pytest.raises(InputError, match="beta=0"):
+        make_strategy("PlantNet[beta=0]")
+    with pytest.raises(InputError, match="alpha=0.1 < beta=0.2"):
+        make_strategy("PlantNet[alpha=0.1]")
+    # other forms ignore alpha and beta: n + gamma, whatever they are
+    for spec in ("PlantNet[weight=linear, beta=0]", "PlantNet[weight=linear, alpha=0.1]"):
+        m = make_strategy(spec).fit(hand_votes())
+        np.testing.assert_allclose(m.weights_, m.n_correct_ + G, rtol=1e-15)
+    np.testing.assert_allclose(PlantNet(theta_conf=1.4, weight="sqrt", alpha=1, beta=-3).fit(hand_votes()).weights_,
+                               [2**0.5 + G, G, G, G], rtol=1e-12)
+    # gamma > 0 holds for every form; beta must still be a finite number
+    with pytest.raises(InputError, match="gamma"):
+        PlantNet(weight="linear", gamma=0).fit(hand_votes())
+    with pytest.raises(InputError, match="beta"):
+        PlantNet(weight="linear", beta=float("nan")).fit(hand_votes())
+
+
+def test_weight_spec_parses_from_the_cli():
+    m = make_strategy("PlantNet[weight=log, gamma=2.1]")
+    assert isinstance(m, PlantNet) and m.weight == "log" and m.gamma == 2.1
+    m.fit(hand_votes())
+    n = m.n_correct_.astype(float)
+    np.testing.assert_allclose(m.weights_, np.log(np.maximum(n, 1)) + 2.1, rtol=1e-15)
+    f = make_strategy("PlantNet-AIfixed[weight=square, theta_conf=1.4]")
+    assert (f.weight, f.ai, f.theta_conf) == ("square", "fixed", 1.4)
+    for form in WEIGHT_NAMES:
+        assert make_strategy(f"PlantNet[weight={form}]").weight == form
+    with pytest.raises(InputError, match=r"weight='cubic' is not a user weight function \('power', 'linear'"):
+        make_strategy("PlantNet[weight=cubic]")
+    assert "weight='log'" in repr(make_strategy("PlantNet[weight=log]"))

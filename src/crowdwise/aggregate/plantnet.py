@@ -14,6 +14,7 @@ Pl@ntNet case (9M votes, 823k users, 6.7M observations, K = 11,425) runs on one 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ from ._base import (Aggregator, Integer, Options, Real, Satisfies, argmax_ties, 
                     worker_values_for)
 from .registry import register
 
-__all__ = ["PlantNet", "plantnet_weight", "AI_MODES"]
+__all__ = ["PlantNet", "plantnet_weight", "AI_MODES", "WEIGHT_FORMS"]
 
 #: How the AI votes can enter the aggregation (see :class:`PlantNet`).
 AI_MODES = ("ignored", "worker", "fixed", "invalidating", "confident")
@@ -51,6 +52,26 @@ def plantnet_weight(n: np.ndarray | float, alpha: float = 0.5, beta: float = 0.2
     """
     n = np.asarray(n, dtype=float)
     return n**alpha - n**beta + gamma
+
+
+def _log_weight(n: np.ndarray, gamma: float) -> np.ndarray:
+    # log 0 is undefined: a user without a species weighs as one with a single species
+    return np.log(np.maximum(n, 1.0)) + gamma
+
+
+#: The named forms of the user weight ``f(n)`` of :class:`PlantNet` (``weight=``) other
+#: than ``"power"``, each ``(n, gamma) -> weights`` on a float array of species counts
+#: (Lefort's thesis, Table 4.1).
+WEIGHT_FORMS = {
+    "linear": lambda n, gamma: n + gamma,
+    "sqrt": lambda n, gamma: n**0.5 + gamma,
+    "pow075": lambda n, gamma: n**0.75 + gamma,
+    "square": lambda n, gamma: n**2 + gamma,
+    "log": _log_weight,
+}
+
+#: every name ``weight=`` accepts, ``"power"`` (the default) first
+WEIGHT_NAMES = ("power", *WEIGHT_FORMS)
 
 
 @dataclass
@@ -96,7 +117,22 @@ class PlantNet(Aggregator):
         n_u^vote   = #{k : u voted y_iu = y_i = k on an i they did not author}
                      minus the species already counted in n_u^author
         n_u = Round(n_u^author + vote_factor * n_u^vote)  (n_correct_, halves round up)
-        w_u = f(n_u) = n_u**alpha - n_u**beta + gamma     (weights_)
+        w_u = f(n_u)                                      (weights_)
+
+    where the weight function ``f`` is chosen by ``weight`` (Lefort's thesis, §4.2-4.3
+    and Table 4.1; ``n`` is the rounded species count ``n_u`` above)::
+
+        "power"   f(n) = n**alpha - n**beta + gamma   (Pl@ntNet's, the default)
+        "linear"  f(n) = n + gamma
+        "sqrt"    f(n) = n**0.5 + gamma
+        "pow075"  f(n) = n**0.75 + gamma
+        "square"  f(n) = n**2 + gamma
+        "log"     f(n) = log(n) + gamma, with log(0) read as log(1) = 0: f(0) = f(1) = gamma
+
+    or any callable ``f(n) -> weights`` (from the API only): it receives the species
+    counts of all users as one float NumPy array and must return an array of the same
+    shape of finite weights > 0 (``gamma``, ``alpha`` and ``beta`` are then unused).
+    ``alpha`` and ``beta`` act only on ``"power"``.
 
     An observation whose top score is tied between species credits nobody with a species,
     neither its voters nor its author (a tie can be valid when ``theta_acc`` is below
@@ -106,7 +142,8 @@ class PlantNet(Aggregator):
     weights it would move untied labels when species or observations are listed in
     another order. Its label (``labels_``) is still the tie rule's pick.
 
-    Start from ``w_u = gamma = f(0)`` (so the first labels are the majority vote), then
+    Start from ``w_u = f(0)`` (``gamma`` for every named form; the first labels are the
+    majority vote), then
     repeat: validity from (labels, weights), species counts from (labels, validity),
     weights, new labels; stop when labels and species counts no longer change
     (``converged_``), after ``max_iter`` rounds, or as soon as a state (labels, species
@@ -114,7 +151,7 @@ class PlantNet(Aggregator):
     last state is kept). The reported ``valid_``, ``confidence_`` and ``accuracy_`` are
     those of the final labels and weights.
 
-    A user needs ``f(n) > theta_conf``, i.e. 8 species with the defaults, to validate an
+    A user needs ``f(n) > theta_conf``, i.e. 8 species with the default weights, to validate an
     observation alone (*self-validating*); a species identified by voting on someone
     else's observation counts ``vote_factor`` = 1/10 of an authored one, and an authored
     observation counts only once it is valid. (The 1/10 acts on the species count: in the
@@ -151,9 +188,12 @@ class PlantNet(Aggregator):
         Confidence threshold (strict): total weight behind the label.
     theta_acc : float, default=0.7
         Accuracy threshold (strict): share of the weight behind the label.
+    weight : {"power", "linear", "sqrt", "pow075", "square", "log"} or callable, default="power"
+        The user weight function ``f(n)`` (formulas above); a callable maps a float array
+        of species counts to an array of weights.
     alpha, beta, gamma : float, default=0.5, 0.2, log(2.1)
-        Weight function ``f(n) = n**alpha - n**beta + gamma``; ``alpha >= beta > 0`` and
-        ``gamma > 0`` keep every weight positive.
+        Parameters of the named weight functions: ``gamma > 0`` (all named forms) and,
+        for ``weight="power"`` only, ``alpha >= beta > 0`` keep every weight positive.
     vote_factor : float, default=0.1
         Value of a species identified on someone else's observation, relative to an
         authored one.
@@ -219,7 +259,8 @@ class PlantNet(Aggregator):
     P. Bonnet, A. Joly, "Cooperative learning of Pl@ntNet's Artificial Intelligence
     algorithm: how does it work and how can we improve it?", 2024, hal-04603038
     (arXiv:2406.03356), Algorithm 1 and the AI strategies. peerannot's
-    ``peerannot/models/aggregation/plantnet.py``.
+    ``peerannot/models/aggregation/plantnet.py``. T. Lefort, PhD thesis, chapter 4:
+    the weight functions of ``weight`` (§4.2-4.3, Table 4.1).
 
     Examples
     --------
@@ -248,6 +289,7 @@ class PlantNet(Aggregator):
         self,
         theta_conf: float = 2.0,
         theta_acc: float = 0.7,
+        weight: str | Callable[[np.ndarray], np.ndarray] = "power",
         alpha: float = 0.5,
         beta: float = 0.2,
         gamma: float = _LOG_2_1,
@@ -263,6 +305,7 @@ class PlantNet(Aggregator):
     ):
         self.theta_conf = theta_conf
         self.theta_acc = theta_acc
+        self.weight = weight
         self.alpha = alpha
         self.beta = beta
         self.gamma = gamma
@@ -283,20 +326,52 @@ class PlantNet(Aggregator):
         "theta_score": Real(help="the AI score above which its vote counts (ai='confident')"),
         "vote_factor": Real(0, help="the value of a species identified on someone else's observation"),
         "ai_weight": Real(0, help="the fixed weight of the AI vote"),
-        "gamma": Real(0, low_open=True, help="gamma of the weight function n**alpha - n**beta + gamma"),
-        "beta": Real(0, low_open=True, help="beta of the weight function n**alpha - n**beta + gamma"),
-        "alpha": Real(help="alpha >= beta of the weight function n**alpha - n**beta + gamma"),
+        "weight": Options(*WEIGHT_NAMES, noun="a user weight function", help="the user weight function f(n)")
+                  | Satisfies(callable, "a callable f(n) -> weights (from the API)"),
+        "gamma": Real(0, low_open=True, help="gamma of the weight function, e.g. n + gamma"),
+        "beta": Real(help="beta > 0 of the weight function n**alpha - n**beta + gamma (weight='power')"),
+        "alpha": Real(help="alpha >= beta of the weight function n**alpha - n**beta + gamma (weight='power')"),
         "ai": Options(*AI_MODES, noun="a way to use the AI votes"),
         "ai_worker": Satisfies(lambda v: v is None or isinstance(v, (str, int, np.integer)),
                                "the worker id of the AI (text or an integer), or None"),
         "max_iter": Integer(1, help="the most iterations to run"),
     }
 
+    def validate_params(self) -> None:
+        """The ``parameter_rules``, then what they cannot say (:meth:`_check_params`), so
+        that ``make_strategy`` refuses those values too."""
+        super().validate_params()
+        self._check_params()
+
     def _check_params(self) -> None:
-        """What the rules cannot say: ``alpha >= beta``."""
+        """What the rules cannot say: ``alpha >= beta > 0`` for ``weight="power"`` only."""
+        if not _is_power(self.weight):
+            return
+        name = type(self).__name__
+        if not self.beta > 0:
+            raise InputError(f"{name}: beta={self.beta!r} must be > 0 with weight='power' "
+                             "(n**alpha - n**beta + gamma)",
+                             fix="choose alpha >= beta > 0 (the paper: 0.5 and 0.2), or another weight, "
+                                 "e.g. weight='linear' for n + gamma")
         if self.alpha < self.beta:
-            raise InputError(f"{type(self).__name__}: alpha={self.alpha!r} < beta={self.beta!r} gives negative "
+            raise InputError(f"{name}: alpha={self.alpha!r} < beta={self.beta!r} gives negative "
                              "weights to active users", fix="choose alpha >= beta > 0 (the paper: 0.5 and 0.2)")
+
+    def _weight_of(self, n: np.ndarray) -> np.ndarray:
+        """``f(n)``, a new float array, for the species counts ``n`` (any shape)."""
+        if _is_power(self.weight):
+            return plantnet_weight(n, self.alpha, self.beta, self.gamma)
+        nf = np.asarray(n, dtype=float)
+        if isinstance(self.weight, str):
+            return np.asarray(WEIGHT_FORMS[self.weight](nf, float(self.gamma)), dtype=float)
+        w = np.array(self.weight(nf.copy()), dtype=float)  # a copy: the AI's entry is written below
+        if w.shape != nf.shape or not np.all(np.isfinite(w) & (w > 0)):
+            raise InputError(f"{type(self).__name__}: the weight function {self.weight!r} must map an array of "
+                             f"shape {nf.shape} to finite weights > 0 of the same shape, got "
+                             f"{'shape ' + str(w.shape) if w.shape != nf.shape else 'a weight <= 0 or not finite'}",
+                             fix="vectorise it over a NumPy array and keep every weight positive, "
+                                 "e.g. weight=lambda n: n + 1")
+        return w
 
     def _prepare(self, votes: Votes) -> _Prepared:
         """Split the AI votes from the human ones according to ``ai``; read the extra columns."""
@@ -339,14 +414,13 @@ class PlantNet(Aggregator):
         return _Prepared(task, worker, label, for_n, authored, inv_task, inv_label, ai_index, n_ai)
 
     def _worker_weights(self, n_correct: np.ndarray, ai_index: int) -> np.ndarray:
-        w = plantnet_weight(n_correct, self.alpha, self.beta, self.gamma)
+        w = self._weight_of(n_correct)
         if ai_index >= 0 and self.ai != "worker":
             w[ai_index] = 0.0 if self.ai == "ignored" else float(self.ai_weight)
         return w
 
     # ------------------------------------------------------------------ fit
     def _fit(self, votes: Votes) -> None:
-        self._check_params()
         prep = self._prepare(votes)
         n_tasks, n_classes, n_workers = votes.n_tasks, votes.n_classes, votes.n_workers
         theta_conf, theta_acc = float(self.theta_conf), float(self.theta_acc)
@@ -455,17 +529,22 @@ class PlantNet(Aggregator):
 
     # ------------------------------------------------------------------ predict
     def _predict_proba(self, votes: Votes):
-        """Weighted vote on new votes with the fitted weights (unknown users: ``f(0) = gamma``)."""
+        """Weighted vote on new votes with the fitted weights (unknown users: ``f(0)``,
+        ``gamma`` for every named weight function)."""
         if votes.n_classes != self.n_classes_:
             raise InputError(f"the votes have {votes.n_classes} classes, the model was fitted on {self.n_classes_}",
                              fix="declare the same classes as at fit time (classes=...)")
         prep = self._prepare(votes)
-        w = worker_values_for(self, votes, self.weights_, default=float(self.gamma))
+        w = worker_values_for(self, votes, self.weights_, default=float(self._weight_of(np.zeros(1))[0]))
         if prep.ai_index >= 0 and self.ai != "worker":
             w[prep.ai_index] = 0.0 if self.ai == "ignored" else float(self.ai_weight)
         m = sparse.csr_array((w[prep.worker], (prep.task, prep.label)), shape=(votes.n_tasks, votes.n_classes))
         m.sum_duplicates()
         return as_probas(m, dense=self.dense)
+
+
+def _is_power(weight) -> bool:
+    return isinstance(weight, str) and weight == "power"
 
 
 def _digest(n_correct: np.ndarray, labels: np.ndarray) -> bytes:
