@@ -51,7 +51,6 @@ def test_converged_state_is_a_hard_fixed_point():
 def test_recovers_confusions_and_beats_mv_on_the_ds_model_in_fewer_iterations():
     votes, truth, conf = ds_crowd()
     fds = FastDS(tie="smallest").fit(votes)
-    ds = DawidSkene(tie="smallest").fit(votes)
     mv = MajorityVote(tie="smallest").fit(votes)
     assert np.mean(fds.labels_ == truth) >= np.mean(mv.labels_ == truth)
     # fewer iterations over four crowds (on this one, 12 against 11 since the start shares

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from crowdwise import datasets

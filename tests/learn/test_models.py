@@ -3,7 +3,6 @@ torchvision formats (ImageNet-sized heads skipped), and clear errors."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")

@@ -130,6 +130,14 @@ class CrowdAnalysis:
         return self.scores.get("glad-ability").values
 
     @cached_property
+    def plantnet_weights(self) -> np.ndarray:
+        """Each worker's weight in Pl@ntNet's weighted vote (:class:`~crowdwise.aggregate.PlantNet`
+        with its defaults: ``weights_``), for the distribution of user weights."""
+        from ..aggregate import PlantNet
+
+        return PlantNet(random_state=self.random_state).fit(self.votes).weights_
+
+    @cached_property
     def _agreement(self) -> Any:
         return self.scores.get("agreement")
 

@@ -33,6 +33,9 @@ __all__ = [
     "reliability_order",
     "FigureSpec",
     "FIGURES",
+    "lorenz_curve",
+    "contributions_figure",
+    "user_weights_figure",
     "figure_names",
     "make_figure",
 ]
@@ -333,6 +336,66 @@ def strategies_figure(summary: pd.DataFrame) -> Any:
     return fig
 
 
+def lorenz_curve(contributions: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The Lorenz curve of the workers' contributions and its Gini coefficient.
+
+    Workers sorted by increasing contribution; ``x[k] = k / n`` the share of workers,
+    ``y[k]`` the share of all votes the ``k`` smallest contributors gave (``x[0] = y[0] =
+    0``); ``gini = 1 - sum_k (x_k - x_{k-1}) (y_k + y_{k-1})``: 0 when every worker gives as
+    much, ``1 - 1/n`` when one worker gives everything.
+
+    >>> x, y, g = lorenz_curve(np.array([0, 0, 0, 4]))
+    >>> y.tolist(), round(g, 4)
+    ([0.0, 0.0, 0.0, 0.0, 1.0], 0.75)
+    """
+    c = np.sort(np.asarray(contributions, dtype=float))
+    n = c.size
+    if n == 0 or c.sum() <= 0:
+        return np.zeros(1), np.zeros(1), 0.0
+    x = np.arange(n + 1) / n
+    y = np.r_[0.0, np.cumsum(c) / c.sum()]
+    gini = float(1.0 - np.sum(np.diff(x) * (y[1:] + y[:-1])))
+    return x, y, gini
+
+
+def contributions_figure(votes_per_worker: np.ndarray) -> Any:
+    """The users' contribution: Lorenz curve of the votes per worker, with its Gini
+    coefficient and the share of the votes given by the 10 % most active workers (Lefort's
+    thesis, Fig. 4.15b)."""
+    x, y, gini = lorenz_curve(votes_per_worker)
+    fig = new_figure(5.0, 4.6)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color=_GREY, lw=1, ls="--", label="equal contributions")
+    ax.plot(x, y, color=_BLUE, lw=2, label="workers")
+    n = len(x) - 1
+    top = 1.0 - float(y[n - max(1, int(np.ceil(0.1 * n)))]) if n else 0.0
+    ax.set_xlabel("share of workers (least active first)")
+    ax.set_ylabel("share of the votes")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", frameon=False)
+    ax.set_title(f"Contributions: Gini {gini:.2f}\nthe 10 % most active workers give {top:.0%} of the votes")
+    return fig
+
+
+def user_weights_figure(weights: np.ndarray) -> Any:
+    """Distribution of the users' weights in Pl@ntNet's weighted vote: the empirical CDF
+    (Lefort's thesis, Fig. 4.20), weights on a log scale."""
+    w = np.sort(np.asarray(weights, dtype=float))
+    fig = new_figure(6.0, 3.8)
+    ax = fig.add_subplot()
+    if w.size == 0:
+        ax.text(0.5, 0.5, "no worker", ha="center", va="center", transform=ax.transAxes)
+        return fig
+    ax.step(w, np.arange(1, w.size + 1) / w.size, where="post", color=_BLUE)
+    if w.min() > 0:
+        ax.set_xscale("log")
+    ax.set_xlabel("user weight (Pl@ntNet's f(n))")
+    ax.set_ylabel("share of the users")
+    ax.set_title(f"User weights: {w.size:,} users, median {np.median(w):.3g}, max {w.max():.3g}")
+    return fig
+
+
 # ---------------------------------------------------------------------- registry
 @dataclass(frozen=True)
 class FigureSpec:
@@ -364,6 +427,10 @@ FIGURES: dict[str, FigureSpec] = {f.name: f for f in [
                lambda a: doubt_figure(a.needs_vote, a.votes.task_ids)),
     FigureSpec("strategies", "strategies compared against the truth: accuracy and time (needs --truth)",
                lambda a: strategies_figure(a.summary), needs_truth=True),
+    FigureSpec("contributions", "the users' contribution: Lorenz curve of the votes per worker, Gini coefficient",
+               lambda a: contributions_figure(a.votes_per_worker)),
+    FigureSpec("user-weights", "distribution (CDF) of the users' weights in Pl@ntNet's weighted vote",
+               lambda a: user_weights_figure(a.plantnet_weights)),
 ]}
 
 
