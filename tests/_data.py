@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["DATASETS_DIR", "OPEN_SETS", "dataset_names", "require_datasets"]
+__all__ = ["DATASETS_DIR", "OPEN_SETS", "RAW_MIRROR", "REFERENCE_DIR", "dataset_names", "require_datasets"]
+
+#: ../shared beside the repository: the team's reference sets and the raw public files
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+#: the reference conversions (``../shared/datasets``) the installer must reproduce byte for byte
+REFERENCE_DIR = SHARED_DIR / "datasets"
+#: the raw public files the reference sets were converted from, in the mirror layout
+RAW_MIRROR = SHARED_DIR / "raw-mirror"
 
 #: the 16 open sets of ../shared/datasets (registered in crowdwise.datasets)
 OPEN_SETS = ("bluebirds", "rte", "temp", "zheng_dog", "zheng_face", "zheng_product", "zheng_sentiment",
@@ -31,10 +38,8 @@ def _find() -> Path:
     env = os.environ.get("CROWDWISE_DATASETS")
     if env:
         return Path(env)
-    # tests/_data.py -> repository -> its parent, which holds shared/datasets
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-    if shared.is_dir():
-        return shared
+    if REFERENCE_DIR.is_dir():
+        return REFERENCE_DIR
     from crowdwise.datasets import cache_dir
 
     return cache_dir()  # the registry's cache: require_datasets installs the sets there

@@ -4,7 +4,6 @@ drawn from the model, extreme tasks, predict on new votes, gold, partial_fit, re
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,8 @@ from crowdwise.aggregate import GLAD, MajorityVote
 from crowdwise.aggregate.glad import _Cells, _vote_state, block_derivatives
 from crowdwise.errors import InputError, TooLargeError
 
-DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+from _data import require_datasets
+
 
 
 def glad_crowd(n_tasks=2000, n_workers=40, k=4, per_task=6, seed=0, b=None, alpha=None):
@@ -307,7 +307,7 @@ def test_verbose_prints_the_objective(capsys):
 
 # ---------------------------------------------------------------------- real data
 def load(name):
-    folder = DATASETS / name
+    folder = require_datasets() / name
     if not (folder / "votes.csv").exists():
         pytest.skip(f"data set {name} not available")
     df = pd.read_csv(folder / "votes.csv", dtype=str)

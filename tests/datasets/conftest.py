@@ -18,14 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from _data import DATASETS_DIR
-
-RAW_MIRROR = DATASETS_DIR.parent / "raw-mirror"
+from _data import RAW_MIRROR
 
 
 def require_mirror() -> Path:
     if not (RAW_MIRROR / "MANIFEST.tsv").is_file():
-        pytest.skip(f"raw-file mirror not found at {RAW_MIRROR} (beside the data sets; set CROWDWISE_DATASETS)")
+        pytest.skip(f"raw-file mirror not found at {RAW_MIRROR} (../shared/raw-mirror beside the repository)")
     return RAW_MIRROR
 
 

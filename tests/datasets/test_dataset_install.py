@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from _data import DATASETS_DIR
+from _data import REFERENCE_DIR
 
 import crowdwise.io as cio
 from conftest import RAW_MIRROR, require_mirror
@@ -20,14 +20,14 @@ SMALL = ["bluebirds", "leaves", "labelme"]  # three formats, features included
 
 
 def _require_reference() -> None:
-    if not all((DATASETS_DIR / n / "votes.csv").is_file() for n in NAMES):
-        pytest.skip(f"reference data sets not found at {DATASETS_DIR} (set CROWDWISE_DATASETS)")
+    if not all((REFERENCE_DIR / n / "votes.csv").is_file() for n in NAMES):
+        pytest.skip(f"reference data sets not found at {REFERENCE_DIR} (../shared/datasets beside the repository)")
 
 
 def _same_bytes(name: str, folder) -> None:
     for table in ("votes.csv", "truth.csv", *datasets.info(name).extra_tables):
-        assert (folder / table).read_bytes() == (DATASETS_DIR / name / table).read_bytes(), (name, table)
-    ref_features = DATASETS_DIR / name / "features"
+        assert (folder / table).read_bytes() == (REFERENCE_DIR / name / table).read_bytes(), (name, table)
+    ref_features = REFERENCE_DIR / name / "features"
     if ref_features.is_dir():
         for f in ref_features.iterdir():
             assert (folder / "features" / f.name).read_bytes() == f.read_bytes(), (name, f.name)
@@ -74,8 +74,8 @@ def test_install_all_16_from_the_mirror_reproduces_the_reference_sets_byte_for_b
 def test_registered_sizes_are_those_of_the_reference_set(name):
     _require_reference()
     d = datasets.info(name)
-    votes = cio.load_votes(DATASETS_DIR / name / "votes.csv")
-    truth = cio.load_truth(DATASETS_DIR / name / "truth.csv", votes)
+    votes = cio.load_votes(REFERENCE_DIR / name / "votes.csv")
+    truth = cio.load_truth(REFERENCE_DIR / name / "truth.csv", votes)
     assert (votes.n_tasks, votes.n_workers, votes.n_classes, votes.n_votes) == (
         d.n_tasks, d.n_workers, d.n_classes, d.n_votes)
     assert int((truth >= 0).sum()) == d.n_truth

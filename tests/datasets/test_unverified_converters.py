@@ -16,6 +16,7 @@ import pytest
 from crowdwise import datasets
 from crowdwise.datasets._convert import CONVERTERS
 from crowdwise.datasets._install import install_one
+from crowdwise.errors import InputError
 
 
 def _zip(members: dict[str, str]) -> bytes:
@@ -124,3 +125,61 @@ def test_plantnet_installs_end_to_end_from_a_mirror_once_pinned(serve_dir, cache
     votes = load_votes(folder / "votes.csv")
     truth = load_truth(folder / "truth.csv", votes)
     assert votes.n_tasks == 4 and votes.n_votes == 6 and int((truth >= 0).sum()) == 3
+
+
+# ----------------------------------------------------------- --allow-unpinned (trust on first use)
+def _serve_made_file(tmp_path, serve_dir, entry, data: bytes, extra: dict[str, bytes] | None = None):
+    target = tmp_path / "mirror" / entry.files[0].relative_url
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+    for rel, content in (extra or {}).items():
+        (tmp_path / "mirror" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "mirror" / rel).write_bytes(content)
+    return serve_dir(tmp_path / "mirror")
+
+
+def test_unpinned_set_is_refused_without_the_flag_and_installed_with_it(serve_dir, cache, tmp_path):
+    data = _plantnet_zip()
+    entry = datasets.info("plantnet_swe")
+    server = _serve_made_file(tmp_path, serve_dir, entry, data)
+    with pytest.raises(InputError, match="--allow-unpinned"):
+        datasets.install("plantnet_swe", progress=False)
+    assert not server.requests and "plantnet_swe" not in datasets.installed()
+    [folder] = datasets.install("plantnet_swe", progress=False, allow_unpinned=True)
+    assert (folder / "truth_disagreement.csv").read_text() == "task,label\n1018546184,2\n"
+    source = json.loads((folder / "metadata.json").read_text())["sources"][0]
+    # the bytes received are recorded, flagged as not pinned
+    assert source["pinned"] is False and source["bytes"] == len(data)
+    assert source["sha256"] == hashlib.sha256(data).hexdigest()
+    assert not (cache / ".downloads").exists()  # the raw file is not kept under an unknown name
+    assert datasets.installed() == ["plantnet_swe"]
+
+
+def test_unpinned_crowdkit_archive_is_checked_against_its_published_md5(serve_dir, cache, tmp_path):
+    from urllib.parse import urlsplit
+
+    entry = datasets.info("relevance-2")
+    data = _zip({"relevance-2/crowd_labels.csv": "performer,task,label\nw1,t1,1\nw2,t1,0\n",
+                 "relevance-2/gt.csv": "task,label\nt1,1\n"})
+    md5_url = entry.files[0].published_checksum.split(":", 1)[1].strip()
+    md5_rel = "".join(urlsplit(md5_url)[1:3])
+    good = hashlib.md5(data).hexdigest()
+    _serve_made_file(tmp_path, serve_dir, entry, data, {md5_rel: f"{good}  relevance-2.zip\n".encode()})
+    [folder] = datasets.install("relevance-2", progress=False, allow_unpinned=True)
+    assert (folder / "votes.csv").read_text() == "task,worker,label\nt1,w1,1\nt1,w2,0\n"
+    # a different published MD5: nothing installed, the cache as it was
+    (tmp_path / "mirror" / md5_rel).write_text("0" * 32 + "  relevance-2.zip\n")
+    with pytest.raises(InputError, match="checksum mismatch.*md5"):
+        datasets.install("relevance-2", progress=False, allow_unpinned=True, force=True)
+    assert (folder / "votes.csv").read_text() == "task,worker,label\nt1,w1,1\nt1,w2,0\n"
+    assert not (cache / ".downloads").exists() or not any((cache / ".downloads").iterdir())
+
+
+def test_cli_install_allow_unpinned_prints_the_recorded_checksum(serve_dir, cache, tmp_path):
+    from _cli import run
+
+    data = _plantnet_zip()
+    _serve_made_file(tmp_path, serve_dir, datasets.info("plantnet_swe"), data)
+    out = run("install", "plantnet_swe", "--allow-unpinned")
+    assert f"recorded sha256 {hashlib.sha256(data).hexdigest()}" in out.stdout
+    assert "plantnet_swe: installed" in out.stdout

@@ -16,6 +16,11 @@ def command(
                                                      "(status tested; the unverified ones are named and skipped).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Reinstall a set already installed (the new copy "
                                                         "replaces the old one once complete).")] = False,
+    allow_unpinned: Annotated[bool, typer.Option(
+        "--allow-unpinned", help="Also install a set whose raw files have no pinned SHA-256 in the registry "
+                                 "(status unverified): checked against the MD5 its source publishes when there "
+                                 "is one, and the SHA-256 received is recorded in its metadata.json "
+                                 "(trust on first use).")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Download registered real data sets from their original public sources (pinned
@@ -39,7 +44,8 @@ def command(
     entries = [datasets.info(n) for n in wanted]  # every name checked before anything is fetched
     entries = list({d.name: d for d in entries}.values())
     before = set(datasets.installed())
-    paths = datasets.install([d.name for d in entries], force=force, progress=False if quiet else None)
+    paths = datasets.install([d.name for d in entries], force=force, progress=False if quiet else None,
+                             allow_unpinned=allow_unpinned)
     if quiet:
         return
     if skipped:
@@ -52,5 +58,13 @@ def command(
             continue
         console.print(f"{d.name}: installed in {escape(str(path))} ({d.n_tasks} tasks, {d.n_workers} workers, "
                       f"{d.n_votes} votes)", soft_wrap=True, highlight=False)
+        if d.status != "tested":
+            import json
+
+            meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+            for src in meta["sources"]:
+                if src.get("pinned") is False:
+                    console.print(f"  warning: not pinned in the registry; recorded sha256 {src['sha256']} "
+                                  f"({src['bytes']} bytes) of {escape(src['url'])}", soft_wrap=True, highlight=False)
         console.print(f"  licence: {escape(d.licence)}", soft_wrap=True, highlight=False)
         console.print(f"  cite: {escape(d.citation)}", soft_wrap=True, highlight=False)

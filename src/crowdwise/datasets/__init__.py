@@ -111,7 +111,8 @@ def path(name: str) -> Path:
     return check_installed(name, full=False)
 
 
-def install(names: str | Iterable[str], *, force: bool = False, progress: bool | None = None) -> list[Path]:
+def install(names: str | Iterable[str], *, force: bool = False, progress: bool | None = None,
+            allow_unpinned: bool = False) -> list[Path]:
     """Download, verify, convert and cache these sets; return their folders.
 
     Parameters
@@ -123,6 +124,11 @@ def install(names: str | Iterable[str], *, force: bool = False, progress: bool |
         replaces the old one only once it is complete.
     progress : bool, optional
         Show a progress bar on stderr; by default when stderr is a terminal.
+    allow_unpinned : bool
+        Install a set whose raw files have no pinned size and SHA-256 in the registry
+        (status ``unverified``; refused by default): the bytes received are checked against
+        the MD5 the source publishes when there is one, and their SHA-256 is recorded in
+        the set's ``metadata.json`` (``"pinned": false``) -- trust on first use.
 
     Raises
     ------
@@ -136,7 +142,7 @@ def install(names: str | Iterable[str], *, force: bool = False, progress: bool |
     infos = list({i.name: i for i in infos}.values())
     root = cache_dir()
     for i in infos:  # a set whose raw files are not pinned is refused before anything is fetched
-        if force or not (root / i.name / "metadata.json").is_file():
+        if (force or not (root / i.name / "metadata.json").is_file()) and not allow_unpinned:
             check_pinned(i)
     done = []
     display = progress_display(progress)
@@ -149,7 +155,7 @@ def install(names: str | Iterable[str], *, force: bool = False, progress: bool |
                 advance = lambda n, tid=tid: display.advance(tid, n)
             else:
                 advance = lambda n: None
-            install_one(i, root=root, force=force, advance=advance)
+            install_one(i, root=root, force=force, advance=advance, allow_unpinned=allow_unpinned)
             done.append(i)
     finally:
         if display is not None:

@@ -41,6 +41,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..errors import InputError
 from ._convert import CONVERTERS
@@ -96,8 +97,8 @@ def check_pinned(info: DatasetInfo) -> None:
         raise InputError(f"data set {info.name!r} cannot be installed yet: its raw file {loose[0].url} has no "
                          f"pinned size and SHA-256 in crowdwise's registry (status: unverified; the entry and "
                          f"its converter were written from the source's documentation){published}",
-                         fix="download it from that URL yourself meanwhile (`crowdwise datasets info "
-                             f"{info.name}` says how it converts), or ask crowdwise to pin it")
+                         fix=f"`crowdwise install {info.name} --allow-unpinned` installs it anyway and records the "
+                         "SHA-256 received (trust on first use; in Python: install(..., allow_unpinned=True))")
 
 
 def get(name: str) -> DatasetInfo:
@@ -222,6 +223,60 @@ def fetch(f: RawFile, downloads: Path, advance: Advance = lambda n: None) -> Pat
     return final
 
 
+def fetch_unpinned(f: RawFile, downloads: Path, advance: Advance = lambda n: None) -> tuple[Path, int, str]:
+    """Download a raw file whose size and SHA-256 the registry does not hold (trust on first
+    use, asked for with ``allow_unpinned``); return ``(path, bytes, sha256)`` of what was
+    received, to be recorded in the set's ``metadata.json``.
+
+    When the source publishes an MD5 file (``published_checksum = "md5: <URL>"``, as
+    crowd-kit's archives do), it is fetched and compared first: a mismatch deletes the file
+    and raises. An interrupted download restarts from zero (no size to resume against).
+    """
+    url = file_url(f)
+    part = downloads / f"unpinned-{hashlib.sha256(url.encode()).hexdigest()[:16]}.part"
+    part.unlink(missing_ok=True)
+    _download(url, f, part, 0, advance)
+    size = part.stat().st_size
+    if size == 0:
+        part.unlink()
+        raise InputError("download failed: the server sent an empty file", source=url,
+                         fix="check the URL in `crowdwise datasets info` (and CROWDWISE_MIRROR)")
+    md5_url = f.published_checksum[len("md5:"):].strip() if f.published_checksum.startswith("md5:") else ""
+    if md5_url.startswith(("http://", "https://")):
+        published = _published_md5(md5_url)
+        h = hashlib.md5(usedforsecurity=False)
+        with open(part, "rb") as fh:
+            for chunk in iter(lambda: fh.read(CHUNK), b""):
+                h.update(chunk)
+        if h.hexdigest() != published:
+            part.unlink()
+            raise InputError(f"checksum mismatch: the file received has md5 {h.hexdigest()}, the source "
+                             f"publishes {published} ({md5_url}); nothing was installed", source=url,
+                             fix="the server holds a different file: check CROWDWISE_MIRROR, or try again")
+    sha = sha256_of(part)
+    final = downloads / sha
+    os.replace(part, final)
+    return final, size, sha
+
+
+def _published_md5(url: str) -> str:
+    """The first 32-hex-digit token of a published ``.md5`` file."""
+    if os.environ.get("CROWDWISE_MIRROR"):  # a mirror holds it as <host>/<path>, like a direct URL
+        parts = urlsplit(url)
+        url = f"{base_url()}/{parts.netloc}{parts.path}"
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+            text = response.read(4096).decode("ascii", "replace")
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
+        raise InputError(f"cannot read the published checksum ({getattr(exc, 'reason', exc)})", source=url,
+                         fix="check the network connection; the raw file was not installed") from None
+    m = re.search(r"\b[0-9a-fA-F]{32}\b", text)
+    if not m:
+        raise InputError("the published checksum file holds no MD5", source=url,
+                         fix="report it to crowdwise; the raw file was not installed")
+    return m.group(0).lower()
+
+
 def _download(url: str, f: RawFile, part: Path, have: int, advance: Advance) -> int:
     """Fetch ``url`` into ``part`` (appending from byte ``have`` when the server honours the
     range). Returns the number of bytes now in ``part``."""
@@ -264,7 +319,7 @@ def _download(url: str, f: RawFile, part: Path, have: int, advance: Advance) -> 
                     out.write(chunk)
                     received += len(chunk)
                     advance(len(chunk))
-                    if received > f.bytes:  # more than the pinned file: stop, the checksum fails
+                    if f.pinned and received > f.bytes:  # more than the pinned file: stop, the checksum fails
                         break
         except OSError as exc:
             if isinstance(exc, (socket.timeout, TimeoutError, ConnectionError)):
@@ -328,8 +383,15 @@ def _convert(info: DatasetInfo, raw: dict[RawFile, Path], staging: Path) -> dict
     return written
 
 
-def _metadata(info: DatasetInfo, written: dict[str, dict]) -> dict:
+def _metadata(info: DatasetInfo, written: dict[str, dict], received: dict[RawFile, tuple[int, str]]) -> dict:
     from .. import __version__
+
+    def source(f: RawFile) -> dict:
+        out = {"url": f.url, "repo": f.repo, "commit": f.commit, "path": f.path, "bytes": f.bytes,
+               "sha256": f.sha256, "role": f.role, "downloaded": f.fetched}
+        if f in received:  # trust on first use: what was received, not a pinned value
+            out.update(bytes=received[f][0], sha256=received[f][1], pinned=False)
+        return out
 
     return {
         "name": info.name, "title": info.title,
@@ -337,8 +399,7 @@ def _metadata(info: DatasetInfo, written: dict[str, dict]) -> dict:
         "n_votes": info.n_votes, "n_truth": info.n_truth,
         "licence": info.licence, "citation": info.citation, "conversion": info.conversion,
         "features": info.features, "notes": info.notes,
-        "sources": [{"url": f.url, "repo": f.repo, "commit": f.commit, "path": f.path, "bytes": f.bytes,
-                     "sha256": f.sha256, "role": f.role, "downloaded": f.fetched} for f in info.files],
+        "sources": [source(f) for f in info.files],
         "downloaded_from": base_url(),
         "written": written,
         "installed_by": f"crowdwise {__version__}",
@@ -370,12 +431,18 @@ def _cache_lock(root: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def install_one(info: DatasetInfo, *, root: Path, force: bool = False, advance: Advance = lambda n: None) -> bool:
-    """Install one set into ``root``; False when it was already installed (no-op)."""
+def install_one(info: DatasetInfo, *, root: Path, force: bool = False, advance: Advance = lambda n: None,
+                allow_unpinned: bool = False) -> bool:
+    """Install one set into ``root``; False when it was already installed (no-op).
+
+    ``allow_unpinned``: a raw file with no pinned size and SHA-256 is downloaded anyway
+    (checked against the MD5 its source publishes, when there is one) and the SHA-256 of
+    what was received is recorded in ``metadata.json`` with ``"pinned": false``."""
     target = root / info.name
     if (target / METADATA).is_file() and not force:
         return False
-    check_pinned(info)
+    if not allow_unpinned:
+        check_pinned(info)
     downloads = root / DOWNLOADS
     try:
         downloads.mkdir(parents=True, exist_ok=True)
@@ -392,14 +459,24 @@ def _install_locked(info: DatasetInfo, root: Path, target: Path, downloads: Path
     _clean_leftovers(root)
     raw: dict[RawFile, Path] = {}
     new: list[Path] = []  # verified files this call fetched: removed again if the install fails
+    received: dict[RawFile, tuple[int, str]] = {}  # unpinned files: (bytes, sha256) as received
     try:
         for f in info.files:
             if f.fetched and f not in raw:
+                if not f.pinned:
+                    raw[f], size, sha = fetch_unpinned(f, downloads, advance)
+                    received[f] = (size, sha)
+                    new.append(raw[f])
+                    continue
                 existed = (downloads / f.sha256).is_file()
                 raw[f] = fetch(f, downloads, advance)
                 if not existed:
                     new.append(raw[f])
-        return _build(info, raw, root, target)
+        done = _build(info, raw, root, target, received)
+        for f in received:  # kept under no name the registry knows: not reused, so not kept
+            raw[f].unlink(missing_ok=True)
+        _remove_if_empty(downloads)
+        return done
     except BaseException:
         for p in new:
             p.unlink(missing_ok=True)
@@ -414,7 +491,8 @@ def _remove_if_empty(folder: Path) -> None:
         pass
 
 
-def _build(info: DatasetInfo, raw: dict[RawFile, Path], root: Path, target: Path) -> bool:
+def _build(info: DatasetInfo, raw: dict[RawFile, Path], root: Path, target: Path,
+           received: dict[RawFile, tuple[int, str]] | None = None) -> bool:
     """Convert into a temporary folder of ``root`` and rename it to ``target``."""
     staging = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{info.name}-{os.getpid()}-", dir=root))
     try:
@@ -423,7 +501,7 @@ def _build(info: DatasetInfo, raw: dict[RawFile, Path], root: Path, target: Path
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0o700 would make the set private
         try:
             written = _convert(info, raw, staging)
-            meta = json.dumps(_metadata(info, written), indent=2, ensure_ascii=False) + "\n"
+            meta = json.dumps(_metadata(info, written, received or {}), indent=2, ensure_ascii=False) + "\n"
             with open(staging / METADATA, "w", encoding="utf-8") as out:
                 out.write(meta)
             _fsync_tree(staging)
@@ -455,7 +533,8 @@ def remove_downloads(infos: Iterable[DatasetInfo], root: Path) -> None:
     recorded in each set's metadata)."""
     for info in infos:
         for f in info.files:
-            (root / DOWNLOADS / f.sha256).unlink(missing_ok=True)
+            if f.pinned:
+                (root / DOWNLOADS / f.sha256).unlink(missing_ok=True)
     _remove_if_empty(root / DOWNLOADS)
 
 
