@@ -183,3 +183,49 @@ def test_cli_install_allow_unpinned_prints_the_recorded_checksum(serve_dir, cach
     out = run("install", "plantnet_swe", "--allow-unpinned")
     assert f"recorded sha256 {hashlib.sha256(data).hexdigest()}" in out.stdout
     assert "plantnet_swe: installed" in out.stdout
+
+
+# LabelMe images: deep_LabelMe.tar.gz (the archive peerannot's labelme.py downloads):
+# LabelMe/{train,valid,test}/<class>/<image>, LabelMe/answers.txt, LabelMe/filenames_train.txt
+def _labelme_tar() -> bytes:
+    import tarfile
+
+    members = {
+        "LabelMe/train/street/a.jpg": b"A", "LabelMe/train/coast/b.jpg": b"BB",
+        "LabelMe/valid/forest/v.jpg": b"V", "LabelMe/test/highway/t.jpg": b"T",
+        # classes: 3 street, 5 coast, 1 insidecity
+        "LabelMe/answers.txt": b"3 -1 5\n-1 5 1\n", "LabelMe/filenames_train.txt": b"a.jpg\nb.jpg\n",
+    }
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_labelme_images_converter_on_a_made_archive():
+    out = CONVERTERS["labelme_images"]({"votes": _labelme_tar()})
+    assert out["votes.csv"].decode() == "task,worker,label\n0,0,street\n0,2,coast\n1,1,coast\n1,2,insidecity\n"
+    assert out["truth.csv"].decode() == "task,label\n0,street\n1,coast\n"
+    assert out["train/street/a-0.jpg"] == b"A" and out["train/coast/b-1.jpg"] == b"BB"
+    assert out["val/forest/v.jpg"] == b"V" and out["test/highway/t.jpg"] == b"T"
+    with pytest.raises(ValueError, match="not a tar archive"):
+        CONVERTERS["labelme_images"]({"votes": b"not a tar"})
+
+
+def test_labelme_images_install_gives_an_image_folder_crowdwise_reads(serve_dir, cache, tmp_path):
+    from crowdwise.io import load_votes
+    from crowdwise.io.features import load_image_folder
+
+    _serve_made_file(tmp_path, serve_dir, datasets.info("labelme_images"), _labelme_tar())
+    [folder] = datasets.install("labelme_images", progress=False, allow_unpinned=True)
+    from crowdwise.datasets._convert import LABELME_CLASSES
+
+    votes = load_votes(folder / "votes.csv", classes=LABELME_CLASSES)  # the 8 classes, voted for or not
+    data = load_image_folder(folder, votes)
+    # each training image is linked to its task through the -<task> suffix, its class by its folder
+    assert [p.name for p in data.train.paths] == ["a-0.jpg", "b-1.jpg"]
+    assert list(data.classes[data.train.truth]) == ["street", "coast"]
+    assert [p.name for p in data.test.paths] == ["t.jpg"] and list(data.classes[data.val.truth]) == ["forest"]

@@ -340,7 +340,75 @@ def plantnet_swe(files: Files) -> Tables:
             "truth_disagreement.csv": truth(lambda t: n_classes.get(t, 0) >= 2)}
 
 
+#: LabelMe's classes in the order of Rodrigues' answers.txt (class index -> folder name)
+LABELME_CLASSES = ("highway", "insidecity", "tallbuilding", "street", "forest", "coast", "mountain", "opencountry")
+
+
+def labelme_images(files: Files) -> Tables:
+    """Rodrigues' ``deep_LabelMe.tar.gz`` (the archive peerannot's ``labelme.py`` installs):
+    ``LabelMe/{train,valid,test}/<class>/<image>``, ``LabelMe/answers.txt`` (one row per
+    training image, one column per worker, -1 = no answer, classes in
+    :data:`LABELME_CLASSES` order) and ``LabelMe/filenames_train.txt`` (row -> image file).
+
+    Written as crowdwise's (and peerannot's) image folder: ``train/<class>/<stem>-<task>.<ext>``
+    with ``task`` the row of answers.txt, ``val/`` and ``test/`` as they are;
+    ``votes.csv`` (task = row, worker = column, label = class name) and ``truth.csv`` (the
+    class folder holding each training image)."""
+    import tarfile
+
+    try:
+        archive = tarfile.open(fileobj=io.BytesIO(files["votes"]), mode="r:*")
+    except tarfile.TarError as exc:
+        raise ValueError(f"deep_LabelMe.tar.gz: not a tar archive ({exc})") from None
+    images: dict[str, dict[str, tuple[str, bytes]]] = {"train": {}, "valid": {}, "test": {}}
+    texts: dict[str, bytes] = {}
+    with archive:
+        for member in archive:
+            if not member.isfile():
+                continue
+            parts = member.name.strip("/").split("/")
+            if "LabelMe" not in parts:
+                continue
+            rel = parts[parts.index("LabelMe") + 1:]
+            data = archive.extractfile(member).read()  # type: ignore[union-attr]
+            if len(rel) == 3 and rel[0] in images:
+                if rel[1] not in LABELME_CLASSES:
+                    raise ValueError(f"deep_LabelMe.tar.gz: {member.name}: unknown class folder {rel[1]!r}")
+                images[rel[0]][rel[2]] = (rel[1], data)
+            elif len(rel) == 1 and rel[0] in ("answers.txt", "filenames_train.txt"):
+                texts[rel[0]] = data
+    for needed in ("answers.txt", "filenames_train.txt"):
+        if needed not in texts:
+            raise ValueError(f"deep_LabelMe.tar.gz: LabelMe/{needed} is missing")
+    names = [line.strip() for line in _lines(texts["filenames_train.txt"])]
+    rows = [line.split() for line in _lines(texts["answers.txt"])]
+    if len(rows) != len(names):
+        raise ValueError(f"answers.txt has {len(rows)} rows for {len(names)} names in filenames_train.txt")
+    out: Tables = {}
+    votes, truth = [], []
+    for task, (name, row) in enumerate(zip(names, rows)):
+        if name not in images["train"]:
+            raise ValueError(f"filenames_train.txt line {task + 1}: {name} is not under LabelMe/train/<class>/")
+        cls, data = images["train"][name]
+        stem, dot, ext = name.rpartition(".")
+        out[f"train/{cls}/{stem if dot else name}-{task}{dot}{ext if dot else ''}"] = data
+        truth.append((task, cls))
+        for worker, cell in enumerate(row):
+            k = int(float(cell))
+            if k >= 0:
+                if k >= len(LABELME_CLASSES):
+                    raise ValueError(f"answers.txt line {task + 1}, column {worker + 1}: class {k} is not 0-7")
+                votes.append((task, worker, LABELME_CLASSES[k]))
+    for split, folder in (("valid", "val"), ("test", "test")):
+        for name, (cls, data) in images[split].items():
+            out[f"{folder}/{cls}/{name}"] = data
+    out["votes.csv"] = _table("task,worker,label", votes)
+    out["truth.csv"] = _table("task,label", truth)
+    return out
+
+
 CONVERTERS: dict[str, Callable[[Files], Tables]] = {
+    "labelme_images": labelme_images,
     "cifar10h_raw": cifar10h_raw,
     "crowdkit_zip": crowdkit_zip,
     "plantnet_swe": plantnet_swe,

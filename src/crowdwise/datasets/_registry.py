@@ -397,6 +397,31 @@ def _crowdkit(name: str, archive: str, title: str, description: str, sizes: tupl
 
 UNVERIFIED: tuple[DatasetInfo, ...] = (
     DatasetInfo(
+        name="labelme_images", title="LabelMe images with their crowd votes, as peerannot installs them "
+                                     "(Rodrigues & Pereira 2018, deep_LabelMe.tar.gz)",
+        n_tasks=10000, n_workers=59, n_classes=8, n_votes=0, n_truth=10000,
+        licence="not stated (the archive's page states none; LabelMe images: see labelme.csail.mit.edu)",
+        citation="Rodrigues & Pereira (2018). Deep learning from crowds. AAAI; Russell, Torralba, Murphy & "
+                 "Freeman (2008). LabelMe: a database and web-based tool for image annotation. IJCV",
+        conversion="deep_LabelMe.tar.gz: LabelMe/answers.txt (row = training image, column = worker, -1 = "
+                   "no answer, classes 0 highway, 1 insidecity, 2 tallbuilding, 3 street, 4 forest, 5 coast, "
+                   "6 mountain, 7 opencountry) -> votes.csv (task = row, worker = column, label = class "
+                   "name); LabelMe/filenames_train.txt gives each row's image, found under "
+                   "LabelMe/train/<class>/ -> train/<class>/<stem>-<task>.jpg and truth.csv (that class); "
+                   "LabelMe/valid and LabelMe/test -> val/ and test/ (the image-folder layout `crowdwise "
+                   "train` and peerannot read)",
+        converter="labelme_images", verified=False,
+        features="train/, val/, test/: the images, <class>/<stem>-<task>.jpg",
+        notes="The URL is the one peerannot's datasets/labelme/labelme.py downloads (peerannot/peerannot, "
+              "commit 5563cbe474a2a8ec2ff16c9201b55adca3df4cdb); the training rows are Rodrigues' augmented "
+              "set (10,000 images, not the 1,000 originals of `labelme`); vote count not published. Read its votes "
+              "with the 8 classes declared (`load_votes(..., classes=crowdwise.datasets._convert.LABELME_CLASSES)`) "
+              "since val/ and test/ hold every class folder. Not "
+              "fetched here. The music_genre spectrogram images come from Kaggle's GTZAN page, which needs "
+              "an account: not registered",
+        files=(RawFile("fprodrigues", "web", "deep_LabelMe.tar.gz", 0, "", "votes",
+                       direct_url="http://fprodrigues.com/deep_LabelMe.tar.gz"),)),
+    DatasetInfo(
         name="cifar10h", title="CIFAR-10H: human labels of the 10,000 CIFAR-10 test images, 10 classes",
         n_tasks=10000, n_workers=2571, n_classes=10, n_votes=511400, n_truth=10000,
         licence="CC BY-NC-SA 4.0, the repository's LICENSE.txt (non-commercial use, cite the paper, "
