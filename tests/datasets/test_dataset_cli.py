@@ -26,10 +26,10 @@ def test_datasets_lists_the_registry_and_what_is_installed(mirror, cache):
     lines = [line.split("\t") for line in res.output.splitlines()]
     assert lines[0] == ["name", "tasks", "workers", "classes", "votes", "truth", "extra", "licence", "installed",
                         "status"]
-    assert len(lines) == 1 + 16 + 5
+    assert len(lines) == 1 + 16 + 6
     assert lines[1] == ["bluebirds", "108", "39", "2", "4212", "108", "", "BSD-style", "no", "tested"]
     assert ["labelme", "1000", "59", "8", "2547", "1000", "features", "not stated", "no", "tested"] in lines
-    assert [r[-1] for r in lines[1:]] == ["tested"] * 16 + ["unverified"] * 5
+    assert [r[-1] for r in lines[1:]] == ["tested"] * 16 + ["unverified"] * 6
     assert ["plantnet_swe", "6699593", "823251", "11425", "9005108", "26811", "", "not checked", "no",
             "unverified"] in lines
     assert ["relevance-2", "?", "?", "2", "?", "?", "", "not stated", "no", "unverified"] in lines

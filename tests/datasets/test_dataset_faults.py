@@ -30,7 +30,7 @@ def test_unknown_name_suggests_the_closest(cache):
         datasets.install("zheng_dgo")
     with pytest.raises(InputError, match=r"did you mean 'zheng_relevance', 'web_relevance' or 'relevance-2'\?"):
         datasets.info("relevance")
-    with pytest.raises(InputError, match="unknown data set 'cifar-10h'.*did you mean 'cifar10h'.*lists the 21"):
+    with pytest.raises(InputError, match="unknown data set 'cifar-10h'.*did you mean 'cifar10h'.*lists the 22"):
         datasets.load("cifar-10h")
     # registered but unverified (no pinned checksum): refused before anything is fetched
     with pytest.raises(InputError, match="'cifar10h' cannot be installed yet"):

@@ -170,7 +170,8 @@ def load(name: str, *, install_missing: bool = True) -> tuple[Votes, np.ndarray]
     Returns
     -------
     votes : Votes
-        Read from the set's ``votes.csv`` as :func:`crowdwise.io.load_votes` reads it.
+        Read from the set's ``votes.csv`` (``votes.parquet`` for the largest sets) as
+        :func:`crowdwise.io.load_votes` reads it.
     truth : ndarray of int64, shape (votes.n_tasks,)
         Class index of each task (-1 where the set has no truth for it).
 
@@ -187,5 +188,6 @@ def load(name: str, *, install_missing: bool = True) -> tuple[Votes, np.ndarray]
     folder = check_installed(entry.name, full=True)
     from ..io import load_truth, load_votes
 
-    votes = load_votes(folder / "votes.csv", name=entry.name)
+    table = folder / "votes.parquet" if (folder / "votes.parquet").is_file() else folder / "votes.csv"
+    votes = load_votes(table, name=entry.name)
     return votes, load_truth(folder / "truth.csv", votes)

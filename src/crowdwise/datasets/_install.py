@@ -38,7 +38,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -353,11 +353,30 @@ def _clean_leftovers(root: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
+class _RawInputs(Mapping):
+    """What a converter receives: ``files[role]`` reads the verified file's bytes when asked
+    for, ``files[role + "@path"]`` is its path (for archives read member by member)."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self._paths = paths
+
+    def __getitem__(self, key: str) -> bytes | Path:
+        if key.endswith("@path"):
+            return self._paths[key[: -len("@path")]]
+        return self._paths[key].read_bytes()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._paths, *(f"{k}@path" for k in self._paths)])
+
+    def __len__(self) -> int:
+        return 2 * len(self._paths)
+
+
 def _convert(info: DatasetInfo, raw: dict[RawFile, Path], staging: Path) -> dict[str, dict]:
     """Run the converter, write its tables, copy features and source files into
     ``staging``; return ``{relative path: {bytes, sha256}}`` of what was written."""
-    inputs = {f.role: raw[f].read_bytes() for f in info.files
-              if f.role in ("votes", "truth", "filenames", "class_names")}
+    inputs = _RawInputs({f.role: raw[f] for f in info.files
+                         if f.role in ("votes", "truth", "filenames", "class_names")})
     try:
         tables = CONVERTERS[info.converter](inputs)
     except (ValueError, KeyError, IndexError, UnicodeDecodeError) as exc:

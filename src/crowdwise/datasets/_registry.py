@@ -460,8 +460,8 @@ UNVERIFIED: tuple[DatasetInfo, ...] = (
                  "Pl@ntNet-CrowdSWE (data set), Zenodo, doi:10.5281/zenodo.10782465; Lefort et al. (2024). "
                  "Cooperative learning of Pl@ntNet's Artificial Intelligence algorithm: how does it work "
                  "and how can we improve it? arXiv:2406.03356",
-        conversion="plantnet_swe.zip: answers/answers.json ({task index: {user index: class index}}) -> "
-                   "votes.csv, one row per vote in file order, task = the observation id (obsID, the key "
+        conversion="plantnet_swe.zip (read member by member): answers/answers.json ({task index: {user "
+                   "index: class index}}) -> votes.parquet (votes.csv without pyarrow), one row per vote in file order, task = the observation id (obsID, the key "
                    "of converters/tasks.json whose value is the task index), worker = user index, label "
                    "= class index (converters/classes.json names the species); answers/ground_truth.txt "
                    "(line i: class of task i, -1 unknown) -> truth.csv, the expert-labelled observations "
