@@ -47,7 +47,7 @@ Examples
 >>> datasets.info("bluebird")
 Traceback (most recent call last):
 ...
-crowdwise.errors.InputError: unknown data set 'bluebird'. Fix: did you mean 'bluebirds'? `crowdwise datasets` lists the 21 registered names.
+crowdwise.errors.InputError: unknown data set 'bluebird'. Fix: did you mean 'bluebirds'? `crowdwise datasets` lists the 22 registered names.
 """
 
 from __future__ import annotations
