@@ -120,7 +120,9 @@ def on_files(files, config):  # noqa: ANN001 - MkDocs' signature
                 buffer = io.BytesIO()
                 namespace["fig"].savefig(buffer, format="png", dpi=96, bbox_inches="tight")
             except Exception as exc:  # reported as a build error, with the figure's name
-                log.error("%s: the code of figure %s failed: %r", FIGURES_PAGE, block["name"], exc)
+                hint = (" (the WAUM figure learns a small network: install the deep extra, "
+                        "pip install -e \".[docs,deep]\")" if isinstance(exc, ModuleNotFoundError) else "")
+                log.error("%s: the code of figure %s failed: %r%s", FIGURES_PAGE, block["name"], exc, hint)
                 continue
             files.append(File.generated(config, f"guide/img/{block['name']}", content=buffer.getvalue()))
     finally:

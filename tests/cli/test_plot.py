@@ -51,7 +51,9 @@ def test_plot_all_with_truth_includes_strategies(crowd, tmp_path):
 
 def test_plot_list_and_errors_name_the_figures(crowd, tmp_path):
     res = run("plot", "--list")
-    assert [line.split()[0] for line in res.output.strip().splitlines()] == list(FIGURES)
+    from crowdwise.plots.thesis import THESIS_FIGURES
+
+    assert [line.split()[0] for line in res.output.strip().splitlines()] == [*FIGURES, *THESIS_FIGURES]
     with pytest.raises(InputError, match="unknown figure 'histo'.*votes-per-task, votes-per-worker, entropy"):
         runner.invoke(app, ["plot", str(crowd), "histo", "--out-dir", str(tmp_path)], catch_exceptions=False)
     with pytest.raises(InputError, match="at least one figure.*trace-spam"):
