@@ -47,6 +47,18 @@ def test_align_by_id_text_matching():
     assert r.n_truth == 4 and r.n_evaluated == 2 and r.accuracy == 0.5 and r.share_valid == 0.5
 
 
+def test_align_by_id_empty_cells_are_no_truth_and_no_prediction(tmp_path):
+    # read from CSV as a user's files are: an empty truth cell is a task without truth (not
+    # the text "nan" or "None" scored as a wrong class); an empty label is no prediction
+    (tmp_path / "truth.csv").write_text("task,label\na,x\nb,\nc,y\n")
+    (tmp_path / "labels.csv").write_text("task,label\na,x\nb,y\nc,\n")
+    truth = pd.read_csv(tmp_path / "truth.csv", dtype=str)
+    pred = pd.read_csv(tmp_path / "labels.csv", dtype=str)
+    lab, tru, valid, k = align_labels_by_id(pred, truth)
+    r = evaluate_labels(lab, tru, valid, n_classes=k)
+    assert (r.n_truth, r.n_evaluated, r.accuracy, r.share_valid) == (2, 1, 1.0, 0.5)
+
+
 def test_align_by_id_numbers_written_differently_match():
     pred = pd.DataFrame({"task": ["1", "2"], "label": [1.0, 0.0]})
     truth = pd.DataFrame({"task": [1, 2], "label": ["1", "1"]})

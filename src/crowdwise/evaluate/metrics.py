@@ -144,7 +144,9 @@ def align_labels_by_id(pred: pd.DataFrame, truth: pd.DataFrame, *, sources: tupl
                              fix="give a table with columns task,label")
     p = pd.DataFrame({"task": _canonical(pred["task"]), "label": _canonical(pred["label"])})
     p["valid"] = pred["valid"].astype(bool).to_numpy() if "valid" in pred else True
+    p = p[~_missing(pred["label"]).to_numpy()]  # an empty label: no prediction for that task
     t = pd.DataFrame({"task": _canonical(truth["task"]), "truth": _canonical(truth["label"])})
+    t = t[~_missing(truth["label"]).to_numpy()]  # an empty truth cell: the task is not scored
     if not set(p["label"]).intersection(t["truth"]):
         raise InputError(f"no predicted label is a label of the truth (predicted: "
                          f"{', '.join(sorted(map(str, set(p['label'])))[:5])}; truth: "
@@ -157,6 +159,11 @@ def align_labels_by_id(pred: pd.DataFrame, truth: pd.DataFrame, *, sources: tupl
     tru = values.get_indexer(m["truth"])
     valid = has & m["valid"].fillna(False).astype(bool).to_numpy()
     return lab.astype(np.int64), tru.astype(np.int64), valid, len(values)
+
+
+def _missing(col: pd.Series) -> pd.Series:
+    """Cells with no value: NaN/None, or empty text."""
+    return col.isna() | (col.astype(str).str.strip() == "")
 
 
 def _canonical(col: pd.Series) -> pd.Series:
