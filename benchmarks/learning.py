@@ -233,42 +233,39 @@ CIRCLES_ALPHA = 0.1
 
 
 def three_circles(n: int, rng, noise: float = CIRCLES_NOISE):
-    """``n`` points on three concentric circles (radii 1/3, 2/3, 1; K = 3, classes balanced up to one point),
-    uniform angle, isotropic Gaussian noise of sd ``noise`` on both coordinates (as scikit-learn's make_circles)."""
-    y = rng.permutation(np.arange(n) % 3)
-    angle = rng.uniform(0, 2 * np.pi, n)
-    r = (y + 1) / 3.0
-    x = np.c_[r * np.cos(angle), r * np.sin(angle)] + noise * rng.standard_normal((n, 2))
-    return x.astype(np.float32), y
+    """``n`` points on three concentric circles: :func:`crowdwise.simulate.classifiers.three_circles`."""
+    from crowdwise.simulate.classifiers import three_circles as draw
+
+    return draw(n, rng, noise)
 
 
 def circle_workers(seed: int, svc_c: float = 1.0, gb_depth: int = 3):
     """The paper's three workers: linear SVC, RBF SVC, gradient boosting (scikit-learn defaults unless the
     calibrated set-up says otherwise: ``svc_c`` is the RBF SVC's C, ``gb_depth`` boosting's max_depth)."""
-    from sklearn.ensemble import GradientBoostingClassifier
-    from sklearn.svm import SVC, LinearSVC
+    from crowdwise.simulate.classifiers import make_classifier
 
-    return [LinearSVC(random_state=seed), SVC(kernel="rbf", C=svc_c, random_state=seed),
-            GradientBoostingClassifier(max_depth=gb_depth, random_state=seed)]
+    return [make_classifier("linear-svc", seed), make_classifier("rbf-svc", seed, C=svc_c),
+            make_classifier("boosting", seed, max_depth=gb_depth)]
 
 
 def circle_crowd(seed: int, noise: float = CIRCLES_NOISE, n_fit: int | None = None, svc_c: float = 1.0,
                  gb_depth: int = 3):
     """One draw: 525 training tasks with the three workers' votes, 225 test points, the fitted workers.
 
-    Each worker is fitted on its own independent draw of ``n_fit`` labelled points (default 525, as many as the
-    training tasks; our choice: the paper does not say what the workers learnt from; fitting them on the training
-    tasks themselves would make gradient boosting almost always right on them, 0.99, which cannot give the paper's
-    WDS 0.81 below its best worker's 0.84).
+    The crowd of ``crowdwise simulate --strategy classifiers --features three-circles``
+    (:func:`crowdwise.simulate.classifiers.classifier_crowd`): each worker is fitted on its own independent draw
+    of ``n_fit`` labelled points (default 525, as many as the training tasks; our choice: the paper does not say
+    what the workers learnt from; fitting them on the training tasks themselves would make gradient boosting
+    almost always right on them, 0.99, which cannot give the paper's WDS 0.81 below its best worker's 0.84).
+    The draws are those this script made before the crowd moved into the library (same seed, same points and
+    workers), so the cached runs stay valid.
     """
-    rng = np.random.default_rng(seed)
-    x, y = three_circles(CIRCLES_N, rng, noise)
+    from crowdwise.simulate.classifiers import classifier_crowd
+
     n_train = CIRCLES_N - int(round(CIRCLES_TEST * CIRCLES_N))
-    (x, y), (xt, yt) = (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
-    workers = circle_workers(seed, svc_c, gb_depth)
-    for clf in workers:
-        clf.fit(*three_circles(n_train if n_fit is None else n_fit, rng, noise))
-    return x, y, xt, yt, workers
+    crowd = classifier_crowd("three-circles", n_tasks=n_train, n_test=CIRCLES_N - n_train, n_fit=n_fit, noise=noise,
+                             classifiers=circle_workers(seed, svc_c, gb_depth), seed=seed)
+    return crowd.features, crowd.truth, crowd.test_features, crowd.test_truth, crowd.classifiers
 
 
 def circles_calibration(seeds=(100, 101, 102)) -> dict:

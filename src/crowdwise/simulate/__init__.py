@@ -13,6 +13,16 @@ a peerannot folder (``answers.json``, ``metadata.json``, ``ground_truth.npy``).
     :func:`student_teacher`: students copy a teacher's confusion matrix.
 ``discrete-difficulty``
     :func:`discrete_difficulty`: good/bad workers, easy/hard/random tasks.
+``classifiers``
+    :func:`~crowdwise.simulate.classifiers.classifier_crowd`: scikit-learn classifiers,
+    each trained on its own part of a feature set (two moons, three circles, or the
+    user's), label the tasks (needs scikit-learn).
+
+Every strategy takes ``workerload`` (peerannot's ``--workerload``): each worker answers at
+most that many tasks, tasks being served in order from the workers still under their load.
+
+:func:`~crowdwise.simulate.collection.simulate_collection` replays a label collection under
+a budget (which task gets the next vote, from which worker) and scores each policy.
 
 Generation is vectorised (no Python loop per vote or per task) and memory stays
 O(votes): confusion matrices are kept only while ``n_workers * K * K`` is small.
@@ -30,6 +40,8 @@ False
 
 from ._result import SimulationResult
 from ._write import write_simulation
+from .classifiers import ClassifierCrowd, classifier_crowd
+from .collection import POLICIES, collect, simulate_collection
 from .strategies import (
     STRATEGIES,
     discrete_difficulty,
@@ -48,4 +60,9 @@ __all__ = [
     "student_teacher",
     "discrete_difficulty",
     "write_simulation",
+    "ClassifierCrowd",
+    "classifier_crowd",
+    "POLICIES",
+    "collect",
+    "simulate_collection",
 ]

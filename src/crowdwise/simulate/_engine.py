@@ -165,6 +165,65 @@ def distinct_workers(rng: np.random.Generator, n_workers: int, size: np.ndarray)
     return keys // n, keys % n
 
 
+def assign_capped(rng: np.random.Generator, n_workers: int, n_tasks: int, feedback: int, workerload: int,
+                  imbalance_votes: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Workers per task when each worker answers at most ``workerload`` tasks.
+
+    The law of peerannot's ``--workerload``: tasks are served in order; task ``i`` gets
+    ``m_i = min(feedback, a_i)`` distinct workers (``imbalance_votes``: ``m_i`` uniform in
+    ``1..min(feedback, a_i)``), drawn uniformly among the ``a_i`` workers who have answered
+    fewer than ``workerload`` tasks so far. Later tasks get fewer votes once workers run
+    out; a task with no worker left is an :class:`~crowdwise.errors.InputError`.
+
+    Exact and vectorised by batches of tasks: with ``r`` the smallest remaining load among
+    the available workers, the next ``r`` tasks all see the same available workers (none
+    can reach its cap before the last of them), so they are drawn at once by
+    :func:`assign_workers`. Returns ``(task, worker)`` sorted by task.
+    """
+    from ..errors import InputError
+
+    def exhausted(i: int) -> InputError:
+        return InputError(
+            f"the {n_workers} workers answering at most {workerload} task(s) each run out of answers at task {i} of "
+            f"{n_tasks} (each task takes up to {feedback} of them)",
+            fix=f"raise the workerload, add workers, or lower the feedback: n_workers x workerload must cover "
+                f"the votes of all {n_tasks} tasks")
+
+    if n_workers * workerload < n_tasks:
+        raise exhausted(n_workers * workerload)
+    load = np.zeros(n_workers, dtype=np.int64)
+    tasks, workers = [], []
+    i = 0
+    while i < n_tasks:
+        avail = np.flatnonzero(load < workerload)
+        if not avail.size:
+            raise exhausted(i)
+        cap = min(feedback, avail.size)
+        b = int(min((workerload - load[avail]).min(), n_tasks - i))
+        m = rng.integers(1, cap + 1, size=b) if imbalance_votes else np.full(b, cap, dtype=np.int64)
+        t, w = assign_workers(rng, avail.size, m)
+        w = avail[w]
+        load += np.bincount(w, minlength=n_workers)
+        tasks.append(t + i)
+        workers.append(w)
+        i += b
+    return np.concatenate(tasks), np.concatenate(workers)
+
+
+def assign(rng: np.random.Generator, n_workers: int, n_tasks: int, feedback: int, *, imbalance_votes: bool = False,
+           workerload: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Which workers answer which task: ``feedback`` distinct workers per task (uniform in
+    ``1..feedback`` with ``imbalance_votes``), each worker answering at most ``workerload``
+    tasks when given (:func:`assign_capped`). Returns ``(task, worker)`` sorted by task."""
+    if workerload is not None and workerload < n_tasks:
+        return assign_capped(rng, n_workers, n_tasks, feedback, workerload, imbalance_votes)
+    if imbalance_votes:
+        per_task = rng.integers(1, feedback + 1, size=n_tasks)
+    else:
+        per_task = np.full(n_tasks, feedback, dtype=np.int64)
+    return assign_workers(rng, n_workers, per_task)
+
+
 # --------------------------------------------------------------------------- confusion rows
 def dirichlet_rows(rng: np.random.Generator, alpha: np.ndarray, swap: np.ndarray, true_class: np.ndarray,
                    n_classes: int) -> np.ndarray:
@@ -231,9 +290,14 @@ def draw_from_rows(rng: np.random.Generator, cum: np.ndarray, row: np.ndarray, o
 
 
 # --------------------------------------------------------------------------- the whole run
-def run(rng: np.random.Generator, truth: np.ndarray, n_classes: int, crowd: _Crowd, per_task: np.ndarray,
-        difficulty: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def run(rng: np.random.Generator, truth: np.ndarray, n_classes: int, crowd: _Crowd, per_task: np.ndarray | None,
+        difficulty: np.ndarray | None = None,
+        assignment: tuple[np.ndarray, np.ndarray] | None = None
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Draw the votes of a crowd.
+
+    ``assignment``: the ``(task, worker)`` pairs already drawn (e.g. by
+    :func:`assign_capped`), used instead of drawing ``per_task`` workers per task.
 
     Returns ``task, worker, label`` (sorted by task then worker) and the effective
     confusion tensor ``(n_workers, K, K)`` when ``n_workers * K * K <=
@@ -245,7 +309,7 @@ def run(rng: np.random.Generator, truth: np.ndarray, n_classes: int, crowd: _Cro
     """
     n_workers = crowd.kind.size
     k = n_classes
-    task, worker = assign_workers(rng, n_workers, per_task)
+    task, worker = assign_workers(rng, n_workers, per_task) if assignment is None else assignment
     kind = crowd.kind[worker]
     diff = np.zeros(task.size, np.int8) if difficulty is None else difficulty[task]
     y = truth[task]

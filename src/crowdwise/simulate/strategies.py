@@ -120,9 +120,13 @@ def _seed_param(seed: Seed) -> int | str | None:
 def _run(strategy: str, rng: np.random.Generator, truth: np.ndarray, n_classes: int, crowd: _Crowd,
          worker_type: np.ndarray, *, feedback: int, imbalance_votes: bool, spammer_fraction: float,
          params: dict[str, Any], difficulty: np.ndarray | None = None,
-         teacher: np.ndarray | None = None) -> SimulationResult:
-    """Spammer overlay, votes per task, the engine, and the result object."""
+         teacher: np.ndarray | None = None, workerload: int | None = None) -> SimulationResult:
+    """Spammer overlay, votes per task (each worker under its workerload), the engine, and the result."""
     n_tasks, n_workers = truth.size, crowd.kind.size
+    if workerload is not None:
+        workerload = _check_int("workerload (tasks per worker)", workerload, 1,
+                                "let each worker answer at least one task, or leave workerload out")
+        params = {**params, "workerload": workerload}
     candidates = np.flatnonzero(crowd.kind != UNIFORM)
     n_spam = min(n_of(spammer_fraction, n_workers), candidates.size)
     if n_spam:
@@ -131,11 +135,15 @@ def _run(strategy: str, rng: np.random.Generator, truth: np.ndarray, n_classes: 
         worker_type = worker_type.astype(object)
         worker_type[spam] = "spammer"
         worker_type = worker_type.astype(str)
-    if imbalance_votes:
-        per_task = rng.integers(1, feedback + 1, size=n_tasks)
+    if workerload is not None and workerload < n_tasks:
+        assignment = _engine.assign_capped(rng, n_workers, n_tasks, feedback, workerload, imbalance_votes)
+        task, worker, label, confusions = _engine.run(rng, truth, n_classes, crowd, None, difficulty, assignment)
     else:
-        per_task = np.full(n_tasks, feedback, dtype=np.int64)
-    task, worker, label, confusions = _engine.run(rng, truth, n_classes, crowd, per_task, difficulty)
+        if imbalance_votes:
+            per_task = rng.integers(1, feedback + 1, size=n_tasks)
+        else:
+            per_task = np.full(n_tasks, feedback, dtype=np.int64)
+        task, worker, label, confusions = _engine.run(rng, truth, n_classes, crowd, per_task, difficulty)
     votes = Votes(task=task, worker=worker, label=label, task_ids=np.arange(n_tasks),
                   worker_ids=np.arange(n_workers), classes=np.arange(n_classes), name=strategy)
     return SimulationResult(
@@ -156,7 +164,7 @@ def _base_params(n_tasks: int, n_workers: int, n_classes: int, feedback: int, im
 def independent_confusion(n_tasks: int, n_workers: int, n_classes: int, *, feedback: int | None = None,
                           imbalance_votes: bool = False, spammer_fraction: float = 0.0,
                           confusions: np.ndarray | None = None, concentration: float = 1.0,
-                          seed: Seed = 0) -> SimulationResult:
+                          workerload: int | None = None, seed: Seed = 0) -> SimulationResult:
     r"""Workers with independent, diagonally dominant confusion matrices.
 
     Each row of each worker's matrix is drawn from a symmetric Dirichlet law, then its
@@ -179,6 +187,11 @@ def independent_confusion(n_tasks: int, n_workers: int, n_classes: int, *, feedb
         Votes per task (distinct workers); default ``n_workers`` (everyone answers all).
     imbalance_votes : bool
         Votes per task uniform in ``1..feedback`` instead of exactly ``feedback``.
+    workerload : int, optional
+        Each worker answers at most this many tasks (peerannot's ``--workerload``): tasks
+        are served in order, each from the workers still under their load (uniformly),
+        so later tasks get fewer than ``feedback`` votes once workers run out, and a task
+        left with no worker is an error. Default: no limit.
     spammer_fraction : float in [0, 1]
         Share of workers (floor) replaced by spammers answering uniformly at random.
     confusions : ndarray of shape (n_workers, K, K), optional
@@ -220,12 +233,12 @@ def independent_confusion(n_tasks: int, n_workers: int, n_classes: int, *, feedb
                           concentration=concentration, confusions_given=confusions is not None)
     return _run("independent-confusion", rng, truth, n_classes, crowd, np.full(n_workers, "confusion"),
                 feedback=feedback, imbalance_votes=imbalance_votes, spammer_fraction=spammer_fraction,
-                params=params)
+                params=params, workerload=workerload)
 
 
 def hammer_spammer(n_tasks: int, n_workers: int, n_classes: int, *, ratio: float = 0.1,
                    feedback: int | None = None, imbalance_votes: bool = False, spammer_fraction: float = 0.0,
-                   seed: Seed = 0) -> SimulationResult:
+                   workerload: int | None = None, seed: Seed = 0) -> SimulationResult:
     r"""Hammers always answer right, spammers answer uniformly at random.
 
     peerannot's default strategy: the last :math:`\lfloor r\, n_w \rfloor` workers are
@@ -236,7 +249,7 @@ def hammer_spammer(n_tasks: int, n_workers: int, n_classes: int, *, ratio: float
     ----------
     ratio : float in [0, 1]
         Share of spammers (peerannot's ``--ratio``).
-    n_tasks, n_workers, n_classes, feedback, imbalance_votes, spammer_fraction, seed
+    n_tasks, n_workers, n_classes, feedback, imbalance_votes, spammer_fraction, workerload, seed
         As in :func:`independent_confusion` (``spammer_fraction`` turns that share of
         workers, chosen at random among the hammers, into further spammers).
 
@@ -267,12 +280,13 @@ def hammer_spammer(n_tasks: int, n_workers: int, n_classes: int, *, ratio: float
     params = _base_params(n_tasks, n_workers, n_classes, feedback, imbalance_votes, spammer_fraction, seed,
                           ratio=ratio)
     return _run("hammer-spammer", rng, truth, n_classes, crowd, worker_type, feedback=feedback,
-                imbalance_votes=imbalance_votes, spammer_fraction=spammer_fraction, params=params)
+                imbalance_votes=imbalance_votes, spammer_fraction=spammer_fraction, params=params,
+                workerload=workerload)
 
 
 def student_teacher(n_tasks: int, n_workers: int, n_classes: int, *, ratio: float = 0.1,
                     feedback: int | None = None, imbalance_votes: bool = False, spammer_fraction: float = 0.0,
-                    concentration: float = 1.0, seed: Seed = 0) -> SimulationResult:
+                    concentration: float = 1.0, workerload: int | None = None, seed: Seed = 0) -> SimulationResult:
     r"""Students share the confusion matrix of a teacher: correlated mistakes.
 
     As in peerannot, ``ratio`` is the share of **students**: the first
@@ -293,7 +307,7 @@ def student_teacher(n_tasks: int, n_workers: int, n_classes: int, *, ratio: floa
         Share of students (peerannot's ``--ratio``). At least one teacher is needed.
     concentration : float
         Dirichlet concentration of the teachers' rows.
-    n_tasks, n_workers, n_classes, feedback, imbalance_votes, spammer_fraction, seed
+    n_tasks, n_workers, n_classes, feedback, imbalance_votes, spammer_fraction, workerload, seed
         As in :func:`independent_confusion`. A teacher turned spammer still passes its
         original matrix on to its students.
 
@@ -337,6 +351,7 @@ def student_teacher(n_tasks: int, n_workers: int, n_classes: int, *, ratio: floa
                           ratio=ratio, concentration=concentration)
     return _run("student-teacher", rng, truth, n_classes, crowd, worker_type, feedback=feedback,
                 imbalance_votes=imbalance_votes, spammer_fraction=spammer_fraction, params=params,
+                workerload=workerload,
                 teacher=teacher)
 
 
@@ -344,7 +359,7 @@ def discrete_difficulty(n_tasks: int, n_workers: int, n_classes: int, *, ratio: 
                         ratio_diff: float = 1.0, p_random: float = 0.0, feedback: int | None = None,
                         imbalance_votes: bool = False, spammer_fraction: float = 0.0,
                         good_concentration: float = 0.2, bad_concentration: float = 5.0,
-                        seed: Seed = 0) -> SimulationResult:
+                        workerload: int | None = None, seed: Seed = 0) -> SimulationResult:
     r"""Good and bad workers facing easy, hard and (optionally) random tasks.
 
     Following peerannot's ``discrete-difficulty``: the first :math:`\lfloor r\, n_w
@@ -375,7 +390,7 @@ def discrete_difficulty(n_tasks: int, n_workers: int, n_classes: int, *, ratio: 
         Probability that a task is "random" (peerannot's ``--random``).
     good_concentration, bad_concentration : float
         Dirichlet concentrations of good and bad workers' rows (peerannot: 0.2 and 5).
-    n_tasks, n_workers, n_classes, feedback, imbalance_votes, spammer_fraction, seed
+    n_tasks, n_workers, n_classes, feedback, imbalance_votes, spammer_fraction, workerload, seed
         As in :func:`independent_confusion`. Spammers answer at random even easy tasks.
 
     Returns
@@ -426,6 +441,7 @@ def discrete_difficulty(n_tasks: int, n_workers: int, n_classes: int, *, ratio: 
                           good_concentration=good_concentration, bad_concentration=bad_concentration)
     return _run("discrete-difficulty", rng, truth, n_classes, crowd, worker_type, feedback=feedback,
                 imbalance_votes=imbalance_votes, spammer_fraction=spammer_fraction, params=params,
+                workerload=workerload,
                 difficulty=difficulty)
 
 
