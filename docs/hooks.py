@@ -8,9 +8,10 @@
   that page (so one block can read what an earlier one wrote), and the block's output
   lines are replaced by what the commands printed. A command that fails is an error of
   the build (``mkdocs build --strict``), so the examples cannot rot.
-- ``guide/figures.md``: a fenced ``python`` block preceded by ``<!-- figure: NAME.png -->``
-  is executed (it must leave a matplotlib ``fig``), and the figure is saved as
-  ``guide/img/NAME.png`` in the site (the page shows it with ``![...](img/NAME.png)``).
+- ``guide/figures.md`` and ``guide/calibration.md`` (:data:`FIGURES_PAGES`): a fenced
+  ``python`` block preceded by ``<!-- figure: NAME.png -->`` is executed (it must leave a
+  matplotlib ``fig``), and the figure is saved as ``guide/img/NAME.png`` in the site (the
+  page shows it with ``![...](img/NAME.png)``).
 
 The Python examples of the guide pages are not run here: they are doctests, run by
 ``python -m pytest`` (``docs/guide`` is in pyproject's ``testpaths``).
@@ -34,7 +35,7 @@ COLUMNS = "96"
 CLI_MARKER = "<!-- cli-help -->"
 RUN_BLOCK = re.compile(r"^<!-- run -->\n```console\n(?P<body>.*?)^```$", re.M | re.S)
 FIGURE_BLOCK = re.compile(r"^<!-- figure: (?P<name>[\w.-]+\.png) -->\n```python\n(?P<code>.*?)^```$", re.M | re.S)
-FIGURES_PAGE = "guide/figures.md"
+FIGURES_PAGES = ("guide/figures.md", "guide/calibration.md")
 _tmpdirs: list[str] = []
 
 
@@ -99,13 +100,14 @@ def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001
 
 
 def on_files(files, config):  # noqa: ANN001 - MkDocs' signature
-    """Make the figures of the figures page and add them to the site."""
+    """Make the figures of the pages of FIGURES_PAGES and add them to the site."""
     from mkdocs.structure.files import File
 
-    page = Path(config["docs_dir"]) / FIGURES_PAGE
-    if not page.is_file():
-        return files
-    blocks = list(FIGURE_BLOCK.finditer(page.read_text(encoding="utf-8")))
+    blocks = []
+    for name in FIGURES_PAGES:
+        page = Path(config["docs_dir"]) / name
+        if page.is_file():
+            blocks += [(name, block) for block in FIGURE_BLOCK.finditer(page.read_text(encoding="utf-8"))]
     if not blocks:
         return files
     cwd = tempfile.mkdtemp(prefix="crowdwise-figures-")
@@ -113,16 +115,16 @@ def on_files(files, config):  # noqa: ANN001 - MkDocs' signature
     here = os.getcwd()
     try:
         os.chdir(cwd)
-        for block in blocks:
+        for page_name, block in blocks:
             namespace: dict = {"__name__": "__docs__"}
             try:
-                exec(compile(block["code"], f"{FIGURES_PAGE}:{block['name']}", "exec"), namespace)
+                exec(compile(block["code"], f"{page_name}:{block['name']}", "exec"), namespace)
                 buffer = io.BytesIO()
                 namespace["fig"].savefig(buffer, format="png", dpi=96, bbox_inches="tight")
             except Exception as exc:  # reported as a build error, with the figure's name
                 hint = (" (the WAUM figure learns a small network: install the deep extra, "
                         "pip install -e \".[docs,deep]\")" if isinstance(exc, ModuleNotFoundError) else "")
-                log.error("%s: the code of figure %s failed: %r%s", FIGURES_PAGE, block["name"], exc, hint)
+                log.error("%s: the code of figure %s failed: %r%s", page_name, block["name"], exc, hint)
                 continue
             files.append(File.generated(config, f"guide/img/{block['name']}", content=buffer.getvalue()))
     finally:

@@ -20,11 +20,11 @@ if TYPE_CHECKING:  # pragma: no cover - imported on first use below
 __version__ = "0.1.0"
 __all__ = ["Votes", "aggregate", "CrowdwiseError", "InputError", "__version__",
            # the public submodules, imported on first use like aggregate
-           "datasets", "evaluate", "identify", "io", "learn", "plots", "simulate"]
+           "calibration", "datasets", "evaluate", "identify", "io", "learn", "plots", "simulate"]
 
 
 #: Submodules imported on first attribute access (``crowdwise.io`` after ``import crowdwise``).
-_SUBMODULES = ("aggregate", "datasets", "evaluate", "identify", "io", "learn", "plots", "simulate", "votes")
+_SUBMODULES = ("aggregate", "calibration", "datasets", "evaluate", "identify", "io", "learn", "plots", "simulate", "votes")
 
 
 def __getattr__(name: str) -> Any:
