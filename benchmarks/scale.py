@@ -7,8 +7,15 @@ who votes on it, species popularity following a power law — writes it to Parqu
 times, each in a fresh process so that peak memory is the step's own:
 
 - loading the Parquet file into ``crowdwise.Votes``;
-- MV, WAWA, TwoThird, the Pl@ntNet aggregation and one-coin Dawid-Skene (load included
-  in the peak memory).
+- MV, WAWA, TwoThird, the Pl@ntNet aggregation, its penalised user weights
+  (``PlantNet[penalty=difference|ratio|accuracy]``, Lefort's thesis §4.3.1) and one-coin
+  Dawid-Skene (load included in the peak memory);
+- the confident-AI variant on the same crowd plus one AI vote per observation (a
+  simulated AI, over-confident by a temperature of 2, ``crowdwise.calibration.simulate_ai``):
+  ``PlantNet-AIconfident`` on the raw scores, and ``TS+PlantNet-AIconfident``: a
+  ``TemperatureScaling`` fitted on the AI votes of an expert-sized subset of observations
+  with known truth (26,811, the size of Pl@ntNet-CrowdSWE's expert set), the transform of
+  every AI score, then ``PlantNet-AIconfident`` on the calibrated scores, timed together.
 
 Usage::
 
@@ -34,9 +41,17 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = dict(n_votes=9_000_000, n_users=823_000, n_obs=6_700_000, n_classes=11_425)
-GOALS = {"load": 10, "MV": 15, "WAWA": 15, "TwoThird": 15, "PlantNet": 60}
+PENALISED = [f"PlantNet[penalty={p}]" for p in ("difference", "ratio", "accuracy")]
+AI_STEPS = ["PlantNet-AIconfident", "TS+PlantNet-AIconfident"]
+GOALS = {"load": 10, "MV": 15, "WAWA": 15, "TwoThird": 15, "PlantNet": 60,
+         **{s: 60 for s in PENALISED + AI_STEPS}}
+#: peak memory goals (GB) of issue 19: every Pl@ntNet variant under 8 GB
+MEM_GOALS = {s: 8 for s in ["PlantNet", *PENALISED, *AI_STEPS]}
 # OneCoinDS: the EM model whose memory does not grow with K (no goal set by the issue)
-STEPS = ["load", "MV", "WAWA", "TwoThird", "PlantNet", "OneCoinDS"]
+STEPS = ["load", "MV", "WAWA", "TwoThird", "PlantNet", *PENALISED, "OneCoinDS", *AI_STEPS]
+#: the AI of the AI steps: over-confident by this temperature; size of the calibration set
+AI_TEMPERATURE = 2.0
+N_EXPERT = 26_811
 
 
 def generate(path: Path, n_votes: int, n_users: int, n_obs: int, n_classes: int, seed: int = 0) -> dict:
@@ -93,20 +108,72 @@ def generate(path: Path, n_votes: int, n_users: int, n_obs: int, n_classes: int,
             "max votes per user": int(acts.max()), "users with 1 vote": float(np.mean(acts[acts > 0] == 1))}
 
 
+def ai_path(path: Path) -> Path:
+    return path.with_name(path.stem + "_ai.parquet")
+
+
+def generate_ai(path: Path, seed: int = 1) -> dict:
+    """Write the crowd of ``path`` plus one AI vote per observation (worker id ``n_users``,
+    its top-1 probability in ``ai_score``, NaN on human votes) to :func:`ai_path`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from crowdwise.calibration import simulate_ai
+
+    table = pq.read_table(path)
+    truth = np.load(path.with_suffix(".truth.npy"))
+    n_obs, n_classes = truth.size, int(json.loads(path.with_suffix(".shape.json").read_text())["classes"])
+    ai_worker = int(pc.max(table["worker"]).as_py()) + 1
+    label, score = simulate_ai(truth, n_classes, temperature=AI_TEMPERATURE, random_state=seed)
+    human = table.append_column("ai_score", pa.array(np.full(table.num_rows, np.nan)))
+    ai = pa.table({"task": np.arange(n_obs), "worker": np.full(n_obs, ai_worker),
+                   "label": label.astype(np.int32), "author": np.zeros(n_obs, bool), "ai_score": score})
+    pq.write_table(pa.concat_tables([human, ai.cast(human.schema)]), ai_path(path))
+    expert = np.sort(np.random.default_rng(seed).choice(n_obs, size=min(N_EXPERT, n_obs), replace=False))
+    np.save(ai_path(path).with_suffix(".expert.npy"), expert)
+    info = {"ai_worker": ai_worker, "ai votes": n_obs, "ai right": float(np.mean(label == truth)),
+            "ai mean score": float(score.mean())}
+    ai_path(path).with_suffix(".json").write_text(json.dumps(info))
+    return info
+
+
 def run_step(step: str, path: Path) -> dict:
     """Run one step in this process; returns seconds and peak RSS."""
     import crowdwise.io as cio
     from crowdwise.aggregate import make_strategy
 
-    t0 = time.perf_counter()
-    votes = cio.load_votes(path)
+    is_ai = step in AI_STEPS
+    src = ai_path(path) if is_ai else path
+    t0, c0 = time.perf_counter(), time.process_time()
+    votes = cio.load_votes(src)
     t_load = time.perf_counter() - t0
-    out = {"step": step, "load_s": t_load}
-    if step != "load":
-        model = make_strategy("MV[tie=smallest]" if step == "MV" else step, random_state=0)
-        t0 = time.perf_counter()
+    out = {"step": step, "load_s": t_load, "load_cpu_s": time.process_time() - c0}
+    if is_ai:
+        ai_worker = json.loads(src.with_suffix(".json").read_text())["ai_worker"]
+        model = make_strategy("PlantNet-AIconfident", ai_worker=ai_worker)
+        t0, c0 = time.perf_counter(), time.process_time()
+        if step.startswith("TS+"):
+            out.update(calibrate(votes, path, ai_worker))
+            votes = out.pop("votes")
         model.fit(votes)
-        out["fit_s"] = time.perf_counter() - t0
+        out["fit_s"], out["cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+        out["note"] = (f"{model.n_ai_votes_:,} AI votes, {int(np.sum(votes.extra['ai_score'] > 0.7)):,} "
+                       "with a score above theta_score = 0.7")
+        if step.startswith("TS+"):
+            out["note"] += (f"; T = {out['temperature']:.3f} fitted on {out['n_expert']:,} expert-like labels "
+                            f"in {out['ts_fit_s']:.2f} s, transform {out['ts_transform_s']:.2f} s")
+    elif step != "load":
+        model = make_strategy("MV[tie=smallest]" if step == "MV" else step, random_state=0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        model.fit(votes)
+        out["fit_s"], out["cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+    if step.startswith("PlantNet") or is_ai:
+        stop = ("" if model.converged_ else " (not converged: a state came back)" if model.n_iter_ < model.max_iter
+                else " (max_iter reached)")
+        rounds = f"{model.n_iter_} rounds{stop}"
+        out["note"] = rounds + (f"; {out['note']}" if "note" in out else "")
+    if step != "load":
         truth = np.load(path.with_suffix(".truth.npy"))
         # tasks are observation ids 0..n_obs-1, natural order: index == id
         lab = model.labels_
@@ -119,6 +186,29 @@ def run_step(step: str, path: Path) -> dict:
         out["probas"] = "CSR" if sparse.issparse(model.probas_) else "dense"
     out["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     return out
+
+
+def calibrate(votes, path: Path, ai_worker: int) -> dict:
+    """TemperatureScaling fitted on the AI votes of the expert subset, applied to every AI
+    vote: the votes with the calibrated ``ai_score`` column, the temperature and times."""
+    from crowdwise.calibration import TemperatureScaling
+
+    truth = np.load(path.with_suffix(".truth.npy"))
+    expert = np.load(ai_path(path).with_suffix(".expert.npy"))
+    known = np.full(truth.size, -1, dtype=np.int64)
+    known[expert] = truth[expert]
+    rows = np.flatnonzero(votes.worker == np.flatnonzero(votes.worker_ids == ai_worker)[0])
+    obs = votes.task_ids[votes.task[rows]].astype(np.int64)  # observation ids: index into truth
+    scores = np.asarray(votes.extra["ai_score"])[rows]
+    t0 = time.perf_counter()
+    ts = TemperatureScaling().fit(scores, known[obs], predicted=votes.label[rows], n_classes=votes.n_classes)
+    t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    column = np.array(votes.extra["ai_score"], dtype=np.float64)
+    column[rows] = ts.transform(scores)
+    calibrated = votes.with_extra(ai_score=column)
+    return {"votes": calibrated, "temperature": float(ts.temperature_), "n_expert": int(expert.size),
+            "ts_fit_s": t_fit, "ts_transform_s": time.perf_counter() - t0}
 
 
 def main() -> None:
@@ -144,7 +234,16 @@ def main() -> None:
         shape_file.write_text(json.dumps(shape))
     shape = json.loads(shape_file.read_text())
     print("crowd:", shape, flush=True)
+    ai_info = None
+    if any(s in AI_STEPS for s in args.steps.split(",")):
+        info_file = ai_path(path).with_suffix(".json")
+        if not ai_path(path).exists() or not info_file.exists():
+            print(f"generating {ai_path(path)} ...", flush=True)
+            generate_ai(path)
+        ai_info = json.loads(info_file.read_text())
+        print("AI:", ai_info, flush=True)
     rows = []
+    load_start = os.getloadavg()[0]
     for step in args.steps.split(","):
         res = subprocess.run([sys.executable, __file__, "--step", step, "--file", str(path)],
                              capture_output=True, text=True)
@@ -156,20 +255,26 @@ def main() -> None:
         rows.append(r)
         print(r, flush=True)
     lines = [
-        "| step | time (s) | goal (s) | peak memory (GB, incl. load) | accuracy | valid share | probas_ |",
-        "|---|---|---|---|---|---|---|",
+        "| step | time (s) | CPU time (s) | goal (s) | peak memory (GB, incl. load) | goal (GB) | accuracy "
+        "| valid share | probas_ |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['step']} | failed: {r['error']} | | | | | |")
+            lines.append(f"| {r['step']} | failed: {r['error']} | | | | | | | |")
             continue
         t = r["load_s"] if r["step"] == "load" else r["fit_s"]
+        cpu = r["load_cpu_s"] if r["step"] == "load" else r["cpu_s"]
         goal = GOALS.get(r["step"], "-")
+        mem_goal = MEM_GOALS.get(r["step"], "-")
         acc = f"{r['accuracy']:.4f}" if "accuracy" in r else ""
         val = f"{r['share_valid']:.3f}" if "share_valid" in r else ""
-        lines.append(f"| {r['step']} | {t:.2f} | {'< ' if goal != '-' else ''}{goal} | {r['peak_gb']:.2f} | {acc} | {val} | {r.get('probas', '')} |")
+        lines.append(f"| {r['step']} | {t:.2f} | {cpu:.2f} | {'< ' if goal != '-' else ''}{goal} | {r['peak_gb']:.2f} | "
+                     f"{'< ' if mem_goal != '-' else ''}{mem_goal} | {acc} | {val} | {r.get('probas', '')} |")
     table = "\n".join(lines)
+    notes = [f"- {r['step']}: {r['note']}." for r in rows if r.get("note")]
     print(table)
+    print("\n".join(notes))
     if not args.no_doc:
         doc = ROOT / "docs" / "benchmarks" / "scale.md"
         doc.parent.mkdir(parents=True, exist_ok=True)
@@ -177,12 +282,25 @@ def main() -> None:
             "# Scale: a Pl@ntNet-shaped crowd\n\n"
             f"Produced by `python benchmarks/scale.py{'' if args.scale == 1 else f' --scale {args.scale:g}'}` on "
             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{time.strftime('%Y-%m-%d')}.\n\n"
+            f"{time.strftime('%Y-%m-%d')}; load average (1 min, all users of the machine) "
+            f"{load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n\n"
             "Synthetic crowd with the shape of Pl@ntNet-CrowdSWE (generated by the script, cached as Parquet):\n\n"
             + "\n".join(f"- {k}: {v:,}" if isinstance(v, int) else f"- {k}: {v:.3g}" for k, v in shape.items())
             + "\n\nEach step runs in a fresh process; the time is the step alone (load excluded for the "
-            "strategies), the peak memory is the process's maximum resident set, loading included.\n\n"
-            + table + "\n")
+            "strategies), its CPU time (user + system, `time.process_time`) beside it: on a shared machine the "
+            "wall time also holds the waits for a core. The peak memory is the process's maximum resident set, "
+            "loading included. "
+            "Accuracy is against the simulated truth, on the observations a strategy validates.\n\n"
+            + ("" if ai_info is None else
+               f"The AI steps read the same crowd plus {ai_info['ai votes']:,} AI votes, one per observation "
+               f"({ai_info['ai votes'] + shape['votes']:,} votes in all), from a simulated AI right on "
+               f"{ai_info['ai right']:.1%} of them and over-confident by a temperature of {AI_TEMPERATURE:g} "
+               "(`crowdwise.calibration.simulate_ai`, mean score "
+               f"{ai_info['ai mean score']:.3f}). `TS+PlantNet-AIconfident` times `TemperatureScaling().fit` on "
+               f"the AI votes of {N_EXPERT:,} observations with known truth (the size of Pl@ntNet-CrowdSWE's "
+               "expert set), `transform` of every AI score and `PlantNet-AIconfident` on the calibrated "
+               "scores, together.\n\n")
+            + table + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else ""))
         print(f"wrote {doc}")
 
 

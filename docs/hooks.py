@@ -8,7 +8,7 @@
   that page (so one block can read what an earlier one wrote), and the block's output
   lines are replaced by what the commands printed. A command that fails is an error of
   the build (``mkdocs build --strict``), so the examples cannot rot.
-- ``guide/figures.md`` and ``guide/calibration.md`` (:data:`FIGURES_PAGES`): a fenced
+- ``guide/figures.md``, ``calibration.md``, ``plantnet.md`` and ``taxonomy.md`` (:data:`FIGURES_PAGES`): a fenced
   ``python`` block preceded by ``<!-- figure: NAME.png -->`` is executed (it must leave a
   matplotlib ``fig``), and the figure is saved as ``guide/img/NAME.png`` in the site (the
   page shows it with ``![...](img/NAME.png)``).
@@ -35,7 +35,7 @@ COLUMNS = "96"
 CLI_MARKER = "<!-- cli-help -->"
 RUN_BLOCK = re.compile(r"^<!-- run -->\n```console\n(?P<body>.*?)^```$", re.M | re.S)
 FIGURE_BLOCK = re.compile(r"^<!-- figure: (?P<name>[\w.-]+\.png) -->\n```python\n(?P<code>.*?)^```$", re.M | re.S)
-FIGURES_PAGES = ("guide/figures.md", "guide/calibration.md")
+FIGURES_PAGES = ("guide/figures.md", "guide/calibration.md", "guide/plantnet.md", "guide/taxonomy.md")
 _tmpdirs: list[str] = []
 
 

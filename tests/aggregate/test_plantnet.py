@@ -14,9 +14,10 @@ from scipy import sparse
 
 from crowdwise import Votes
 from crowdwise.aggregate import dense_probas, make_strategy
-from crowdwise.aggregate.plantnet import AI_MODES, PlantNet, plantnet_weight
+from crowdwise.aggregate.plantnet import AI_MODES, PENALTIES, PlantNet, plantnet_weight
 from crowdwise.aggregate.registry import get_strategy
 from crowdwise.errors import InputError
+from crowdwise.testing import check_strategy
 
 G = float(np.log(2.1))
 F2 = float(np.sqrt(2) - 2**0.2 + G)
@@ -363,12 +364,14 @@ def plantnet_crowd(seed: int, n_tasks: int = 40, n_users: int = 12, n_classes: i
 
 
 def loop_reference(votes: Votes, theta_conf=2.0, theta_acc=0.7, vote_factor=0.1, ai="ignored",
-                   ai_weight=1.7, theta_score=0.7, max_iter=100, tie_credits=False):
-    """Plain-Python Pl@ntNet loop, vote by vote, written from the paper's Algorithm 1.
+                   ai_weight=1.7, theta_score=0.7, max_iter=100, tie_credits=False, penalty=None):
+    """Plain-Python Pl@ntNet loop, vote by vote, written from the paper's Algorithm 1
+    (and the thesis' §4.3.1 for ``penalty``).
 
     An observation whose top score is tied credits nobody with a species (PlantNet's
     rule); ``tie_credits=True`` is the rule before it: the voters of the class the tie
-    rule picked (the smallest index) were credited."""
+    rule picked (the smallest index) were credited. A vote below the top of its
+    observation is wrong (``penalty="difference"``)."""
     f = lambda n: n**0.5 - n**0.2 + G  # noqa: E731
     K, T, U = votes.n_classes, votes.n_tasks, votes.n_workers
     ai_id = list(votes.worker_ids).index("AI") if "AI" in list(votes.worker_ids) else -1
@@ -383,18 +386,45 @@ def loop_reference(votes: Votes, theta_conf=2.0, theta_acc=0.7, vote_factor=0.1,
         elif ai == "invalidating":
             aside.append((t, lab))
     n = [0] * U
+    m = [0.0] * U  # the penalised counts the weights come from
+    # penalty constants: distinct species proposed; agreement with the majority vote
+    proposed = [set() for _ in range(U)]
+    mv = [[0] * K for _ in range(T)]
+    for t, u, lab, _, for_n, _ in counted:
+        if for_n:
+            proposed[u].add(lab)
+            mv[t][lab] += 1
+    agree, n_own = [0.0] * U, [0] * U
+    for t, u, lab, _, for_n, _ in counted:
+        if for_n:
+            tops = [k for k in range(K) if mv[t][k] == max(mv[t])]
+            agree[u] += 1 / len(tops) if lab in tops else 0.0
+            n_own[u] += 1
+
+    def rnd(x):
+        return int(np.floor(x + 0.5 + 1e-9))
+
+    def penalised(n, n_wrong):
+        if penalty == "difference":
+            return [float(max(n[u] - n_wrong[u], 0)) for u in range(U)]
+        if penalty == "ratio":
+            return [n[u] / len(proposed[u]) * n[u] if proposed[u] else 0.0 for u in range(U)]
+        if penalty == "accuracy":
+            return [agree[u] / n_own[u] * n[u] if n_own[u] else 0.0 for u in range(U)]
+        return [float(x) for x in n]
 
     def weighted_vote():
         sc = [[0.0] * K for _ in range(T)]
         for t, u, lab, fixed, _, _ in counted:
-            sc[t][lab] += f(n[u]) if fixed is None else fixed
-        labels, tied = [], []
+            sc[t][lab] += f(m[u]) if fixed is None else fixed
+        labels, tied, tops = [], [], []
         for row in sc:
             top = max(row)
             at_top = [k for k in range(K) if row[k] > 0 and row[k] >= top * (1 - 1e-12)]
             labels.append(at_top[0] if at_top else 0)
             tied.append(len(at_top) != 1)
-        return sc, labels, tied
+            tops.append(at_top)
+        return sc, labels, tied, tops
 
     def validity(sc, labels):
         conf = [sc[i][labels[i]] for i in range(T)]
@@ -405,29 +435,38 @@ def loop_reference(votes: Votes, theta_conf=2.0, theta_acc=0.7, vote_factor=0.1,
         acc = [conf[i] / total[i] if total[i] > 0 else 0.0 for i in range(T)]
         return conf, acc, [conf[i] > theta_conf and acc[i] > theta_acc for i in range(T)]
 
-    sc, labels, tied = weighted_vote()
-    converged, it, seen = False, 0, {(tuple(n), tuple(labels))}
+    sc, labels, tied, tops = weighted_vote()
+    n_wrong = [0] * U
+    converged, it, seen = False, 0, {(tuple(n), tuple(m), tuple(labels))}
     for it in range(1, max_iter + 1):
         _, _, valid = validity(sc, labels)
         as_author = [set() for _ in range(U)]
         as_voter = [set() for _ in range(U)]
+        wrong_author = [set() for _ in range(U)]
+        wrong_voter = [set() for _ in range(U)]
         for t, u, lab, _, for_n, au in counted:
             if for_n and lab == labels[t] and (tie_credits or not tied[t]):
                 if au and valid[t]:
                     as_author[u].add(lab)
                 elif not au:
                     as_voter[u].add(lab)
-        new_n = [int(np.floor(len(as_author[u]) + vote_factor * len(as_voter[u] - as_author[u]) + 0.5 + 1e-9))
-                 for u in range(U)]
-        old = (list(n), list(labels))
-        n = new_n
-        sc, labels, tied = weighted_vote()
-        converged = (n, labels) == old
-        if converged or (tuple(n), tuple(labels)) in seen:
+            if for_n and lab not in tops[t]:
+                if au and valid[t]:
+                    wrong_author[u].add(lab)
+                elif not au:
+                    wrong_voter[u].add(lab)
+        new_n = [rnd(len(as_author[u]) + vote_factor * len(as_voter[u] - as_author[u])) for u in range(U)]
+        n_wrong = [rnd(len(wrong_author[u]) + vote_factor * len(wrong_voter[u] - wrong_author[u])) for u in range(U)]
+        old = (list(n), list(m), list(labels))
+        n, m = new_n, penalised(new_n, n_wrong)
+        sc, labels, tied, tops = weighted_vote()
+        converged = (n, m, labels) == old
+        if converged or (tuple(n), tuple(m), tuple(labels)) in seen:
             break
-        seen.add((tuple(n), tuple(labels)))
+        seen.add((tuple(n), tuple(m), tuple(labels)))
     conf, acc, valid = validity(sc, labels)
-    return dict(labels=labels, valid=valid, n=n, conf=conf, acc=acc, n_iter=it, converged=converged)
+    return dict(labels=labels, valid=valid, n=n, conf=conf, acc=acc, n_iter=it, converged=converged, m=m,
+                n_wrong=n_wrong)
 
 
 #: the parameters of the reference cases, by seed of plantnet_crowd
@@ -946,3 +985,211 @@ def test_weight_spec_parses_from_the_cli():
     with pytest.raises(InputError, match=r"weight='cubic' is not a user weight function \('power', 'linear'"):
         make_strategy("PlantNet[weight=cubic]")
     assert "weight='log'" in repr(make_strategy("PlantNet[weight=log]"))
+
+
+# --------------------------------------------------------------------------- penalised weights (issue 19)
+# Lefort's thesis, §4.3.1 "Penalize the mistakes" (tanglef/thesis_tanguy, chapters/plantnet.tex):
+# w_j = f(m_j) with m_j = max(n_j - n_j^wrong, 0) (difference; the thesis writes min, a
+# typo), (n_j / n_j^proposed) n_j (ratio) or acc_j n_j (accuracy, agreement with the MV).
+
+L1 = 1 + G  # linear weight of one species: 1.74194
+
+
+def per_worker(m, votes, attr):
+    return dict(zip(votes.worker_ids.tolist(), np.asarray(getattr(m, attr)).tolist()))
+
+
+def _overruled_author(with_o4: bool) -> Votes:
+    """Every vote authored (no author column). A authors o1 (0) and o2 (1) alone and loses
+    o3 (A: 2 against B, C, D: 3); with_o4 adds o4 (A: 0 against B, C, D: 1)."""
+    t = ["o1", "o2", "o3", "o3", "o3", "o3"]
+    w = ["A", "A", "A", "B", "C", "D"]
+    lab = [0, 1, 2, 3, 3, 3]
+    if with_o4:
+        t += ["o4"] * 4
+        w += ["A", "B", "C", "D"]
+        lab += [0, 1, 1, 1]
+    return V(t, w, lab, n_classes=4)
+
+
+# Round 1 on _overruled_author(True), weight "linear", theta_conf 0.5 (one newcomer, g =
+# .742, validates alone), theta_acc 0.7: every weight g, labels [0, 1, 3, 1], all valid
+# (o3, o4: acc 3/4). Species: A right {0 (o1), 1 (o2)} = 2, wrong {2 (o3), 0 (o4)} = 2,
+# proposed {0, 1, 2} = 3, agrees with the MV on 2 of 4 votes; B, C, D right {3, 1} = 2,
+# wrong 0, proposed 2, agree 2/2. Round 2 keeps labels and validity (o3: 3 x w_B against
+# w_A, acc >= .79): converged in 2 rounds.
+PENALTY_HAND = {
+    None: dict(m_A=2.0, m_B=2.0),
+    "difference": dict(m_A=0.0, m_B=2.0, wrong_A=2),          # max(2 - 2, 0), max(2 - 0, 0)
+    "ratio": dict(m_A=2 / 3 * 2, m_B=2 / 2 * 2),              # 4/3, 2
+    "accuracy": dict(m_A=2 / 4 * 2, m_B=2 / 2 * 2),           # 1, 2
+}
+
+
+@pytest.mark.parametrize("penalty", list(PENALTY_HAND))
+def test_penalised_weights_hand_computed(penalty):
+    v = _overruled_author(with_o4=True)
+    m = PlantNet(weight="linear", theta_conf=0.5, penalty=penalty).fit(v)
+    case = PENALTY_HAND[penalty]
+    assert m.labels_.tolist() == [0, 1, 3, 1] and m.valid_.all()
+    assert per_worker(m, v, "n_correct_") == {"A": 2, "B": 2, "C": 2, "D": 2}
+    eff = per_worker(m, v, "n_effective_")
+    assert eff["A"] == pytest.approx(case["m_A"], rel=1e-15)
+    assert eff["B"] == eff["C"] == eff["D"] == pytest.approx(case["m_B"], rel=1e-15)
+    np.testing.assert_allclose(m.weights_, m.n_effective_ + G, rtol=1e-15)  # linear: m + g
+    if penalty == "difference":
+        assert per_worker(m, v, "n_wrong_") == {"A": 2, "B": 0, "C": 0, "D": 0}
+    else:
+        assert m.n_wrong_ is None
+    assert (m.n_iter_, m.converged_) == (2, True)
+
+
+def test_penalties_keep_an_overruled_author_from_invalidating_the_majority():
+    # _overruled_author(False), linear weights, theta_conf 0.5. Round 1 (all at g): labels
+    # [0, 1, 3], all valid; n = A 2, B C D 1 each (species 3).
+    # plain: w_A = 2 + g = 2.742 against 3 x 1.742 = 5.226 on o3: label 3 but acc 5.226 /
+    #   7.968 = .656, invalid; round 2 takes species 3 from B, C, D (w = g): o3 is A's 2
+    #   (2.742 > 3g = 2.226), invalid (acc .552). Round 3 changes nothing.
+    # difference: A has 1 wrong species (2, on valid o3): m_A = 1, w_A = 1.742 = w_B: o3
+    #   stays 3 with acc 3/4. ratio: m_A = 2/3 x 2 = 4/3, w_A = 2.075: acc 5.226 / 7.301 =
+    #   .716 > .7, valid. accuracy: A agrees with the MV on 2 of 3 votes, m_A = 4/3 too.
+    v = _overruled_author(with_o4=False)
+    plain = PlantNet(weight="linear", theta_conf=0.5).fit(v)
+    assert plain.labels_.tolist() == [0, 1, 2] and plain.valid_.tolist() == [True, True, False]
+    assert plain.accuracy_[2] == pytest.approx((2 + G) / (2 + G + 3 * G), rel=1e-12)  # .552
+    assert (plain.n_iter_, plain.converged_) == (3, True)
+    expected_acc = {"difference": 3 / 4, "ratio": 3 * L1 / (3 * L1 + 4 / 3 + G), "accuracy": 3 * L1 / (3 * L1 + 4 / 3 + G)}
+    for penalty, acc in expected_acc.items():
+        m = PlantNet(weight="linear", theta_conf=0.5, penalty=penalty).fit(v)
+        assert m.labels_.tolist() == [0, 1, 3] and m.valid_.all(), penalty
+        assert m.accuracy_[2] == pytest.approx(acc, rel=1e-12), penalty
+        assert m.n_correct_.tolist() == [2, 1, 1, 1]
+
+
+def test_difference_counts_wrong_species_like_right_ones():
+    # One round (max_iter=1) from the majority vote, every weight g; theta_conf 1.4 (two
+    # agreeing newcomers, 2g = 1.484, validate), vote_factor 1/2 (halves round up).
+    # author in capitals; E is the one who errs:
+    #   o1: P*:0 Q:0 R:0 | E:1        label 0, acc 3/4, valid  -> E voted 1 wrongly
+    #   o2: E*:2 | P:3 Q:3 R:3        label 3, valid           -> E authored 2 wrongly (valid)
+    #   o3: P*:4 E:2                  tie 4 / 2 (g : g)        -> neither right nor wrong
+    #   o4: Q*:1 R:1 | E:2            label 1, acc 2/3 invalid -> E voted 2 wrongly (already
+    #                                                              counted as author)
+    #   o5: Q*:3 R:3 P:3 | E:4        label 3, valid           -> E voted 4 wrongly
+    #   o6: S*:0 Q:0 | T:1 R:1 | E:3  tie 0 / 1 (2g : 2g), E below the top -> E voted 3 wrongly
+    #   o7: P*:0 | E:0                label 0 (2g), valid       -> E voted 0 rightly
+    #   o8: F*:2 | G:3                tie, invalid, author and voter at the top: not wrong
+    #   o9: F*:1 G:1 H:1 | F2:0       valid (acc 3/4); F2 is not the author: voted 0 wrongly
+    #   o10: H*:2 | F:1 G:1 F3:1      label 1, valid; H authored 2 wrongly on a valid one
+    # E: wrong as author {2}, as voter {1, 2, 4, 3} - {2} = {1, 3, 4}: Round(1 + 3/2) = 3;
+    #    right as voter {0}: Round(1/2) = 1 -> m_E = max(1 - 3, 0) = 0.
+    # F2: Round(1/2) = 1 wrong, no right species. H: 1 wrong (as author), right as author
+    #    on o9 (1, valid) -> m_H = 1 - 1 = 0. Nobody else errs.
+    rows = [("o1", "P", 0, 1), ("o1", "Q", 0, 0), ("o1", "R", 0, 0), ("o1", "E", 1, 0),
+            ("o2", "E", 2, 1), ("o2", "P", 3, 0), ("o2", "Q", 3, 0), ("o2", "R", 3, 0),
+            ("o3", "P", 4, 1), ("o3", "E", 2, 0),
+            ("o4", "Q", 1, 1), ("o4", "R", 1, 0), ("o4", "E", 2, 0),
+            ("o5", "Q", 3, 1), ("o5", "R", 3, 0), ("o5", "P", 3, 0), ("o5", "E", 4, 0),
+            ("o6", "S", 0, 1), ("o6", "Q", 0, 0), ("o6", "T", 1, 0), ("o6", "R", 1, 0), ("o6", "E", 3, 0),
+            ("o7", "P", 0, 1), ("o7", "E", 0, 0),
+            ("o8", "F", 2, 1), ("o8", "G", 3, 0),
+            ("o9", "F", 1, 0), ("o9", "G", 1, 0), ("o9", "H", 1, 1), ("o9", "F2", 0, 0),
+            ("o10", "H", 2, 1), ("o10", "F", 1, 0), ("o10", "G", 1, 0), ("o10", "F3", 1, 0)]
+    t, w, lab, au = zip(*rows)
+    v = V(list(t), list(w), list(lab), n_classes=5, extra={"author": np.array(au, dtype=bool)})
+    m = PlantNet(penalty="difference", theta_conf=1.4, vote_factor=0.5, max_iter=1).fit(v)
+    wrong = per_worker(m, v, "n_wrong_")
+    assert {k: x for k, x in wrong.items() if x} == {"E": 3, "F2": 1, "H": 1}
+    # right species, by hand: P authored 0 (o1, o7) + voted 3 (o2) -> Round(1 + 1/2) = 2;
+    # Q voted {0, 3} (o1, o2), authored 3 (o5) -> Round(1 + 1/2) = 2 (o4 invalid, o6 tied);
+    # R voted {0, 3, 1} (o1, o2, o4 - a vote counts valid or not) -> Round(3/2) = 2;
+    # F, G voted 1 (o9, o10) -> Round(1/2) = 1; F3 too; H authored 1 (o9) -> 1.
+    right = per_worker(m, v, "n_correct_")
+    assert right == {"P": 2, "Q": 2, "R": 2, "E": 1, "S": 0, "T": 0, "F": 1, "G": 1, "H": 1, "F2": 0, "F3": 1}
+    eff = per_worker(m, v, "n_effective_")
+    assert eff == {u: float(max(right[u] - wrong[u], 0)) for u in right}
+    assert eff["E"] == 0.0 and eff["H"] == 0.0 and eff["P"] == 2.0
+    np.testing.assert_allclose(m.weights_, plantnet_weight(m.n_effective_), rtol=1e-15)
+
+
+def test_accuracy_penalty_shares_a_tied_majority_vote():
+    # o1: A:0 B:1 (MV tied: each agrees by 1/2); o2: A:0 C:0. One round, theta_conf 0.5,
+    # every vote authored: o1 is tied (invalid, credits nobody), o2 is valid: n_A = n_C = 1.
+    # acc_A = (1/2 + 1) / 2 = 3/4, acc_B = 1/2, acc_C = 1 -> m = [3/4, 0, 1].
+    v = V(["o1", "o1", "o2", "o2"], ["A", "B", "A", "C"], [0, 1, 0, 0], n_classes=2)
+    m = PlantNet(penalty="accuracy", theta_conf=0.5, max_iter=1).fit(v)
+    assert per_worker(m, v, "n_correct_") == {"A": 1, "B": 0, "C": 1}
+    assert per_worker(m, v, "n_effective_") == {"A": 0.75, "B": 0.0, "C": 1.0}
+    # power weight between 0 and 1: f(3/4) = .866 - .944 + g = .664 < g
+    assert m.weights_[0] == pytest.approx(0.75**0.5 - 0.75**0.2 + G, rel=1e-14)
+    assert m.weights_[0] < G
+
+
+def test_ratio_counts_the_distinct_species_proposed():
+    # A authors o1..o3 alone (0, 0, 1: 2 distinct species) and o4 (2) against B, C, D (3).
+    # theta_conf 0.5: round 1 all valid (o4: acc 3/4); n_A = |{0, 1}| = 2, proposed
+    # {0, 1, 2} = 3 -> m_A = 4/3; a species voted twice counts once in both.
+    v = V(["o1", "o2", "o3", "o4", "o4", "o4", "o4"], ["A", "A", "A", "A", "B", "C", "D"],
+          [0, 0, 1, 2, 3, 3, 3], n_classes=4)
+    m = PlantNet(penalty="ratio", theta_conf=0.5).fit(v)
+    assert per_worker(m, v, "n_effective_") == pytest.approx({"A": 4 / 3, "B": 1.0, "C": 1.0, "D": 1.0}, rel=1e-15)
+
+
+@pytest.mark.parametrize("penalty", PENALTIES)
+@pytest.mark.parametrize("ai", AI_MODES)
+@pytest.mark.parametrize("seed, params", list(REFERENCE_PARAMS.items()))
+def test_penalties_match_the_vote_by_vote_reference(penalty, ai, seed, params):
+    votes = plantnet_crowd(seed)
+    m = PlantNet(ai=ai, penalty=penalty, **params).fit(votes)
+    ref = loop_reference(votes, ai=ai, penalty=penalty, **params)
+    assert m.labels_.tolist() == ref["labels"]
+    assert m.valid_.tolist() == ref["valid"]
+    assert m.n_correct_.tolist() == ref["n"]
+    np.testing.assert_allclose(m.n_effective_, ref["m"], rtol=1e-12)
+    if penalty == "difference":
+        assert m.n_wrong_.tolist() == ref["n_wrong"]
+    np.testing.assert_allclose(m.confidence_, ref["conf"], rtol=1e-12)
+    np.testing.assert_allclose(m.accuracy_, ref["acc"], rtol=1e-12)
+    assert (m.n_iter_, m.converged_) == (ref["n_iter"], ref["converged"])
+
+
+@pytest.mark.parametrize("penalty", PENALTIES)
+def test_penalties_change_the_weights_of_the_reference_crowds(penalty):
+    """The reference crowds do exercise the penalties: some penalised count differs from n."""
+    differs = [not np.array_equal(PlantNet(penalty=penalty, **p).fit(plantnet_crowd(s)).n_effective_,
+                                  PlantNet(penalty=penalty, **p).fit(plantnet_crowd(s)).n_correct_)
+               for s, p in REFERENCE_PARAMS.items()]
+    assert any(differs)
+
+
+@pytest.mark.parametrize("spec", [f"{name}[penalty={p}]" for p in PENALTIES for name in
+                                  ("PlantNet", "PlantNet-AIworker", "PlantNet-AIconfident")])
+def test_penalties_pass_the_common_checks(spec):
+    report = check_strategy(spec)
+    assert not report.failed and "parameter_rules" in report.passed
+
+
+def test_penalty_spec_parses_from_the_cli():
+    for p in PENALTIES:
+        assert make_strategy(f"PlantNet[penalty={p}]").penalty == p
+    assert make_strategy("PlantNet[penalty=none]").penalty is None
+    f = make_strategy("PlantNet-AIinvalidating[penalty=ratio, weight=sqrt]")
+    assert (f.ai, f.penalty, f.weight) == ("invalidating", "ratio", "sqrt")
+    with pytest.raises(InputError, match=r"penalty='wrong' is not a penalty of the species count \(None, "
+                                         r"'difference', 'ratio' or 'accuracy'\)"):
+        make_strategy("PlantNet[penalty=wrong]").fit(hand_votes())
+
+
+def test_penalty_none_is_the_plain_strategy():
+    for seed, params in REFERENCE_PARAMS.items():
+        v = plantnet_crowd(seed)
+        a, b = PlantNet(**params).fit(v), PlantNet(penalty=None, **params).fit(v)
+        assert a.labels_.tolist() == b.labels_.tolist() and np.array_equal(a.weights_, b.weights_)
+        np.testing.assert_array_equal(b.n_effective_, b.n_correct_)
+
+
+def test_a_penalised_count_that_makes_a_weight_non_positive_is_a_clear_error():
+    # accuracy 3/4 x 1 species with power weights and a small gamma: .866 - .944 + .05 < 0
+    v = V(["o1", "o1", "o2", "o2"], ["A", "B", "A", "C"], [0, 1, 0, 0], n_classes=2)
+    with pytest.raises(InputError, match=r"penalty='accuracy' gives a user a weight of -0\.02.*Fix: raise gamma"):
+        PlantNet(penalty="accuracy", theta_conf=0.01, gamma=0.05).fit(v)

@@ -55,6 +55,7 @@ from .one_coin import OneCoinDS
 from .wds import WDS
 from .bcc import IBCC
 from .ebcc import EBCC
+from .taxonomy import Taxonomy, TaxonomyFallback  # a wrapper of the strategies, not registered
 
 __all__ = [
     "Aggregator",
@@ -100,10 +101,12 @@ __all__ = [
     "WDS",
     "IBCC",
     "EBCC",
+    "Taxonomy",
+    "TaxonomyFallback",
 ]
 
 #: modules of this folder that hold no strategy
-NOT_STRATEGY_MODULES = frozenset({"registry"})
+NOT_STRATEGY_MODULES = frozenset({"registry", "taxonomy"})
 
 
 def _import_unlisted_modules() -> None:

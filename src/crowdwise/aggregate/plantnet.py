@@ -22,11 +22,11 @@ from scipy import sparse
 
 from ..errors import InputError
 from ..votes import Votes
-from ._base import (Aggregator, Integer, Options, Real, Satisfies, argmax_ties, as_probas, check_random_state,
-                    worker_values_for)
+from ._base import (Aggregator, Integer, Options, Real, Satisfies, argmax_shares, argmax_ties, as_probas,
+                    check_random_state, worker_values_for)
 from .registry import register
 
-__all__ = ["PlantNet", "plantnet_weight", "AI_MODES", "WEIGHT_FORMS"]
+__all__ = ["PlantNet", "plantnet_weight", "AI_MODES", "WEIGHT_FORMS", "PENALTIES"]
 
 #: How the AI votes can enter the aggregation (see :class:`PlantNet`).
 AI_MODES = ("ignored", "worker", "fixed", "invalidating", "confident")
@@ -72,6 +72,9 @@ WEIGHT_FORMS = {
 
 #: every name ``weight=`` accepts, ``"power"`` (the default) first
 WEIGHT_NAMES = ("power", *WEIGHT_FORMS)
+
+#: The penalised species counts of :class:`PlantNet` (``penalty=``; Lefort's thesis, §4.3.1)
+PENALTIES = ("difference", "ratio", "accuracy")
 
 
 @dataclass
@@ -134,6 +137,33 @@ class PlantNet(Aggregator):
     shape of finite weights > 0 (``gamma``, ``alpha`` and ``beta`` are then unused).
     ``alpha`` and ``beta`` act only on ``"power"``.
 
+    **Penalised weights** (``penalty``; thesis §4.3.1, "Penalize the mistakes"): the
+    weight function is applied to a penalised species count ``m_u`` (``n_effective_``)::
+
+        None          m_u = n_u                          (Pl@ntNet's, the default)
+        "difference"  m_u = max(n_u - n_u^wrong, 0)
+        "ratio"       m_u = (n_u / n_u^proposed) * n_u
+        "accuracy"    m_u = acc_u * n_u
+        w_u = f(m_u)
+
+    ``n_u^wrong`` (``n_wrong_``) counts the species ``u`` proposed wrongly, judged against
+    the current labels, as ``n_u`` counts the right ones::
+
+        n_u^wrong,author = #{k : u authored a valid i with y_iu = k != y_i}
+        n_u^wrong,vote   = #{k : u voted y_iu = k != y_i on an i they did not author}
+                           minus the species already counted in n_u^wrong,author
+        n_u^wrong = Round(n_u^wrong,author + vote_factor * n_u^wrong,vote)
+
+    (a species can be both right on one observation and wrong on another).
+    ``n_u^proposed`` is the number of distinct species ``u`` voted, and ``acc_u`` the share
+    of ``u``'s votes equal to the majority vote of their observation (WAWA's agreement: on
+    an observation whose majority vote is tied between ``m`` species, a vote for one of
+    them agrees by ``1/m``); both are fixed before the loop. ``m_u`` is fractional for
+    ``"ratio"`` and ``"accuracy"``, and ``f`` is evaluated there as written (with
+    ``"power"``, ``f(m) < gamma`` for ``0 < m < 1``; ``"log"`` reads ``m < 1`` as 1).
+    The penalties apply to every ``ai`` mode, to the AI too when it is a user
+    (``ai="worker"``).
+
     An observation whose top score is tied between species credits nobody with a species,
     neither its voters nor its author (a tie can be valid when ``theta_acc`` is below
     1/2, or at 1/2 up to rounding): which species is "right" would be the tie rule's
@@ -178,6 +208,18 @@ class PlantNet(Aggregator):
     - ``"confident"``: as ``"fixed"``, for the AI votes whose score is ``> theta_score``
       only (``theta_score=1`` gives back the plain strategy).
 
+    **theta_score on raw or calibrated scores.** ``theta_score`` reads the score as a
+    probability of being right: "count the AI when it is right more than 70 % of the
+    time". That holds only for calibrated scores; a network is usually over-confident, and
+    on its raw scores the threshold lets in votes that are right far less often. Calibrate
+    them first on trusted labels (``crowdwise calibrate``,
+    :func:`crowdwise.calibration.calibrate_ai`): temperature scaling is monotone, so
+    calibrated with ``T`` the rule keeps the AI votes whose raw score exceeds a higher
+    threshold, ``sigmoid(T * m(theta_score) - log(K - 1))`` with ``m(p) = log(p / (1 - p))
+    + log(K - 1)``, and with ``T > 1`` (over-confidence) fewer AI votes count. On a
+    simulated crowd whose AI is over-confident by ``T = 3`` this gives more observations a
+    valid and right label (``tests/calibration``; ``docs/guide/calibration.md``).
+
     The AI never counts towards a human's species number; with ``ai="worker"`` its own
     vote counts as authored only if the ``author`` column says so. Votes without any vote
     by ``ai_worker`` make every variant the plain strategy (``n_ai_votes_ == 0``).
@@ -196,7 +238,9 @@ class PlantNet(Aggregator):
         for ``weight="power"`` only, ``alpha >= beta > 0`` keep every weight positive.
     vote_factor : float, default=0.1
         Value of a species identified on someone else's observation, relative to an
-        authored one.
+        authored one (also of a species proposed wrongly, ``penalty="difference"``).
+    penalty : {None, "difference", "ratio", "accuracy"}, default=None
+        Penalised species count the weight function is applied to (formulas above).
     ai : {"ignored", "worker", "fixed", "invalidating", "confident"}, default="ignored"
     ai_worker : str or None, default="AI"
         Worker id of the AI (None: no AI).
@@ -230,6 +274,12 @@ class PlantNet(Aggregator):
     n_correct_ : ndarray of int, shape (n_workers,)
         ``n_u``, the rounded number of species identified (0 for the AI unless
         ``ai="worker"``).
+    n_effective_ : ndarray of float, shape (n_workers,)
+        ``m_u``, the count the weights are computed from: ``n_correct_`` when ``penalty``
+        is None, the penalised count otherwise.
+    n_wrong_ : ndarray of int, shape (n_workers,), or None
+        ``n_u^wrong``, the rounded number of species proposed wrongly
+        (``penalty="difference"``; None otherwise).
     n_iter_ : int
     converged_ : bool
     n_ai_votes_ : int
@@ -251,7 +301,16 @@ class PlantNet(Aggregator):
     - ``"invalidating"``: the paper says the AI can only invalidate, and peerannot adds
       its weight to the denominator only; an agreeing AI vote is thus ignored here;
     - ``"confident"``: score ``> theta_score`` (the paper writes ``>=`` but states that
-      ``theta_score = 1`` means no AI vote, which only ``>`` guarantees).
+      ``theta_score = 1`` means no AI vote, which only ``>`` guarantees);
+    - ``penalty="difference"``: the thesis writes ``f(min(n_u - n_u^wrong, 0))``, read here
+      as ``max``: ``min`` would give every user a count <= 0, against its gloss "one's
+      weight is great if they have more correct identifications than wrong ones";
+      ``n_u^wrong,vote`` counts votes on observations the user did not author, valid or
+      not, as ``n_u^vote`` does; on an observation tied at the top, a vote for one of the
+      tied species is neither right nor wrong (a vote below the top is wrong);
+    - ``penalty="accuracy"``: the majority vote is that of the votes that count towards
+      the species numbers (the humans', and the AI's when ``ai="worker"``), computed once
+      as in the thesis' formula (not the current labels).
 
     References
     ----------
@@ -259,8 +318,10 @@ class PlantNet(Aggregator):
     P. Bonnet, A. Joly, "Cooperative learning of Pl@ntNet's Artificial Intelligence
     algorithm: how does it work and how can we improve it?", 2024, hal-04603038
     (arXiv:2406.03356), Algorithm 1 and the AI strategies. peerannot's
-    ``peerannot/models/aggregation/plantnet.py``. T. Lefort, PhD thesis, chapter 4:
-    the weight functions of ``weight`` (§4.2-4.3, Table 4.1).
+    ``peerannot/models/aggregation/plantnet.py``. T. Lefort, "Label ambiguity in
+    crowdsourcing for classification and expert feedback", PhD thesis, Université de
+    Montpellier, 2024, chapter 4: the weight functions of ``weight`` (§4.2-4.3, Table
+    4.1) and the penalised counts of ``penalty`` (§4.3.1, "Penalize the mistakes").
 
     Examples
     --------
@@ -294,6 +355,7 @@ class PlantNet(Aggregator):
         beta: float = 0.2,
         gamma: float = _LOG_2_1,
         vote_factor: float = 0.1,
+        penalty: str | None = None,
         ai: str = "ignored",
         ai_worker: str | None = "AI",
         ai_weight: float = 1.7,
@@ -310,6 +372,7 @@ class PlantNet(Aggregator):
         self.beta = beta
         self.gamma = gamma
         self.vote_factor = vote_factor
+        self.penalty = penalty
         self.ai = ai
         self.ai_worker = ai_worker
         self.ai_weight = ai_weight
@@ -331,6 +394,8 @@ class PlantNet(Aggregator):
         "gamma": Real(0, low_open=True, help="gamma of the weight function, e.g. n + gamma"),
         "beta": Real(help="beta > 0 of the weight function n**alpha - n**beta + gamma (weight='power')"),
         "alpha": Real(help="alpha >= beta of the weight function n**alpha - n**beta + gamma (weight='power')"),
+        "penalty": Options(None, *PENALTIES, noun="a penalty of the species count", example="difference",
+                           help="the way wrong identifications lower a user's weight"),
         "ai": Options(*AI_MODES, noun="a way to use the AI votes"),
         "ai_worker": Satisfies(lambda v: v is None or isinstance(v, (str, int, np.integer)),
                                "the worker id of the AI (text or an integer), or None"),
@@ -413,8 +478,15 @@ class PlantNet(Aggregator):
             for_n, authored = for_n[keep], authored[keep]
         return _Prepared(task, worker, label, for_n, authored, inv_task, inv_label, ai_index, n_ai)
 
-    def _worker_weights(self, n_correct: np.ndarray, ai_index: int) -> np.ndarray:
-        w = self._weight_of(n_correct)
+    def _worker_weights(self, n: np.ndarray, ai_index: int) -> np.ndarray:
+        """``f(n)`` for the (penalised) species counts ``n``; the AI's fixed weight."""
+        w = self._weight_of(n)
+        if self.penalty is not None and not np.all(np.isfinite(w) & (w > 0)):
+            # fractional counts reach parts of f that integer counts never do
+            bad = np.flatnonzero(~(np.isfinite(w) & (w > 0)))[0]
+            raise InputError(f"{type(self).__name__}: weight={self.weight!r} with penalty={self.penalty!r} gives a "
+                             f"user a weight of {float(w[bad]):.4g} (penalised species count {float(n[bad]):.4g}); "
+                             "weights must be > 0", fix="raise gamma, or choose weight='sqrt' (n**0.5 + gamma)")
         if ai_index >= 0 and self.ai != "worker":
             w[ai_index] = 0.0 if self.ai == "ignored" else float(self.ai_weight)
         return w
@@ -449,6 +521,17 @@ class PlantNet(Aggregator):
         a_sel, v_sel = sel[auth], sel[~auth]
         a_pair, a_task, a_wl = pair_of_vote[a_sel], prep.task[a_sel], wl_of[auth]
         v_pair, v_wl = pair_of_vote[v_sel], wl_of[~auth]
+        penalty = self.penalty
+        if penalty == "ratio":  # n_u^proposed: the distinct species u voted
+            n_proposed = np.bincount(wl_worker, minlength=n_workers)
+        elif penalty == "accuracy":  # acc_u: agreement with the majority vote of those votes
+            mv = sparse.csr_array((np.bincount(pair_of_vote[sel], minlength=pair_key.size).astype(float),
+                                   indices, indptr), shape=(n_tasks, n_classes))
+            agree = argmax_shares(mv).data[pair_of_vote[sel]]
+            n_own = np.bincount(prep.worker[sel], minlength=n_workers)
+            voter_acc = np.divide(np.bincount(prep.worker[sel], weights=agree, minlength=n_workers), n_own,
+                                  out=np.zeros(n_workers), where=n_own > 0)
+            del mv, agree, n_own
         del sel, auth, a_sel, v_sel, wl_of
 
         if self.tie == "random":
@@ -469,19 +552,30 @@ class PlantNet(Aggregator):
             valid = (conf > theta_conf) & (acc > theta_acc)
             return hit, conf, acc, valid
 
-        def sole_top(m: sparse.csr_array, conf: np.ndarray) -> np.ndarray:
-            """Per (task, label) pair: alone at the top of its task, the only pairs that
-            credit species (class docstring). ``conf`` is the score of each task's label,
-            the top of the row up to ``_TIE_RTOL``: a row is tied iff a second positive
-            score lies within ``_TIE_RTOL`` of it, the test of argmax_ties (and of
-            argmax_shares, without its copy of the matrix; timing in
+        def sole_top(m: sparse.csr_array, conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Per (task, label) pair: at the top of its task, and alone there, the only
+            pairs that credit species (class docstring). ``conf`` is the score of each
+            task's label, the top of the row up to ``_TIE_RTOL``: a row is tied iff a
+            second positive score lies within ``_TIE_RTOL`` of it, the test of argmax_ties
+            (and of argmax_shares, without its copy of the matrix; timing in
             ``docs/dev/performance.md``, "Figures behind docstrings")."""
             top = conf[pair_task]
             at_top = (m.data >= top - _TIE_RTOL * np.abs(top)) & (m.data > 0)
             n_top = np.bincount(pair_task, weights=at_top, minlength=n_tasks)
-            return at_top & (n_top[pair_task] == 1)
+            return at_top, at_top & (n_top[pair_task] == 1)
+
+        def effective(n_c: np.ndarray, n_w: np.ndarray | None) -> np.ndarray:
+            """The count the weights come from: ``n_u`` or its penalised form."""
+            if penalty == "difference":
+                return np.maximum(n_c - n_w, 0)
+            if penalty == "ratio":
+                return np.divide(n_c, n_proposed, out=np.zeros(n_workers), where=n_proposed > 0) * n_c
+            if penalty == "accuracy":
+                return voter_acc * n_c
+            return n_c
 
         def species_counts(hit: np.ndarray, valid: np.ndarray) -> np.ndarray:
+            # hit[p]: the (task, label) pair p counts (right, or wrong for n_u^wrong);
             # has_a[p] / has_v[p]: worker-species pair p identified as author / as voter
             has_a = np.zeros(wl_key.size, dtype=bool)
             has_a[a_wl[hit[a_pair] & valid[a_task]]] = True
@@ -494,23 +588,31 @@ class PlantNet(Aggregator):
             return np.floor(n_a + float(self.vote_factor) * n_v + 0.5 + 1e-9).astype(np.int64)
 
         n_correct = np.zeros(n_workers, dtype=np.int64)
-        w = self._worker_weights(n_correct, prep.ai_index)
+        n_wrong = np.zeros(n_workers, dtype=np.int64) if penalty == "difference" else None
+        n_eff = effective(n_correct, n_wrong)
+        w = self._worker_weights(n_eff, prep.ai_index)
         m = scores(w[prep.worker])
         labels = labels_of(m)
-        # (species counts, labels) is the whole state: a state seen before means a cycle
-        seen = {_digest(n_correct, labels)}
+        # (species counts, penalised counts, labels) is the whole state: a state seen
+        # before means a cycle
+        seen = {_digest(n_correct, n_eff, labels)}
         converged, it = False, 0
         for it in range(1, int(self.max_iter) + 1):
             hit, conf, _, valid = validity(m, labels)
-            n_new = species_counts(hit & sole_top(m, conf), valid)
-            w = self._worker_weights(n_new, prep.ai_index)
+            at_top, sole = sole_top(m, conf)
+            n_new = species_counts(hit & sole, valid)
+            if penalty == "difference":  # wrong: below the top of its observation
+                n_wrong = species_counts(~at_top, valid)
+            n_eff_new = effective(n_new, n_wrong)
+            w = self._worker_weights(n_eff_new, prep.ai_index)
             m = scores(w[prep.worker])
             labels_new = labels_of(m)
-            converged = np.array_equal(n_new, n_correct) and np.array_equal(labels_new, labels)
-            n_correct, labels = n_new, labels_new
+            converged = (np.array_equal(n_new, n_correct) and np.array_equal(n_eff_new, n_eff)
+                         and np.array_equal(labels_new, labels))
+            n_correct, n_eff, labels = n_new, n_eff_new, labels_new
             if converged:
                 break
-            state = _digest(n_correct, labels)
+            state = _digest(n_correct, n_eff, labels)
             if state in seen:
                 break
             seen.add(state)
@@ -522,6 +624,8 @@ class PlantNet(Aggregator):
         self.accuracy_ = acc
         self.weights_ = w
         self.n_correct_ = n_correct
+        self.n_effective_ = np.asarray(n_eff, dtype=float)
+        self.n_wrong_ = n_wrong
         self.n_iter_ = it
         self.converged_ = bool(converged)
         self.n_ai_votes_ = prep.n_ai_votes
@@ -547,11 +651,11 @@ def _is_power(weight) -> bool:
     return isinstance(weight, str) and weight == "power"
 
 
-def _digest(n_correct: np.ndarray, labels: np.ndarray) -> bytes:
+def _digest(*arrays: np.ndarray) -> bytes:
     """Fingerprint of a state of the loop (sha1: the fastest hashlib digest here)."""
     h = hashlib.sha1(usedforsecurity=False)
-    h.update(np.ascontiguousarray(n_correct).data)
-    h.update(np.ascontiguousarray(labels).data)
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).data)
     return h.digest()
 
 

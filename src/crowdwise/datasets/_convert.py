@@ -309,7 +309,7 @@ def plantnet_swe(files: Files) -> Tables:
 
     truth.csv holds the expert-labelled tasks (D_expert); truth_multiple.csv those with at
     least two votes (D_multiple); truth_disagreement.csv those whose votes name more than
-    one class (D_disagreement) -- definitions of ours, see the registry entry."""
+    one class (D_disagreement), the subsets of T. Lefort's PhD thesis (2024, ch. 4)."""
     import numpy as np
 
     data = files["votes@path"] if "votes@path" in files else files["votes"]  # type: ignore[index]

@@ -469,8 +469,9 @@ UNVERIFIED: tuple[DatasetInfo, ...] = (
         converter="plantnet_swe", verified=False,
         extra_tables=("truth_multiple.csv", "truth_disagreement.csv"),
         notes="D_multiple = expert-labelled observations with at least 2 votes; D_disagreement = those whose "
-              "votes are not all for one class. These two definitions are ours (the thesis' text defining "
-              "them was not found by our search); compare with the thesis before quoting its figures. "
+              "votes are not all for one class, as Lefort's thesis (ch. 4, evaluation metrics) defines "
+              "them: 26,811 / 17,125 / 1,263 observations there (its text also says 'more than two' "
+              "votes once; the row counts of the three truth files tell which reading the released votes give). "
               "Score validity rules (TwoThird, PlantNet) with `crowdwise evaluate --invalid-as-wrong` as "
               "the thesis does. The zip (several GB) was not fetched here",
         files=(RawFile("zenodo/10782465", "v1", "plantnet_swe.zip", 0, "", "votes",

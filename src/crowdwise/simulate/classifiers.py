@@ -33,7 +33,7 @@ before fitting); a list shorter than ``n_workers`` is repeated in turn, each cop
 on its own part. The thesis' three workers, the default, are a linear SVC, an SVC with an
 RBF kernel and gradient boosting.
 
-scikit-learn is needed (``pip install scikit-learn``); it is imported only here, when a
+scikit-learn is needed (``pip install "crowdwise[simulate]"``); it is imported only here, when a
 crowd is built.
 
 References
@@ -72,7 +72,7 @@ from ._result import SimulationResult
 __all__ = ["CLASSIFIERS", "DEFAULT_CLASSIFIERS", "FEATURE_SETS", "ClassifierCrowd", "classifier_crowd",
            "make_classifier", "require_sklearn", "three_circles", "two_moons"]
 
-INSTALL_HINT = "pip install scikit-learn"
+INSTALL_HINT = 'pip install "crowdwise[simulate]"'
 
 
 def require_sklearn() -> Any:
