@@ -236,27 +236,35 @@ def support_closure(T: sparse.csr_array, task_pair: sparse.csr_array, pair_task:
     and every later EM iterate has its support inside P*. Returned as a CSR pattern
     (data all ones, sorted indices); rows of tasks without votes are kept as given.
     """
-    n, k = T.shape
     P = sparse.csr_array((np.ones(T.nnz), T.indices.copy(), T.indptr.copy()), shape=T.shape)
     P.sum_duplicates()
-    voted = n_votes > 0
     pair_task = sparse.csr_array(pair_task)  # once here, not at every product below
     while True:
-        Q = sparse.csr_array(pair_task @ P)
-        Q.data[:] = 1.0
-        C = sparse.csr_array(task_pair @ Q)
-        C.sum_duplicates()
-        rows = np.repeat(np.arange(n), np.diff(C.indptr))
-        ok = np.abs(C.data - n_votes[rows]) < 0.5
-        coo = P.tocoo()
-        keep_unvoted = ~voted[coo.row]
-        new = _csr(n, k, np.r_[rows[ok], coo.row[keep_unvoted]], np.r_[C.indices[ok], coo.col[keep_unvoted]],
-                   np.ones(int(ok.sum()) + int(keep_unvoted.sum())))
-        new.data[:] = 1.0
-        new.sort_indices()
+        new = closure_step(P, task_pair, pair_task @ P, n_votes)
         if new.nnz == P.nnz:
             return new
         P = new
+
+
+def closure_step(P: sparse.csr_array, task_pair: sparse.csr_array, reach: sparse.csr_array,
+                 n_votes: np.ndarray) -> sparse.csr_array:
+    """One application of ``F`` (:func:`support_closure`) to the pattern ``P``: task i keeps
+    class k when each of its ``n_votes[i]`` vote cells reaches k, ``reach`` being the
+    (pairs x K) pattern of the classes each (worker, label) pair was seen with
+    (``pair_task @ P``); rows of tasks without votes keep their cells of ``P``."""
+    n, k = P.shape
+    Q = sparse.csr_array((np.ones(reach.nnz), reach.indices, reach.indptr), shape=reach.shape)
+    C = sparse.csr_array(task_pair @ Q)
+    C.sum_duplicates()
+    rows = np.repeat(np.arange(n), np.diff(C.indptr))
+    ok = np.abs(C.data - n_votes[rows]) < 0.5
+    coo = P.tocoo()
+    keep_unvoted = ~(n_votes > 0)[coo.row]
+    new = _csr(n, k, np.r_[rows[ok], coo.row[keep_unvoted]], np.r_[C.indices[ok], coo.col[keep_unvoted]],
+               np.ones(int(ok.sum()) + int(keep_unvoted.sum())))
+    new.data[:] = 1.0
+    new.sort_indices()
+    return new
 
 
 class FixedPattern:

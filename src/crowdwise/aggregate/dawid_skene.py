@@ -40,9 +40,12 @@ from ._em import (DEFAULT_MEMORY_BUDGET, add_csr_product, check_budget, N_JOBS, 
                   csr_row_blocks, float32_pays, group_index, initial_posteriors, log_normalize, n_threads,
                   run_blocks, safe_log, vote_incidence)
 from . import _sparse_ds as _sds
+from ._sparse_ds import FixedPattern, SparseParams, closure_step, sparse_confusions, sparse_initial_posteriors
 from .registry import register
 
-__all__ = ["DawidSkene", "DSParams", "DSContext", "history_confusions"]
+__all__ = ["DawidSkene", "DSParams", "DSContext", "history_confusions",
+           # the sparse-mode kernels, for the Dask engine (crowdwise.distributed)
+           "FixedPattern", "SparseParams", "closure_step", "sparse_confusions", "sparse_initial_posteriors"]
 
 _ONE_COIN_ALTERNATIVES = "MV, NaiveSoft, WAWA, TwoThird, PlantNet, OneCoinDS"
 
