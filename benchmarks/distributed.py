@@ -235,10 +235,9 @@ def write_doc(results: list[dict], path: Path = DOC, infos: dict | None = None) 
     L = ["# Distributed aggregation on Dask", "",
          f"Produced by `python benchmarks/distributed.py` (generate, run, doc) on {platform.machine()}, "
          f"{os.cpu_count()} cores, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}. The machine "
-         "is shared: the 9M runs ran when it was otherwise idle (load average below 1 as they started), the 90M "
-         "run while other jobs shared its 2 cores (load average 5 to 12 at times), so its times are upper "
-         "bounds. Times compare within a table, not across machines. How to run on a real cluster: "
-         "[the guide](../guide/distributed.md).", "",
+         "is shared: the 9M runs and the second 90M run ran when it was otherwise idle (load average below 1 as "
+         "they started), the first 90M run while other jobs may have shared its 2 cores. Times compare within "
+         "a table, not across machines. How to run on a real cluster: [the guide](../guide/distributed.md).", "",
          "## The crowds", "",
          "Pl@ntNet-shaped crowds generated part by part by the script (never whole in memory): heavy-tailed "
          "user activity (most users vote once, a few thousands of times), every user the author of at "
@@ -296,12 +295,16 @@ def write_doc(results: list[dict], path: Path = DOC, infos: dict | None = None) 
               "(" + ", ".join(f"{st} ~{10 * mem9[st]['peak_gb']:.0f} GB" for st in STRATS if mem9.get(st)) + "), "
               "far above the 6 GB the cluster is given. The client process (the driver: the distinct ids during the "
               "encoding, then the per-user parameters of 8M users and their per-block reductions) is not part "
-              "of the cluster's limit; its peak is in the last column.", "",
-              "| strategy | iterations | encode (s) | fit (s) | write parts (s) | worker peak (GB) | spilled (GB) "
-              "| client peak (GB) |",
-              "|---|---|---|---|---|---|---|---|"]
+              "of the cluster's limit; its peak is in the last column. Each run of the script is a session "
+              "(`run`): spilling makes the times depend on the disk, whose throughput varies on this virtual "
+              "machine, so the runs are listed one by one.", "",
+              "| run | strategy | iterations | encode (s) | fit (s) | write parts (s) | worker peak (GB) "
+              "| spilled (GB) | client peak (GB) |",
+              "|---|---|---|---|---|---|---|---|---|"]
+        sessions: dict[float, int] = {}
         for r in big:
-            L.append(f"| {r['strategy']} | {r.get('n_iter') or '-'} | {r['encode_s']:.0f} | {r['fit_s']:.0f} | "
+            run = sessions.setdefault(r["encode_s"], len(sessions) + 1)  # one encoding per session
+            L.append(f"| {run} | {r['strategy']} | {r.get('n_iter') or '-'} | {r['encode_s']:.0f} | {r['fit_s']:.0f} | "
                      f"{_f(r.get('write_s'), '{:.0f}')} | {r['worker_peak_gb']:.2f} | {_f(r.get('spilled_gb'), '{:.2f}')} | "
                      f"{_f(r.get('client_peak_gb'), '{:.2f}')} |")
     else:
